@@ -1,0 +1,184 @@
+/* dl_table.c — discretized-logistic frequency tables (see dl_table.h). */
+#include "dl_table.h"
+
+#include <stdlib.h>
+
+#define DL_ESCAPE_LEN_BITS 5
+#define DL_ESCAPE_MAX_LEN 27 /* zigzag codes of |d| <= 2^26 */
+
+struct dl_tables {
+    freq_table table[DL_NUM_SCALES][DL_MEAN_FRACS];
+    uint16_t *cum_pool;
+    uint16_t *guide_pool;
+};
+
+/* floor(v / 2^b) without relying on the implementation-defined right shift
+ * of negative numbers. */
+static int32_t floor_shift(int32_t v, unsigned b)
+{
+    if (v >= 0)
+        return v >> b;
+    uint32_t mag = (uint32_t)(-(int64_t)v);
+    return -(int32_t)((mag + (1u << b) - 1) >> b);
+}
+
+uint64_t dl_logistic_cdf_q32(int64_t x32, uint32_t inv_scale_q20)
+{
+    uint64_t mag = (uint64_t)(x32 < 0 ? -x32 : x32);
+    /* t = mag/32 * inv/2^20, in units of 1/65536: mag * inv >> 9. */
+    uint64_t t16 = (mag * inv_scale_q20) >> 9;
+    uint64_t idx = t16 >> 8, frac = t16 & 255;
+    uint64_t tail = 0;
+    if (idx < DL_TAIL_STEPS) {
+        uint64_t a = DL_TAIL_Q32[idx], b = DL_TAIL_Q32[idx + 1];
+        tail = a - (((a - b) * frac) >> 8);
+    }
+    return x32 < 0 ? tail : ((uint64_t)1 << 32) - tail;
+}
+
+static uint32_t table_symbols(uint32_t scale)
+{
+    return 2u * DL_HALF_WIDTH[scale] + 2u; /* buckets -R..R, then escape */
+}
+
+/* Lower edge of bucket q, relative to mu, in 1/32 of a unit. */
+static int64_t bucket_edge_x32(int32_t q, uint32_t scale, uint32_t frac)
+{
+    int64_t first_value = (int64_t)q * ((int64_t)1 << DL_SCALE_SHIFT[scale]);
+    return 32 * first_value - 16 - 2 * (int64_t)frac;
+}
+
+/* cum[k] = floor(C_k * (M - n)) + k, where C_k is the probability of the
+ * buckets before k: monotone C gives every symbol frequency >= 1 and the
+ * escape (last symbol) the mass of both tails plus its own 1. */
+static void build_table(freq_table *t, uint32_t scale, uint32_t frac)
+{
+    uint32_t n = t->nsym, half = DL_HALF_WIDTH[scale];
+    uint32_t inv = DL_SCALE_INV_Q20[scale];
+    uint64_t base = dl_logistic_cdf_q32(bucket_edge_x32(-(int32_t)half, scale, frac), inv);
+    uint64_t room = RANS_PROB_SCALE - n;
+    for (uint32_t k = 0; k < n; k++) {
+        int32_t q = (int32_t)k - (int32_t)half;
+        uint64_t c = dl_logistic_cdf_q32(bucket_edge_x32(q, scale, frac), inv) - base;
+        t->cum[k] = (uint16_t)(((c * room) >> 32) + k);
+    }
+    t->cum[n] = RANS_PROB_SCALE;
+    freq_table_build_guide(t);
+}
+
+dl_tables *dl_tables_create(void)
+{
+    size_t cum_total = 0;
+    for (uint32_t s = 0; s < DL_NUM_SCALES; s++)
+        cum_total += (size_t)DL_MEAN_FRACS * (table_symbols(s) + 1);
+    dl_tables *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->cum_pool = malloc(cum_total * sizeof *t->cum_pool);
+    t->guide_pool = malloc((size_t)DL_NUM_SCALES * DL_MEAN_FRACS * FREQ_GUIDE_SIZE *
+                           sizeof *t->guide_pool);
+    if (!t->cum_pool || !t->guide_pool) {
+        dl_tables_destroy(t);
+        return NULL;
+    }
+    uint16_t *cum = t->cum_pool, *guide = t->guide_pool;
+    for (uint32_t s = 0; s < DL_NUM_SCALES; s++) {
+        for (uint32_t f = 0; f < DL_MEAN_FRACS; f++) {
+            freq_table *ft = &t->table[s][f];
+            ft->nsym = table_symbols(s);
+            ft->cum = cum;
+            ft->guide = guide;
+            cum += ft->nsym + 1;
+            guide += FREQ_GUIDE_SIZE;
+            build_table(ft, s, f);
+        }
+    }
+    return t;
+}
+
+void dl_tables_destroy(dl_tables *t)
+{
+    if (!t)
+        return;
+    free(t->cum_pool);
+    free(t->guide_pool);
+    free(t);
+}
+
+const freq_table *dl_table_get(const dl_tables *t, uint32_t scale, uint32_t frac)
+{
+    return &t->table[scale][frac];
+}
+
+static void encode_escape(rans_encoder *enc, int32_t d)
+{
+    uint32_t zz = d >= 0 ? 2u * (uint32_t)d : 2u * (uint32_t)(-(int64_t)d) - 1u;
+    unsigned len = 0;
+    while ((zz >> len) != 0)
+        len++;
+    rans_encoder_put_bits(enc, len, DL_ESCAPE_LEN_BITS);
+    if (len > 1)
+        rans_encoder_put_bits(enc, zz, len - 1); /* the leading 1 is implied */
+}
+
+static int32_t decode_escape(rans_decoder *dec)
+{
+    unsigned len = rans_decoder_get_bits(dec, DL_ESCAPE_LEN_BITS);
+    if (len > DL_ESCAPE_MAX_LEN) {
+        dec->overrun = 1;
+        return 0;
+    }
+    if (len == 0)
+        return 0;
+    uint32_t zz = (1u << (len - 1)) | rans_decoder_get_bits(dec, len - 1);
+    return (zz & 1) ? -(int32_t)(zz >> 1) - 1 : (int32_t)(zz >> 1);
+}
+
+void dl_encode(const dl_tables *t, rans_encoder *enc, int32_t value,
+               int32_t mean16, uint32_t scale)
+{
+    int32_t mean_int = floor_shift(mean16, DL_MEAN_FRAC_BITS);
+    uint32_t frac = (uint32_t)(mean16 - mean_int * DL_MEAN_FRACS);
+    const freq_table *ft = &t->table[scale][frac];
+    unsigned b = DL_SCALE_SHIFT[scale];
+    int32_t half = (int32_t)DL_HALF_WIDTH[scale];
+    int32_t d = value - mean_int;
+    int32_t q = floor_shift(d, b);
+    if (q < -half || q > half) {
+        freq_table_encode(ft, enc, ft->nsym - 1);
+        encode_escape(enc, d);
+        return;
+    }
+    freq_table_encode(ft, enc, (uint32_t)(q + half));
+    rans_encoder_put_bits(enc, (uint32_t)(d - q * (1 << b)), b);
+}
+
+int32_t dl_decode(const dl_tables *t, rans_decoder *dec, int32_t mean16,
+                  uint32_t scale)
+{
+    int32_t mean_int = floor_shift(mean16, DL_MEAN_FRAC_BITS);
+    uint32_t frac = (uint32_t)(mean16 - mean_int * DL_MEAN_FRACS);
+    const freq_table *ft = &t->table[scale][frac];
+    unsigned b = DL_SCALE_SHIFT[scale];
+    uint32_t sym = freq_table_decode(ft, dec);
+    int32_t d;
+    if (sym == ft->nsym - 1)
+        d = decode_escape(dec);
+    else
+        d = ((int32_t)sym - (int32_t)DL_HALF_WIDTH[scale]) * (1 << b) +
+            (int32_t)rans_decoder_get_bits(dec, b);
+    int64_t v = (int64_t)mean_int + d;
+    if (v < -DL_VALUE_LIMIT || v > DL_VALUE_LIMIT) {
+        dec->overrun = 1;
+        return 0;
+    }
+    return (int32_t)v;
+}
+
+uint32_t dl_scale_for_mad(uint64_t mad_q4)
+{
+    uint32_t s = 0;
+    while (s + 1 < DL_NUM_SCALES && mad_q4 > DL_MAD_Q4_UPPER[s])
+        s++;
+    return s;
+}

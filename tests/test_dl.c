@@ -1,0 +1,178 @@
+/* test_dl.c — discretized-logistic tables: validity, accuracy against the
+ * exact float distribution (floats on the test side only), round trips
+ * including escapes, and the integer CDF against libm. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "../rans/dl_table.h"
+#include "test_util.h"
+
+static double scale_value(uint32_t i) { return 0.1 * pow(5120.0, i / 63.0); }
+
+static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+static double dl_prob(int32_t v, double mu, double s)
+{
+    double hi = sigmoid((v + 0.5 - mu) / s), lo = sigmoid((v - 0.5 - mu) / s);
+    /* In the far tails use the complementary form to keep precision. */
+    if (v > mu)
+        hi = 1.0 - sigmoid(-(v + 0.5 - mu) / s), lo = 1.0 - sigmoid(-(v - 0.5 - mu) / s);
+    return hi - lo;
+}
+
+static int32_t sample_dl(uint64_t *rng, double mu, double s)
+{
+    double u = (test_rand(rng) >> 11) * (1.0 / 9007199254740992.0);
+    if (u <= 0.0)
+        u = 1e-17;
+    return (int32_t)floor(mu + s * log(u / (1.0 - u)) + 0.5);
+}
+
+static void test_tables_valid(const dl_tables *t)
+{
+    int bad = 0;
+    uint32_t max_nsym = 0;
+    for (uint32_t s = 0; s < DL_NUM_SCALES; s++)
+        for (uint32_t f = 0; f < DL_MEAN_FRACS; f++) {
+            const freq_table *ft = dl_table_get(t, s, f);
+            bad += freq_table_validate(ft) != 0;
+            max_nsym = ft->nsym > max_nsym ? ft->nsym : max_nsym;
+        }
+    CHECK(bad == 0, "%d invalid tables", bad);
+    CHECK(max_nsym <= 600, "largest table has %u symbols", max_nsym);
+}
+
+static void test_cdf_accuracy(void)
+{
+    double worst = 0;
+    for (int64_t x32 = -32 * 40; x32 <= 32 * 40; x32 += 3) {
+        for (uint32_t s = 0; s < DL_NUM_SCALES; s += 7) {
+            double exact = sigmoid(x32 / 32.0 / scale_value(s));
+            double got = (double)dl_logistic_cdf_q32(x32, DL_SCALE_INV_Q20[s]) / 4294967296.0;
+            double err = fabs(got - exact);
+            worst = err > worst ? err : worst;
+        }
+    }
+    CHECK(worst < 2e-5, "integer CDF off by %g", worst);
+}
+
+/* Bits the coder spends on v: -log2 of its frequency plus raw bits. */
+static double coded_bits(const dl_tables *t, int32_t v, int32_t mean16, uint32_t s)
+{
+    rans_encoder enc;
+    rans_encoder_init(&enc);
+    dl_encode(t, &enc, v, mean16, s);
+    double bits = 0;
+    for (size_t i = 0; i < enc.count; i++)
+        bits -= log2(enc.symbols[i].freq / (double)RANS_PROB_SCALE);
+    rans_encoder_free(&enc);
+    return bits;
+}
+
+/* Coded cost of samples of DL(mu, s) within 1% of their exact -log2 P. */
+static void test_cost_overhead(const dl_tables *t)
+{
+    uint64_t rng = 7;
+    double worst = 0;
+    uint32_t worst_scale = 0;
+    for (uint32_t s = 0; s < DL_NUM_SCALES; s++) {
+        for (int32_t frac = 0; frac < 16; frac += 5) {
+            int32_t mean16 = 16 * 100 + frac;
+            double mu = mean16 / 16.0, exact = 0, coded = 0;
+            for (int k = 0; k < 4000; k++) {
+                int32_t v = sample_dl(&rng, mu, scale_value(s));
+                exact -= log2(dl_prob(v, mu, scale_value(s)));
+                coded += coded_bits(t, v, mean16, s);
+            }
+            double excess = (coded - exact) / exact;
+            if (excess > worst)
+                worst = excess, worst_scale = s;
+        }
+    }
+    printf("dl: worst coded/exact excess %.3f%% (scale index %u)\n", 100 * worst, worst_scale);
+    CHECK(worst < 0.01, "coded cost %.3f%% above exact at scale %u", 100 * worst, worst_scale);
+}
+
+/* Real rANS bytes match the table cost, escapes and extremes round-trip. */
+static void test_round_trip(const dl_tables *t)
+{
+    enum { N = 200000 };
+    int32_t *val = malloc(N * sizeof *val), *mean = malloc(N * sizeof *mean);
+    uint32_t *scale = malloc(N * sizeof *scale);
+    uint64_t rng = 11;
+    double ideal = 0;
+    rans_encoder enc;
+    rans_encoder_init(&enc);
+    for (int i = 0; i < N; i++) {
+        scale[i] = test_rand_below(&rng, DL_NUM_SCALES);
+        mean[i] = (int32_t)test_rand_below(&rng, 1u << 21) - (1 << 20);
+        val[i] = sample_dl(&rng, mean[i] / 16.0, scale_value(scale[i]));
+        if (i % 97 == 0) /* far outside any window: the escape path */
+            val[i] = (int32_t)test_rand_below(&rng, 2u * DL_VALUE_LIMIT + 1) - DL_VALUE_LIMIT;
+        if (val[i] > DL_VALUE_LIMIT || val[i] < -DL_VALUE_LIMIT)
+            val[i] = 0;
+        ideal += coded_bits(t, val[i], mean[i], scale[i]);
+        dl_encode(t, &enc, val[i], mean[i], scale[i]);
+    }
+    size_t cap = rans_encoder_bound(&enc);
+    uint8_t *buf = malloc(cap);
+    size_t n = rans_encoder_finish(&enc, buf, cap);
+    CHECK(n > 0 && n * 8.0 < ideal * 1.001 + 256, "coded %zu bytes, ideal %.0f bits", n, ideal);
+    rans_decoder dec;
+    CHECK(rans_decoder_init(&dec, buf, n) == 0, "decoder init");
+    int wrong = 0;
+    for (int i = 0; i < N; i++)
+        wrong += dl_decode(t, &dec, mean[i], scale[i]) != val[i];
+    CHECK(wrong == 0, "%d values decoded wrong", wrong);
+    CHECK(rans_decoder_finish(&dec) == 0, "stream did not end cleanly");
+    rans_encoder_free(&enc);
+    free(buf);
+    free(val);
+    free(mean);
+    free(scale);
+}
+
+static void test_negative_means(const dl_tables *t)
+{
+    static const int32_t means[] = {-17, -16, -15, -1, 0, 1, 15, 16, 17};
+    int wrong = 0;
+    for (size_t m = 0; m < sizeof means / sizeof *means; m++)
+        for (int32_t v = -40; v <= 40; v++)
+            for (uint32_t s = 0; s < DL_NUM_SCALES; s += 5) {
+                rans_encoder enc;
+                rans_encoder_init(&enc);
+                dl_encode(t, &enc, v, means[m], s);
+                uint8_t buf[64];
+                size_t n = rans_encoder_finish(&enc, buf, sizeof buf);
+                rans_decoder dec;
+                wrong += n == 0 || rans_decoder_init(&dec, buf, n) != 0 ||
+                         dl_decode(t, &dec, means[m], s) != v || rans_decoder_finish(&dec) != 0;
+                rans_encoder_free(&enc);
+            }
+    CHECK(wrong == 0, "%d single-symbol round trips failed", wrong);
+}
+
+static void test_scale_for_mad(void)
+{
+    CHECK(dl_scale_for_mad(0) == 0, "mad 0");
+    CHECK(dl_scale_for_mad(UINT64_MAX) == DL_NUM_SCALES - 1, "huge mad");
+    /* E|X| = 2 ln2 s: a logistic of scale 10 has MAD 13.86. */
+    uint32_t s = dl_scale_for_mad((uint64_t)(16 * 13.86));
+    CHECK(fabs(scale_value(s) / 10.0 - 1.0) < 0.08, "scale for MAD 13.86 is %g", scale_value(s));
+}
+
+int main(void)
+{
+    dl_tables *t = dl_tables_create();
+    CHECK(t != NULL, "tables");
+    if (!t)
+        return test_report("dl");
+    test_tables_valid(t);
+    test_cdf_accuracy();
+    test_cost_overhead(t);
+    test_round_trip(t);
+    test_negative_means(t);
+    test_scale_for_mad();
+    dl_tables_destroy(t);
+    return test_report("dl");
+}
