@@ -1,0 +1,352 @@
+/* container.c — .idf header serialisation and validation (see FORMAT.md). */
+#include "container.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+static const uint8_t IDF_MAGIC[IDF_MAGIC_SIZE] = {0x89, 'I', 'D', 'F', 0x0D, 0x0A, 0x1A, 0x0A};
+
+/* ---- little-endian byte writer (grows) and reader (bounds-checked) ---- */
+
+typedef struct byte_writer {
+    uint8_t *buf;
+    size_t size, cap;
+    int failed;
+} byte_writer;
+
+static void put_bytes(byte_writer *w, const void *p, size_t n)
+{
+    if (w->failed)
+        return;
+    if (w->size + n > w->cap) {
+        size_t cap = w->cap ? w->cap : 256;
+        while (cap < w->size + n)
+            cap *= 2;
+        uint8_t *nb = realloc(w->buf, cap);
+        if (!nb) {
+            w->failed = 1;
+            return;
+        }
+        w->buf = nb;
+        w->cap = cap;
+    }
+    memcpy(w->buf + w->size, p, n);
+    w->size += n;
+}
+
+static void put_le(byte_writer *w, uint32_t v, unsigned bytes)
+{
+    uint8_t b[4];
+    for (unsigned i = 0; i < bytes; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    put_bytes(w, b, bytes);
+}
+
+typedef struct byte_reader {
+    const uint8_t *p;
+    size_t pos, size;
+    int truncated;
+} byte_reader;
+
+static const uint8_t *take(byte_reader *r, size_t n)
+{
+    if (r->truncated || n > r->size - r->pos) {
+        r->truncated = 1;
+        return NULL;
+    }
+    const uint8_t *at = r->p + r->pos;
+    r->pos += n;
+    return at;
+}
+
+static uint32_t get_le(byte_reader *r, unsigned bytes)
+{
+    const uint8_t *b = take(r, bytes);
+    uint32_t v = 0;
+    for (unsigned i = 0; b && i < bytes; i++)
+        v |= (uint32_t)b[i] << (8 * i);
+    return v;
+}
+
+/* ---- shared helpers ---- */
+
+uint32_t idf_tiles_across(uint32_t width, uint32_t tile_width)
+{
+    return tile_width ? (uint32_t)(((uint64_t)width + tile_width - 1) / tile_width) : 0;
+}
+
+uint32_t idf_tile_count(uint32_t width, uint32_t height, uint32_t tw, uint32_t th)
+{
+    uint64_t n = (uint64_t)idf_tiles_across(width, tw) * idf_tiles_across(height, th);
+    return n > UINT32_MAX ? 0 : (uint32_t)n;
+}
+
+uint32_t idf_pixel_crc(const idfzip_image *img)
+{
+    size_t n = (size_t)img->width * img->height * img->channels;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    uint8_t buf[4096];
+    size_t fill = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (img->bit_depth == 16)
+            buf[fill++] = (uint8_t)(img->samples[i] >> 8);
+        buf[fill++] = (uint8_t)img->samples[i];
+        if (fill >= sizeof buf - 2) {
+            crc = crc32(crc, buf, (uInt)fill);
+            fill = 0;
+        }
+    }
+    crc = crc32(crc, buf, (uInt)fill);
+    return (uint32_t)crc;
+}
+
+/* The PNG colour type / bit depth / channel combinations that exist. */
+static int image_kind_valid(uint32_t color, uint32_t depth, uint32_t channels)
+{
+    switch (color) {
+    case IDFZIP_COLOR_GRAY:
+        return channels == 1 && (depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16);
+    case IDFZIP_COLOR_PALETTE:
+        return channels == 1 && (depth == 1 || depth == 2 || depth == 4 || depth == 8);
+    case IDFZIP_COLOR_RGB:
+        return channels == 3 && (depth == 8 || depth == 16);
+    case IDFZIP_COLOR_GRAY_ALPHA:
+        return channels == 2 && (depth == 8 || depth == 16);
+    case IDFZIP_COLOR_RGBA:
+        return channels == 4 && (depth == 8 || depth == 16);
+    default:
+        return 0;
+    }
+}
+
+static int trns_size_valid(const idf_header *h)
+{
+    if (h->trns_size == 0)
+        return 1;
+    switch (h->color_type) {
+    case IDFZIP_COLOR_GRAY: return h->trns_size == 2;
+    case IDFZIP_COLOR_RGB: return h->trns_size == 6;
+    case IDFZIP_COLOR_PALETTE: return h->trns_size <= h->palette_size;
+    default: return 0;
+    }
+}
+
+/* ---- writer ---- */
+
+static void write_coded_fields(byte_writer *w, const idf_header *h)
+{
+    uint8_t name[IDF_MODEL_NAME_SIZE] = {0};
+    for (size_t i = 0; i < IDF_MODEL_NAME_SIZE && h->model_name[i]; i++)
+        name[i] = (uint8_t)h->model_name[i];
+    put_bytes(w, name, sizeof name);
+    put_le(w, h->model_crc, 4);
+    put_le(w, h->tile_width, 2);
+    put_le(w, h->tile_height, 2);
+    put_le(w, h->palette_size, 2);
+    put_bytes(w, h->palette, 3 * (size_t)h->palette_size);
+    put_le(w, h->trns_size, 2);
+    put_bytes(w, h->trns, h->trns_size);
+    put_le(w, h->chunk_count, 2);
+    for (uint32_t i = 0; i < h->chunk_count; i++) {
+        const idfzip_chunk *c = &h->chunks[i];
+        put_bytes(w, c->type, 4);
+        put_le(w, c->where, 1);
+        put_le(w, c->size, 4);
+        put_bytes(w, c->data, c->size);
+    }
+    for (uint32_t i = 0; i < h->tile_count; i++) {
+        put_le(w, h->tiles[i].size, 4);
+        put_le(w, h->tiles[i].crc, 4);
+    }
+}
+
+int idf_header_write(const idf_header *h, uint8_t **out, size_t *out_size)
+{
+    byte_writer w = {0};
+    put_bytes(&w, IDF_MAGIC, IDF_MAGIC_SIZE);
+    uint8_t fixed[6] = {IDF_VERSION, (uint8_t)h->mode, (uint8_t)h->color_type,
+                        (uint8_t)h->bit_depth, (uint8_t)h->channels, 0};
+    put_bytes(&w, fixed, sizeof fixed);
+    put_le(&w, h->width, 4);
+    put_le(&w, h->height, 4);
+    if (h->mode == IDF_MODE_CODED) {
+        write_coded_fields(&w, h);
+    } else {
+        put_le(&w, h->stored_size, 4);
+        put_le(&w, h->stored_crc, 4);
+    }
+    put_le(&w, h->pixel_crc, 4);
+    if (!w.failed)
+        put_le(&w, (uint32_t)crc32(0L, w.buf, (uInt)w.size), 4);
+    if (w.failed) {
+        free(w.buf);
+        return IDFZIP_ERR_NOMEM;
+    }
+    *out = w.buf;
+    *out_size = w.size;
+    return IDFZIP_OK;
+}
+
+/* ---- reader ---- */
+
+void idf_header_free(idf_header *h)
+{
+    if (!h)
+        return;
+    for (uint32_t i = 0; h->chunks && i < h->chunk_count; i++)
+        free(h->chunks[i].data);
+    free(h->chunks);
+    free(h->tiles);
+    memset(h, 0, sizeof *h);
+}
+
+static int read_fixed(byte_reader *r, uint64_t max_pixels, idf_header *h)
+{
+    const uint8_t *magic = take(r, IDF_MAGIC_SIZE);
+    if (!magic || memcmp(magic, IDF_MAGIC, IDF_MAGIC_SIZE) != 0)
+        return IDFZIP_ERR_NOT_IDF;
+    const uint8_t *f = take(r, 6);
+    h->width = get_le(r, 4);
+    h->height = get_le(r, 4);
+    if (r->truncated)
+        return IDFZIP_ERR_TRUNCATED;
+    if (f[0] != IDF_VERSION)
+        return IDFZIP_ERR_VERSION;
+    h->mode = f[1];
+    h->color_type = f[2];
+    h->bit_depth = f[3];
+    h->channels = f[4];
+    if (f[5] != 0 || h->mode > IDF_MODE_STORED ||
+        !image_kind_valid(h->color_type, h->bit_depth, h->channels) ||
+        h->width == 0 || h->height == 0)
+        return IDFZIP_ERR_CORRUPT;
+    if ((uint64_t)h->width * h->height > (max_pixels ? max_pixels : IDFZIP_DEFAULT_MAX_PIXELS))
+        return IDFZIP_ERR_LIMIT;
+    return IDFZIP_OK;
+}
+
+static int read_chunks(byte_reader *r, idf_header *h)
+{
+    uint32_t count = get_le(r, 2);
+    if (r->truncated)
+        return IDFZIP_ERR_TRUNCATED;
+    if (count > IDF_MAX_CHUNKS || (size_t)count * 9 > r->size - r->pos)
+        return count > IDF_MAX_CHUNKS ? IDFZIP_ERR_CORRUPT : IDFZIP_ERR_TRUNCATED;
+    h->chunks = count ? calloc(count, sizeof *h->chunks) : NULL;
+    if (count && !h->chunks)
+        return IDFZIP_ERR_NOMEM;
+    for (uint32_t i = 0; i < count; i++) {
+        idfzip_chunk *c = &h->chunks[i];
+        const uint8_t *type = take(r, 4);
+        c->where = (uint8_t)get_le(r, 1);
+        c->size = get_le(r, 4);
+        const uint8_t *data = take(r, c->size);
+        if (r->truncated)
+            return IDFZIP_ERR_TRUNCATED;
+        h->chunk_count = i + 1; /* so idf_header_free releases what we made */
+        memcpy(c->type, type, 4);
+        if (c->where > IDFZIP_CHUNK_AFTER_IDAT)
+            return IDFZIP_ERR_CORRUPT;
+        c->data = malloc(c->size ? c->size : 1);
+        if (!c->data)
+            return IDFZIP_ERR_NOMEM;
+        memcpy(c->data, data, c->size);
+    }
+    return IDFZIP_OK;
+}
+
+static int read_tiles(byte_reader *r, idf_header *h)
+{
+    h->tile_count = idf_tile_count(h->width, h->height, h->tile_width, h->tile_height);
+    if (h->tile_count == 0)
+        return IDFZIP_ERR_CORRUPT;
+    if ((uint64_t)h->tile_count * 8 > r->size - r->pos)
+        return IDFZIP_ERR_TRUNCATED;
+    h->tiles = malloc((size_t)h->tile_count * sizeof *h->tiles);
+    if (!h->tiles)
+        return IDFZIP_ERR_NOMEM;
+    for (uint32_t i = 0; i < h->tile_count; i++) {
+        h->tiles[i].size = get_le(r, 4);
+        h->tiles[i].crc = get_le(r, 4);
+    }
+    return r->truncated ? IDFZIP_ERR_TRUNCATED : IDFZIP_OK;
+}
+
+static int read_coded_fields(byte_reader *r, idf_header *h)
+{
+    const uint8_t *name = take(r, IDF_MODEL_NAME_SIZE);
+    h->model_crc = get_le(r, 4);
+    h->tile_width = get_le(r, 2);
+    h->tile_height = get_le(r, 2);
+    h->palette_size = get_le(r, 2);
+    if (r->truncated)
+        return IDFZIP_ERR_TRUNCATED;
+    memcpy(h->model_name, name, IDF_MODEL_NAME_SIZE);
+    h->model_name[IDF_MODEL_NAME_SIZE] = 0;
+    if (h->palette_size > 256 || h->tile_width == 0 || h->tile_height == 0 ||
+        (h->color_type == IDFZIP_COLOR_PALETTE && h->palette_size == 0))
+        return IDFZIP_ERR_CORRUPT;
+    const uint8_t *pal = take(r, 3 * (size_t)h->palette_size);
+    h->trns_size = get_le(r, 2);
+    if (r->truncated)
+        return IDFZIP_ERR_TRUNCATED;
+    memcpy(h->palette, pal, 3 * (size_t)h->palette_size);
+    if (h->trns_size > 256 || !trns_size_valid(h))
+        return IDFZIP_ERR_CORRUPT;
+    const uint8_t *trns = take(r, h->trns_size);
+    if (r->truncated)
+        return IDFZIP_ERR_TRUNCATED;
+    memcpy(h->trns, trns, h->trns_size);
+    int st = read_chunks(r, h);
+    return st != IDFZIP_OK ? st : read_tiles(r, h);
+}
+
+/* The payload announced by the header must be exactly the rest of the file. */
+static int check_payload_size(const idf_header *h, size_t file_size)
+{
+    uint64_t total = h->header_size;
+    if (h->mode == IDF_MODE_STORED)
+        total += h->stored_size;
+    for (uint32_t i = 0; h->mode == IDF_MODE_CODED && i < h->tile_count; i++)
+        total += h->tiles[i].size;
+    if (total > file_size)
+        return IDFZIP_ERR_TRUNCATED;
+    return total == file_size ? IDFZIP_OK : IDFZIP_ERR_CORRUPT;
+}
+
+static int read_all(byte_reader *r, uint64_t max_pixels, idf_header *h)
+{
+    int st = read_fixed(r, max_pixels, h);
+    if (st != IDFZIP_OK)
+        return st;
+    if (h->mode == IDF_MODE_CODED) {
+        st = read_coded_fields(r, h);
+    } else {
+        h->stored_size = get_le(r, 4);
+        h->stored_crc = get_le(r, 4);
+    }
+    if (st != IDFZIP_OK)
+        return st;
+    h->pixel_crc = get_le(r, 4);
+    size_t crc_end = r->pos;
+    uint32_t header_crc = get_le(r, 4);
+    if (r->truncated)
+        return IDFZIP_ERR_TRUNCATED;
+    if (header_crc != (uint32_t)crc32(0L, r->p, (uInt)crc_end))
+        return IDFZIP_ERR_CRC;
+    h->header_size = r->pos;
+    return check_payload_size(h, r->size);
+}
+
+int idf_header_read(const uint8_t *data, size_t size, uint64_t max_pixels, idf_header *h)
+{
+    memset(h, 0, sizeof *h);
+    if (!data)
+        return IDFZIP_ERR_ARG;
+    byte_reader r = {data, 0, size, 0};
+    int st = read_all(&r, max_pixels, h);
+    if (st != IDFZIP_OK)
+        idf_header_free(h);
+    return st;
+}

@@ -1,0 +1,389 @@
+/* idfzip.c — the public API: model choice, coded vs stored mode, assembly
+ * of header and payload, and every integrity check on the way back. */
+#include "idfzip.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "../model/model.h"
+#include "container.h"
+#include "png_io.h"
+#include "tile_coder.h"
+
+#define IDFZIP_STR2(x) #x
+#define IDFZIP_STR(x) IDFZIP_STR2(x)
+
+const char *idfzip_version_string(void)
+{
+    return IDFZIP_STR(IDFZIP_VERSION_MAJOR) "." IDFZIP_STR(IDFZIP_VERSION_MINOR) "." IDFZIP_STR(IDFZIP_VERSION_PATCH);
+}
+
+const char *idfzip_error_string(int status)
+{
+    switch (status) {
+    case IDFZIP_OK: return "success";
+    case IDFZIP_ERR_ARG: return "invalid argument";
+    case IDFZIP_ERR_NOMEM: return "out of memory";
+    case IDFZIP_ERR_NOT_IDF: return "not an idfzip file (bad magic)";
+    case IDFZIP_ERR_VERSION: return "unsupported idfzip format version";
+    case IDFZIP_ERR_TRUNCATED: return "file is truncated";
+    case IDFZIP_ERR_CORRUPT: return "file is corrupt";
+    case IDFZIP_ERR_CRC: return "checksum mismatch (file is corrupt)";
+    case IDFZIP_ERR_LIMIT: return "image exceeds the pixel limit";
+    case IDFZIP_ERR_PNG: return "invalid or unsupported PNG";
+    case IDFZIP_ERR_UNSUPPORTED: return "unsupported image";
+    case IDFZIP_ERR_MODEL: return "model missing, invalid, or not the one the file was coded with";
+    case IDFZIP_ERR_THREAD: return "cannot start worker threads";
+    default: return "unknown error";
+    }
+}
+
+void idfzip_options_init(idfzip_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->threads = 1;
+    opt->max_pixels = IDFZIP_DEFAULT_MAX_PIXELS;
+}
+
+static idfzip_options options_or_default(const idfzip_options *opt)
+{
+    idfzip_options o;
+    idfzip_options_init(&o);
+    if (opt)
+        o = *opt;
+    if (o.threads < 1)
+        o.threads = 1;
+    if (o.max_pixels == 0)
+        o.max_pixels = IDFZIP_DEFAULT_MAX_PIXELS;
+    return o;
+}
+
+/* Until learned .idfw models exist, the built-in baseline serves all. */
+static int choose_model(const idfzip_options *o, const idfzip_image *img, const idf_model **m)
+{
+    model_image_kind kind = {img->channels, img->bit_depth, img->color_type};
+    if (o->model)
+        return IDFZIP_ERR_MODEL;
+    *m = baseline_model();
+    return (*m)->serves(*m, &kind) ? IDFZIP_OK : IDFZIP_ERR_UNSUPPORTED;
+}
+
+static int model_for_header(const idf_header *h, const idf_model **m)
+{
+    const idf_model *base = baseline_model();
+    if (strncmp(h->model_name, base->name, IDF_MODEL_NAME_SIZE) == 0 && h->model_crc == base->crc) {
+        *m = base;
+        return IDFZIP_OK;
+    }
+    return IDFZIP_ERR_MODEL;
+}
+
+/* Header, then payload pieces back to back, into one malloc'ed buffer. */
+static int assemble(const idf_header *h, uint8_t *const *pieces, const uint32_t *sizes,
+                    uint32_t count, uint8_t **out, size_t *out_size)
+{
+    uint8_t *head;
+    size_t head_size, total;
+    int st = idf_header_write(h, &head, &head_size);
+    if (st != IDFZIP_OK)
+        return st;
+    total = head_size;
+    for (uint32_t i = 0; i < count; i++)
+        total += sizes[i];
+    uint8_t *buf = realloc(head, total);
+    if (!buf) {
+        free(head);
+        return IDFZIP_ERR_NOMEM;
+    }
+    size_t at = head_size;
+    for (uint32_t i = 0; i < count; i++) {
+        memcpy(buf + at, pieces[i], sizes[i]);
+        at += sizes[i];
+    }
+    *out = buf;
+    *out_size = total;
+    return IDFZIP_OK;
+}
+
+static void header_from_image(idf_header *h, const idfzip_image *img)
+{
+    memset(h, 0, sizeof *h);
+    h->width = img->width;
+    h->height = img->height;
+    h->channels = img->channels;
+    h->bit_depth = img->bit_depth;
+    h->color_type = img->color_type;
+    h->pixel_crc = idf_pixel_crc(img);
+}
+
+static int write_stored(const idfzip_image *img, const uint8_t *png, size_t png_size,
+                        uint8_t **out, size_t *out_size)
+{
+    idf_header h;
+    header_from_image(&h, img);
+    if (png_size > UINT32_MAX)
+        return IDFZIP_ERR_LIMIT;
+    h.mode = IDF_MODE_STORED;
+    h.stored_size = (uint32_t)png_size;
+    h.stored_crc = (uint32_t)crc32(0L, png, (uInt)png_size);
+    uint8_t *piece = (uint8_t *)png;
+    uint32_t size = (uint32_t)png_size;
+    return assemble(&h, &piece, &size, 1, out, out_size);
+}
+
+static int write_coded(const idfzip_image *img, const idfzip_options *o,
+                       uint8_t **out, size_t *out_size)
+{
+    const idf_model *m;
+    int st = choose_model(o, img, &m);
+    if (st != IDFZIP_OK)
+        return st;
+    dl_tables *dl = dl_tables_create();
+    if (!dl)
+        return IDFZIP_ERR_NOMEM;
+    idf_header h;
+    header_from_image(&h, img);
+    h.mode = IDF_MODE_CODED;
+    memcpy(h.model_name, m->name, MODEL_NAME_SIZE);
+    h.model_crc = m->crc;
+    h.tile_width = m->tile_width;
+    h.tile_height = m->tile_height;
+    h.tile_count = idf_tile_count(img->width, img->height, h.tile_width, h.tile_height);
+    h.palette_size = img->palette_size;
+    memcpy(h.palette, img->palette, sizeof h.palette);
+    h.trns_size = img->trns_size;
+    memcpy(h.trns, img->trns, sizeof h.trns);
+    h.chunk_count = img->chunk_count;
+    h.chunks = img->chunks;
+    tile_plan plan = {m, dl, h.tile_width, h.tile_height, h.tile_count, o->threads};
+    uint8_t **payload = NULL;
+    st = tiles_encode(&plan, img, &payload, &h.tiles);
+    dl_tables_destroy(dl);
+    if (st != IDFZIP_OK)
+        return st;
+    uint32_t *sizes = malloc((size_t)h.tile_count * sizeof *sizes);
+    for (uint32_t i = 0; sizes && i < h.tile_count; i++)
+        sizes[i] = h.tiles[i].size;
+    st = sizes ? assemble(&h, payload, sizes, h.tile_count, out, out_size) : IDFZIP_ERR_NOMEM;
+    for (uint32_t i = 0; i < h.tile_count; i++)
+        free(payload[i]);
+    free(payload);
+    free(sizes);
+    free(h.tiles);
+    return st;
+}
+
+/* Codes img; keeps the coded form unless the PNG (given, or made here when
+ * coding expanded the data) plus the stored header is no larger. */
+static int compress_checked(const idfzip_image *img, const idfzip_options *o,
+                            const uint8_t *png, size_t png_size,
+                            uint8_t **out, size_t *out_size)
+{
+    int st = write_coded(img, o, out, out_size);
+    if (st != IDFZIP_OK || o->force_model)
+        return st;
+    uint8_t *made = NULL;
+    if (!png) {
+        uint64_t raw = (uint64_t)img->width * img->height * img->channels * img->bit_depth / 8;
+        if (*out_size <= raw)
+            return IDFZIP_OK;
+        st = png_io_write(img, &made, &png_size);
+        if (st != IDFZIP_OK) {
+            free(*out);
+            return st;
+        }
+        png = made;
+    }
+    uint8_t *stored;
+    size_t stored_size;
+    if (png_size < *out_size && write_stored(img, png, png_size, &stored, &stored_size) == IDFZIP_OK) {
+        if (stored_size < *out_size) {
+            free(*out);
+            *out = stored;
+            *out_size = stored_size;
+        } else {
+            free(stored);
+        }
+    }
+    free(made);
+    return IDFZIP_OK;
+}
+
+int idfzip_compress_image(const idfzip_image *img, const idfzip_options *opt,
+                          uint8_t **out, size_t *out_size)
+{
+    if (!img || !out || !out_size)
+        return IDFZIP_ERR_ARG;
+    idfzip_options o = options_or_default(opt);
+    int st = png_io_validate(img);
+    if (st != IDFZIP_OK)
+        return st;
+    if ((uint64_t)img->width * img->height > o.max_pixels)
+        return IDFZIP_ERR_LIMIT;
+    return compress_checked(img, &o, NULL, 0, out, out_size);
+}
+
+int idfzip_compress_png(const uint8_t *png, size_t png_size, const idfzip_options *opt,
+                        uint8_t **out, size_t *out_size)
+{
+    if (!png || !out || !out_size)
+        return IDFZIP_ERR_ARG;
+    idfzip_options o = options_or_default(opt);
+    idfzip_image img;
+    int st = png_io_read(png, png_size, o.max_pixels, &img);
+    if (st != IDFZIP_OK)
+        return st;
+    st = compress_checked(&img, &o, png, png_size, out, out_size);
+    idfzip_image_free(&img);
+    return st;
+}
+
+/* ---- decoding ---- */
+
+static int copy_chunks(const idf_header *h, idfzip_image *img)
+{
+    if (h->chunk_count == 0)
+        return IDFZIP_OK;
+    img->chunks = calloc(h->chunk_count, sizeof *img->chunks);
+    if (!img->chunks)
+        return IDFZIP_ERR_NOMEM;
+    for (uint32_t i = 0; i < h->chunk_count; i++) {
+        img->chunks[i] = h->chunks[i];
+        img->chunks[i].data = malloc(h->chunks[i].size ? h->chunks[i].size : 1);
+        if (!img->chunks[i].data)
+            return IDFZIP_ERR_NOMEM;
+        img->chunk_count = i + 1;
+        memcpy(img->chunks[i].data, h->chunks[i].data, h->chunks[i].size);
+    }
+    return IDFZIP_OK;
+}
+
+static int decode_coded(const uint8_t *idf, const idf_header *h,
+                        const idfzip_options *o, idfzip_image *img)
+{
+    const idf_model *m;
+    if (model_for_header(h, &m) != IDFZIP_OK || o->model)
+        return IDFZIP_ERR_MODEL;
+    img->width = h->width;
+    img->height = h->height;
+    img->channels = h->channels;
+    img->bit_depth = h->bit_depth;
+    img->color_type = h->color_type;
+    img->palette_size = h->palette_size;
+    memcpy(img->palette, h->palette, sizeof img->palette);
+    img->trns_size = h->trns_size;
+    memcpy(img->trns, h->trns, sizeof img->trns);
+    int st = copy_chunks(h, img);
+    if (st != IDFZIP_OK)
+        return st;
+    if (h->tile_width != m->tile_width || h->tile_height != m->tile_height)
+        return IDFZIP_ERR_CORRUPT;
+    img->samples = malloc((size_t)h->width * h->height * h->channels * sizeof *img->samples);
+    dl_tables *dl = dl_tables_create();
+    if (!img->samples || !dl) {
+        dl_tables_destroy(dl);
+        return IDFZIP_ERR_NOMEM;
+    }
+    tile_plan plan = {m, dl, h->tile_width, h->tile_height, h->tile_count, o->threads};
+    st = tiles_decode(&plan, idf + h->header_size, h->tiles, img);
+    dl_tables_destroy(dl);
+    return st;
+}
+
+static int decode_stored(const uint8_t *idf, const idf_header *h,
+                         const idfzip_options *o, idfzip_image *img)
+{
+    const uint8_t *png = idf + h->header_size;
+    if ((uint32_t)crc32(0L, png, (uInt)h->stored_size) != h->stored_crc)
+        return IDFZIP_ERR_CRC;
+    int st = png_io_read(png, h->stored_size, o->max_pixels, img);
+    if (st != IDFZIP_OK)
+        return IDFZIP_ERR_CORRUPT;
+    if (img->width != h->width || img->height != h->height || img->channels != h->channels ||
+        img->bit_depth != h->bit_depth || img->color_type != h->color_type)
+        return IDFZIP_ERR_CORRUPT;
+    return IDFZIP_OK;
+}
+
+static int decode_checked(const uint8_t *idf, size_t idf_size, const idfzip_options *o,
+                          idfzip_image *img, idf_header *h)
+{
+    memset(img, 0, sizeof *img);
+    int st = idf_header_read(idf, idf_size, o->max_pixels, h);
+    if (st != IDFZIP_OK)
+        return st;
+    st = h->mode == IDF_MODE_STORED ? decode_stored(idf, h, o, img) : decode_coded(idf, h, o, img);
+    if (st == IDFZIP_OK && idf_pixel_crc(img) != h->pixel_crc)
+        st = IDFZIP_ERR_CRC;
+    if (st != IDFZIP_OK) {
+        idfzip_image_free(img);
+        idf_header_free(h);
+    }
+    return st;
+}
+
+int idfzip_decompress_image(const uint8_t *idf, size_t idf_size,
+                            const idfzip_options *opt, idfzip_image *img)
+{
+    if (!idf || !img)
+        return IDFZIP_ERR_ARG;
+    idfzip_options o = options_or_default(opt);
+    idf_header h;
+    int st = decode_checked(idf, idf_size, &o, img, &h);
+    if (st == IDFZIP_OK)
+        idf_header_free(&h);
+    return st;
+}
+
+int idfzip_decompress_png(const uint8_t *idf, size_t idf_size, const idfzip_options *opt,
+                          uint8_t **out, size_t *out_size)
+{
+    if (!idf || !out || !out_size)
+        return IDFZIP_ERR_ARG;
+    idfzip_options o = options_or_default(opt);
+    idfzip_image img;
+    idf_header h;
+    int st = decode_checked(idf, idf_size, &o, &img, &h);
+    if (st != IDFZIP_OK)
+        return st;
+    if (h.mode == IDF_MODE_STORED) {
+        /* Stored files give back the original PNG, byte for byte. */
+        *out = malloc(h.stored_size ? h.stored_size : 1);
+        st = *out ? IDFZIP_OK : IDFZIP_ERR_NOMEM;
+        if (*out) {
+            memcpy(*out, idf + h.header_size, h.stored_size);
+            *out_size = h.stored_size;
+        }
+    } else {
+        st = png_io_write(&img, out, out_size);
+    }
+    idfzip_image_free(&img);
+    idf_header_free(&h);
+    return st;
+}
+
+int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info *info)
+{
+    if (!idf || !info)
+        return IDFZIP_ERR_ARG;
+    idf_header h;
+    int st = idf_header_read(idf, idf_size, UINT64_MAX, &h);
+    if (st != IDFZIP_OK)
+        return st;
+    memset(info, 0, sizeof *info);
+    info->width = h.width;
+    info->height = h.height;
+    info->channels = h.channels;
+    info->bit_depth = h.bit_depth;
+    info->color_type = h.color_type;
+    info->mode = h.mode;
+    memcpy(info->model_name, h.model_name, sizeof info->model_name);
+    info->model_crc = h.model_crc;
+    info->tile_width = h.tile_width;
+    info->tile_height = h.tile_height;
+    info->tile_count = h.tile_count;
+    info->file_size = idf_size;
+    idf_header_free(&h);
+    return IDFZIP_OK;
+}

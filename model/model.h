@@ -1,0 +1,84 @@
+/* model.h — the model slot: what every idfzip model implements.
+ *
+ * Owns: the tile type a model works on, the symbol_io bridge to the entropy
+ * coder, and the model interface.  A model maps a tile's integer planes to
+ * integer latents (its flow) and gives each latent a discretized-logistic
+ * (mean, scale index) in an order the decoder can follow (its prior).
+ *
+ * One code path serves both directions: a model calls
+ * symbol_io_latent(io, value, mean16, scale) for every latent in coding
+ * order.  Encoding, value is the true latent and is recorded; decoding, the
+ * argument is ignored and the decoded latent is returned.  So encoder and
+ * decoder cannot disagree on order or parameters unless the model's own
+ * arithmetic differs, and that arithmetic is integer only.
+ */
+#ifndef IDFZIP_MODEL_H
+#define IDFZIP_MODEL_H
+
+#include <stdint.h>
+
+#include "../rans/dl_table.h"
+#include "../rans/rans.h"
+
+/* A rectangle of the image as planes of integers (plane c starts at
+ * samples + c * width * height).  Samples lie in 0 .. maxval. */
+typedef struct model_tile {
+    uint32_t width, height, channels;
+    uint32_t maxval;
+    int32_t *samples;
+} model_tile;
+
+typedef struct symbol_io {
+    const dl_tables *dl;
+    rans_encoder *enc; /* set when encoding */
+    rans_decoder *dec; /* set when decoding */
+} symbol_io;
+
+static inline int32_t symbol_io_latent(symbol_io *io, int32_t value,
+                                       int32_t mean16, uint32_t scale)
+{
+    if (io->enc) {
+        dl_encode(io->dl, io->enc, value, mean16, scale);
+        return value;
+    }
+    return dl_decode(io->dl, io->dec, mean16, scale);
+}
+
+static inline uint32_t symbol_io_bits(symbol_io *io, uint32_t value,
+                                      unsigned nbits)
+{
+    if (io->enc) {
+        rans_encoder_put_bits(io->enc, value, nbits);
+        return value;
+    }
+    return rans_decoder_get_bits(io->dec, nbits);
+}
+
+static inline int symbol_io_failed(const symbol_io *io)
+{
+    return io->dec ? io->dec->overrun : io->enc->failed;
+}
+
+#define MODEL_NAME_SIZE 16
+
+/* What the image looks like, so a model can say whether it serves it. */
+typedef struct model_image_kind {
+    uint32_t channels, bit_depth, color_type;
+} model_image_kind;
+
+typedef struct idf_model idf_model;
+struct idf_model {
+    char name[MODEL_NAME_SIZE]; /* NUL-padded, stored in the .idf */
+    uint32_t crc;               /* CRC32 of the weights (0: built in) */
+    uint32_t tile_width, tile_height;
+    int (*serves)(const idf_model *m, const model_image_kind *kind);
+    /* Codes one tile through io.  Returns 0, or -1 when a decoded latent is
+     * impossible (corrupt stream) or memory runs out. */
+    int (*code_tile)(const idf_model *m, model_tile *tile, symbol_io *io);
+    const void *params;
+};
+
+/* The non-learned model every image type can use (model/baseline.c). */
+const idf_model *baseline_model(void);
+
+#endif

@@ -1,0 +1,40 @@
+#!/bin/sh
+# run_tests.sh BUILDDIR — runs every test program and script, then prints
+# one closing line "N passed, N failed" summed over all of them.
+# Each test prints its own closing line "name: N passed, N failed".
+set -u
+B=${1:-build}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+LOG=$(mktemp)
+trap 'rm -f "$LOG"' EXIT
+
+status=0
+run() {
+    # A test that crashes or exits non-zero without a closing line still
+    # counts as a failure.
+    "$@" >"$LOG.one" 2>&1
+    rc=$?
+    cat "$LOG.one"
+    if grep -Eq '^[a-z_]+: [0-9]+ passed, [0-9]+ failed$' "$LOG.one"; then
+        grep -E '^[a-z_]+: [0-9]+ passed, [0-9]+ failed$' "$LOG.one" >>"$LOG"
+    else
+        echo "$1: 0 passed, 1 failed" >>"$LOG"
+        echo "$1: no closing line (exit $rc)"
+    fi
+    [ $rc -eq 0 ] || status=1
+    rm -f "$LOG.one"
+}
+
+run "$B/tests/test_rans"
+run "$B/tests/test_dl"
+run "$B/tests/test_container"
+run "$B/tests/test_png" "$HERE/data/pngsuite"
+run "$B/tests/test_codec" "$HERE/data/pngsuite" "$HERE/golden"
+run sh "$HERE/test_generated.sh" "$ROOT"
+run sh "$HERE/test_cli.sh" "$B"
+
+passed=$(awk '{p += $2} END {print p + 0}' "$LOG")
+failed=$(awk '{f += $4} END {print f + 0}' "$LOG")
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ $status -eq 0 ]

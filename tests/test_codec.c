@@ -1,0 +1,309 @@
+/* test_codec.c — the public API end to end: round trips of every PNG image
+ * kind and odd sizes through the model-coded path, thread invariance,
+ * stored mode, truncation and bit flips, hostile headers, PngSuite, and the
+ * golden files.
+ *
+ * Usage: test_codec PNGSUITE_DIR GOLDEN_DIR
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "../codec/idfzip.h"
+#include "../tools/read_file.h"
+#include "test_util.h"
+
+typedef struct kind {
+    uint32_t color, depth, channels;
+} kind;
+
+static const kind KINDS[] = {
+    {0, 1, 1}, {0, 2, 1}, {0, 4, 1}, {0, 8, 1}, {0, 16, 1}, {2, 8, 3}, {2, 16, 3},
+    {3, 1, 1}, {3, 2, 1}, {3, 4, 1}, {3, 8, 1}, {4, 8, 2}, {4, 16, 2}, {6, 8, 4}, {6, 16, 4},
+};
+
+enum pattern { NOISE, GRADIENT, FLAT };
+
+static int make_image(idfzip_image *img, kind k, uint32_t w, uint32_t h, enum pattern p,
+                      uint64_t *rng)
+{
+    memset(img, 0, sizeof *img);
+    img->width = w, img->height = h, img->channels = k.channels;
+    img->bit_depth = k.depth, img->color_type = k.color;
+    uint32_t maxval = (1u << k.depth) - 1;
+    if (k.color == 3) {
+        img->palette_size = maxval + 1;
+        for (uint32_t i = 0; i < 3 * img->palette_size; i++)
+            img->palette[i] = (uint8_t)test_rand(rng);
+    }
+    img->samples = malloc((size_t)w * h * k.channels * sizeof *img->samples);
+    if (!img->samples)
+        return -1;
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            for (uint32_t c = 0; c < k.channels; c++) {
+                uint32_t v = p == NOISE ? (uint32_t)test_rand(rng)
+                           : p == GRADIENT ? (x * 7 + y * 3 + c * 50) * (maxval / 255 + 1) + (uint32_t)(test_rand(rng) % 3)
+                           : maxval / 3;
+                img->samples[((size_t)y * w + x) * k.channels + c] = (uint16_t)(v & maxval);
+            }
+    return 0;
+}
+
+static void round_trip(const idfzip_image *img, int threads, int force, const char *what)
+{
+    idfzip_options o;
+    idfzip_options_init(&o);
+    o.threads = threads;
+    o.force_model = force;
+    uint8_t *idf = NULL;
+    size_t size = 0;
+    int st = idfzip_compress_image(img, &o, &idf, &size);
+    CHECK(st == IDFZIP_OK, "%s: compress: %s", what, idfzip_error_string(st));
+    idfzip_image back;
+    st = st ? st : idfzip_decompress_image(idf, size, &o, &back);
+    CHECK(st == IDFZIP_OK, "%s: decompress: %s", what, idfzip_error_string(st));
+    if (st == IDFZIP_OK) {
+        CHECK(idfzip_image_equal(img, &back), "%s: image differs", what);
+        idfzip_image_free(&back);
+    }
+    idfzip_free(idf);
+}
+
+static void test_all_kinds(void)
+{
+    static const uint32_t sizes[][2] = {{1, 1}, {1, 7}, {7, 1}, {300, 17}, {257, 258}};
+    uint64_t rng = 1;
+    char what[96];
+    for (size_t k = 0; k < sizeof KINDS / sizeof *KINDS; k++)
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+            for (int p = NOISE; p <= FLAT; p++) {
+                idfzip_image img;
+                if (make_image(&img, KINDS[k], sizes[s][0], sizes[s][1], (enum pattern)p, &rng))
+                    continue;
+                snprintf(what, sizeof what, "type %u depth %u %ux%u pattern %d", KINDS[k].color,
+                         KINDS[k].depth, sizes[s][0], sizes[s][1], p);
+                round_trip(&img, 1 + (int)(s % 3), 1, what);
+                idfzip_image_free(&img);
+            }
+}
+
+static int compress_coded(const idfzip_image *img, int threads, uint8_t **out, size_t *size)
+{
+    idfzip_options o;
+    idfzip_options_init(&o);
+    o.threads = threads;
+    o.force_model = 1;
+    return idfzip_compress_image(img, &o, out, size);
+}
+
+static void test_thread_invariance(void)
+{
+    uint64_t rng = 2;
+    idfzip_image img;
+    make_image(&img, (kind){2, 8, 3}, 700, 300, GRADIENT, &rng);
+    uint8_t *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    CHECK(compress_coded(&img, 1, &a, &na) == IDFZIP_OK && compress_coded(&img, 3, &b, &nb) == IDFZIP_OK,
+          "compress");
+    CHECK(na == nb && a && b && memcmp(a, b, na) == 0, "1 and 3 threads give different bytes");
+    idfzip_free(a);
+    idfzip_free(b);
+    idfzip_image_free(&img);
+}
+
+static void test_stored_mode(void)
+{
+    uint64_t rng = 3;
+    idfzip_image img;
+    make_image(&img, (kind){2, 8, 3}, 64, 64, NOISE, &rng);
+    uint8_t *png = NULL, *idf = NULL, *back = NULL;
+    size_t png_size = 0, idf_size = 0, back_size = 0;
+    CHECK(idfzip_png_encode(&img, &png, &png_size) == IDFZIP_OK, "png encode");
+    CHECK(idfzip_compress_png(png, png_size, NULL, &idf, &idf_size) == IDFZIP_OK, "compress");
+    CHECK(idf_size <= png_size + 64, "stored file %zu bytes for a %zu-byte PNG", idf_size, png_size);
+    idfzip_info info;
+    CHECK(idfzip_get_info(idf, idf_size, &info) == IDFZIP_OK && info.mode == 1, "not stored");
+    CHECK(idfzip_decompress_png(idf, idf_size, NULL, &back, &back_size) == IDFZIP_OK, "decompress");
+    CHECK(back_size == png_size && back && memcmp(back, png, png_size) == 0, "stored PNG differs");
+    idfzip_free(png);
+    idfzip_free(idf);
+    idfzip_free(back);
+    idfzip_image_free(&img);
+}
+
+/* Every truncation fails; every single bit flip fails or gives the image. */
+static void test_damage(void)
+{
+    uint64_t rng = 4;
+    idfzip_image img, back;
+    make_image(&img, (kind){2, 8, 3}, 23, 9, GRADIENT, &rng);
+    uint8_t *idf = NULL;
+    size_t size = 0;
+    CHECK(compress_coded(&img, 1, &idf, &size) == IDFZIP_OK, "compress");
+    int accepted = 0, wrong = 0;
+    for (size_t n = 0; n < size; n++) {
+        if (idfzip_decompress_image(idf, n, NULL, &back) == IDFZIP_OK)
+            accepted++, idfzip_image_free(&back);
+    }
+    CHECK(accepted == 0, "%d truncated files accepted", accepted);
+    for (size_t bit = 0; bit < size * 8; bit++) {
+        idf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        if (idfzip_decompress_image(idf, size, NULL, &back) == IDFZIP_OK) {
+            wrong += !idfzip_image_equal(&img, &back);
+            idfzip_image_free(&back);
+        }
+        idf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    CHECK(wrong == 0, "%d bit flips decoded to a wrong image", wrong);
+    idfzip_free(idf);
+    idfzip_image_free(&img);
+}
+
+/* Rewrites a little-endian field and the header CRC at its end. */
+static void patch_header(uint8_t *idf, size_t header_size, size_t at, uint32_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        idf[at + (size_t)i] = (uint8_t)(v >> (8 * i));
+    uint32_t crc = (uint32_t)crc32(0L, idf, (uInt)(header_size - 4));
+    for (int i = 0; i < 4; i++)
+        idf[header_size - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+}
+
+static void test_hostile_headers(void)
+{
+    uint64_t rng = 5;
+    idfzip_image img, back;
+    make_image(&img, (kind){0, 8, 1}, 10, 10, GRADIENT, &rng);
+    uint8_t *idf = NULL;
+    size_t size = 0;
+    CHECK(compress_coded(&img, 1, &idf, &size) == IDFZIP_OK, "compress");
+    /* Coded header of a 1-tile grey image without palette, tRNS or chunks. */
+    size_t header_size = 8 + 6 + 8 + 16 + 4 + 4 + 2 + 2 + 2 + 8 + 4 + 4;
+    uint8_t *copy = malloc(size);
+    memcpy(copy, idf, size);
+    patch_header(copy, header_size, 14, 100000, 4);
+    patch_header(copy, header_size, 18, 100000, 4);
+    CHECK(idfzip_decompress_image(copy, size, NULL, &back) == IDFZIP_ERR_LIMIT, "huge header");
+    memcpy(copy, idf, size);
+    copy[8] = 99;
+    CHECK(idfzip_decompress_image(copy, size, NULL, &back) == IDFZIP_ERR_VERSION, "version");
+    memcpy(copy, idf, size);
+    copy[1] = 'X';
+    CHECK(idfzip_decompress_image(copy, size, NULL, &back) == IDFZIP_ERR_NOT_IDF, "magic");
+    memcpy(copy, idf, size);
+    patch_header(copy, header_size, 22, 0x41414141, 4);
+    CHECK(idfzip_decompress_image(copy, size, NULL, &back) == IDFZIP_ERR_MODEL, "model name");
+    free(copy);
+    idfzip_free(idf);
+    idfzip_image_free(&img);
+}
+
+static int load(const char *path, uint8_t **data, size_t *size)
+{
+    *data = read_file(path, size);
+    return *data ? 0 : -1;
+}
+
+/* PNG file -> .idf (model-coded) -> PNG file: same image. */
+static void png_round_trip(const char *path)
+{
+    uint8_t *png = NULL, *idf = NULL, *back = NULL;
+    size_t png_size = 0, idf_size = 0, back_size = 0;
+    idfzip_image a, b;
+    idfzip_options o;
+    idfzip_options_init(&o);
+    o.force_model = 1;
+    CHECK(load(path, &png, &png_size) == 0, "%s: cannot read", path);
+    int st = idfzip_png_decode(png, png_size, 0, &a);
+    CHECK(st == IDFZIP_OK, "%s: decode: %s", path, idfzip_error_string(st));
+    if (st == IDFZIP_OK) {
+        st = idfzip_compress_png(png, png_size, &o, &idf, &idf_size);
+        st = st ? st : idfzip_decompress_png(idf, idf_size, NULL, &back, &back_size);
+        st = st ? st : idfzip_png_decode(back, back_size, 0, &b);
+        CHECK(st == IDFZIP_OK, "%s: round trip: %s", path, idfzip_error_string(st));
+        if (st == IDFZIP_OK) {
+            CHECK(idfzip_image_equal(&a, &b), "%s: image differs after round trip", path);
+            idfzip_image_free(&b);
+        }
+        idfzip_image_free(&a);
+    }
+    free(png);
+    idfzip_free(idf);
+    idfzip_free(back);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+static void test_pngsuite(const char *dir)
+{
+    DIR *d = opendir(dir);
+    CHECK(d != NULL, "cannot open %s", dir);
+    int count = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!ends_with(e->d_name, ".png"))
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        png_round_trip(path);
+        count++;
+    }
+    if (d)
+        closedir(d);
+    CHECK(count >= 30, "only %d PngSuite files", count);
+}
+
+/* golden/NAME.idf must decode to exactly the pixels of golden/NAME.png. */
+static void test_golden(const char *dir)
+{
+    DIR *d = opendir(dir);
+    CHECK(d != NULL, "cannot open %s", dir);
+    int count = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (!ends_with(e->d_name, ".idf"))
+            continue;
+        char path[1024];
+        uint8_t *idf = NULL, *png = NULL;
+        size_t idf_size = 0, png_size = 0;
+        idfzip_image want, got;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        CHECK(load(path, &idf, &idf_size) == 0, "%s", path);
+        memcpy(path + strlen(path) - 4, ".png", 4);
+        CHECK(load(path, &png, &png_size) == 0, "%s", path);
+        int st = idfzip_png_decode(png, png_size, 0, &want);
+        int st2 = idfzip_decompress_image(idf, idf_size, NULL, &got);
+        CHECK(st == IDFZIP_OK && st2 == IDFZIP_OK, "%s: %s", e->d_name, idfzip_error_string(st2));
+        if (st == IDFZIP_OK && st2 == IDFZIP_OK)
+            CHECK(idfzip_image_equal(&want, &got), "%s: golden pixels changed", e->d_name);
+        if (st == IDFZIP_OK)
+            idfzip_image_free(&want);
+        if (st2 == IDFZIP_OK)
+            idfzip_image_free(&got);
+        free(idf);
+        free(png);
+        count++;
+    }
+    if (d)
+        closedir(d);
+    CHECK(count >= 3, "only %d golden files", count);
+}
+
+int main(int argc, char **argv)
+{
+    test_all_kinds();
+    test_thread_invariance();
+    test_stored_mode();
+    test_damage();
+    test_hostile_headers();
+    if (argc > 1)
+        test_pngsuite(argv[1]);
+    if (argc > 2)
+        test_golden(argv[2]);
+    return test_report("codec");
+}

@@ -1,0 +1,45 @@
+#!/bin/sh
+# tools/setup.sh         install what is missing, build, and round-trip a sample image
+# tools/setup.sh test    the same, plus test-only packages and the whole test suite
+#                        (gcc, clang, and gcc with AddressSanitizer + UBSan)
+#
+# Debian 12; uses apt-get (through sudo when not root) only for packages that
+# are not installed yet.
+set -eu
+cd "$(dirname "$0")/.."
+
+BUILD_PACKAGES="make gcc libc6-dev pkg-config libpng-dev zlib1g-dev"
+TEST_PACKAGES="clang python3"
+
+install_missing() {
+    missing=""
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    echo "setup: installing$missing"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+}
+
+JOBS=$(nproc 2>/dev/null || echo 2)
+case "${1:-}" in
+"")
+    install_missing $BUILD_PACKAGES
+    make -j"$JOBS"
+    make -j"$JOBS" demo
+    ;;
+test)
+    install_missing $BUILD_PACKAGES $TEST_PACKAGES
+    make -j"$JOBS" test
+    make -j"$JOBS" CC=clang BUILDDIR=build-clang test
+    make -j"$JOBS" asan-test
+    echo "setup: all test configurations passed (gcc, clang, gcc+asan/ubsan)"
+    ;;
+*)
+    echo "usage: tools/setup.sh [test]" >&2
+    exit 2
+    ;;
+esac
