@@ -31,6 +31,7 @@ TEST_BIN = $(TESTS:%=$(BUILDDIR)/tests/%)
 BENCH_BIN = $(BUILDDIR)/tools/bench_rans $(BUILDDIR)/tools/bench_codec $(BUILDDIR)/tools/box_downscale
 
 .PHONY: all test asan-test bench demo clean
+.SECONDARY:
 SAMPLE = tests/data/photos/chelsea.png
 all: idfzip $(LIB)
 

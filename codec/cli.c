@@ -48,6 +48,8 @@ static const char USAGE[] =
     "  -f, --force      overwrite existing files; write binary data to a terminal\n"
     "  -k, --keep       keep input files (the default)\n"
     "      --rm         remove each input file after it was processed successfully\n"
+    "      --no-store   always code with the model, even where keeping the PNG\n"
+    "                   (stored mode) would be smaller\n"
     "  -v, --verbose    report sizes, bits per subpixel and time\n"
     "  -q, --quiet      no messages except errors\n"
     "  -T, --threads N  use N threads (0: one per core; default 1)\n"
@@ -392,6 +394,8 @@ static int parse_option(cli *c, int argc, char **argv, int *i)
         c->remove_input = 0;
     else if (!strcmp(a, "--rm"))
         c->remove_input = 1;
+    else if (!strcmp(a, "--no-store"))
+        c->opt.force_model = 1;
     else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
         c->verbose = 1, c->quiet = 0;
     else if (!strcmp(a, "-q") || !strcmp(a, "--quiet"))
