@@ -20,15 +20,17 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PNG_CFLAGS) -MMD -MP
 LIBS = $(PNG_LIBS) -lz -pthread
 
 LIB_SRC = rans/rans.c rans/freq_table.c rans/dl_table.c \
-          model/baseline.c \
+          model/baseline.c model/nn.c model/flow.c model/idfw.c model/registry.c \
+          model/builtin_weights.c \
           codec/container.c codec/png_io.c codec/tile_coder.c codec/idfzip.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILDDIR)/%.o)
 LIB = $(BUILDDIR)/libidfzip.a
 CLI = $(BUILDDIR)/idfzip
 
-TESTS = test_rans test_dl test_container test_png test_codec pngcmp
+TESTS = test_rans test_dl test_container test_png test_codec test_nn test_idfw test_flow pngcmp
 TEST_BIN = $(TESTS:%=$(BUILDDIR)/tests/%)
 BENCH_BIN = $(BUILDDIR)/tools/bench_rans $(BUILDDIR)/tools/bench_codec $(BUILDDIR)/tools/box_downscale
+TOOL_BIN = $(BUILDDIR)/tools/flow_dump
 
 .PHONY: all test asan-test bench demo clean
 .SECONDARY:
@@ -49,13 +51,16 @@ $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILDDIR)/tests/%: $(BUILDDIR)/tests/%.o $(LIB)
+# Test and tool programs link the random-model builder (test support only).
+SUPPORT_OBJ = $(BUILDDIR)/tools/idfw_random.o
+
+$(BUILDDIR)/tests/%: $(BUILDDIR)/tests/%.o $(SUPPORT_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lm
 
-$(BUILDDIR)/tools/%: $(BUILDDIR)/tools/%.o $(LIB)
+$(BUILDDIR)/tools/%: $(BUILDDIR)/tools/%.o $(SUPPORT_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lm
 
-test: $(CLI) $(TEST_BIN)
+test: $(CLI) $(TEST_BIN) $(TOOL_BIN)
 	sh tests/run_tests.sh $(BUILDDIR)
 
 asan-test:

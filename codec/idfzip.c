@@ -7,6 +7,8 @@
 #include <zlib.h>
 
 #include "../model/model.h"
+#include "../model/idfw.h"
+#include "../model/registry.h"
 #include "container.h"
 #include "png_io.h"
 #include "tile_coder.h"
@@ -35,6 +37,8 @@ const char *idfzip_error_string(int status)
     case IDFZIP_ERR_UNSUPPORTED: return "unsupported image";
     case IDFZIP_ERR_MODEL: return "model missing, invalid, or not the one the file was coded with";
     case IDFZIP_ERR_THREAD: return "cannot start worker threads";
+    case IDFZIP_ERR_MODEL_KIND:
+        return "the model does not serve this image (channels, bit depth or pixel values outside its range)";
     default: return "unknown error";
     }
 }
@@ -59,24 +63,19 @@ static idfzip_options options_or_default(const idfzip_options *opt)
     return o;
 }
 
-/* Until learned .idfw models exist, the built-in baseline serves all. */
-static int choose_model(const idfzip_options *o, const idfzip_image *img, const idf_model **m)
+static uint32_t max_sample(const idfzip_image *img)
 {
-    model_image_kind kind = {img->channels, img->bit_depth, img->color_type};
-    if (o->model)
-        return IDFZIP_ERR_MODEL;
-    *m = baseline_model();
-    return (*m)->serves(*m, &kind) ? IDFZIP_OK : IDFZIP_ERR_UNSUPPORTED;
+    size_t n = (size_t)img->width * img->height * img->channels;
+    uint32_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = img->samples[i] > m ? img->samples[i] : m;
+    return m;
 }
 
-static int model_for_header(const idf_header *h, const idf_model **m)
+static int choose_model(const idfzip_options *o, const idfzip_image *img, model_ref *ref)
 {
-    const idf_model *base = baseline_model();
-    if (strncmp(h->model_name, base->name, IDF_MODEL_NAME_SIZE) == 0 && h->model_crc == base->crc) {
-        *m = base;
-        return IDFZIP_OK;
-    }
-    return IDFZIP_ERR_MODEL;
+    model_image_kind kind = {img->channels, img->bit_depth, img->color_type};
+    return model_select_for_image(o->model, o->model_size, &kind, max_sample(img), ref);
 }
 
 /* Header, then payload pieces back to back, into one malloc'ed buffer. */
@@ -132,44 +131,54 @@ static int write_stored(const idfzip_image *img, const uint8_t *png, size_t png_
     return assemble(&h, &piece, &size, 1, out, out_size);
 }
 
+static void header_for_model(idf_header *h, const idfzip_image *img, const idf_model *m)
+{
+    header_from_image(h, img);
+    h->mode = IDF_MODE_CODED;
+    memcpy(h->model_name, m->name, MODEL_NAME_SIZE);
+    h->model_crc = m->crc;
+    h->tile_width = m->tile_width;
+    h->tile_height = m->tile_height;
+    h->tile_count = idf_tile_count(img->width, img->height, h->tile_width, h->tile_height);
+    h->palette_size = img->palette_size;
+    memcpy(h->palette, img->palette, sizeof h->palette);
+    h->trns_size = img->trns_size;
+    memcpy(h->trns, img->trns, sizeof h->trns);
+    h->chunk_count = img->chunk_count;
+    h->chunks = img->chunks;
+}
+
+static int write_tiles(const idf_header *h, uint8_t **payload, uint8_t **out, size_t *out_size)
+{
+    uint32_t *sizes = malloc((size_t)h->tile_count * sizeof *sizes);
+    for (uint32_t i = 0; sizes && i < h->tile_count; i++)
+        sizes[i] = h->tiles[i].size;
+    int st = sizes ? assemble(h, payload, sizes, h->tile_count, out, out_size) : IDFZIP_ERR_NOMEM;
+    free(sizes);
+    return st;
+}
+
 static int write_coded(const idfzip_image *img, const idfzip_options *o,
                        uint8_t **out, size_t *out_size)
 {
-    const idf_model *m;
-    int st = choose_model(o, img, &m);
+    model_ref ref;
+    int st = choose_model(o, img, &ref);
     if (st != IDFZIP_OK)
         return st;
     dl_tables *dl = dl_tables_create();
-    if (!dl)
-        return IDFZIP_ERR_NOMEM;
     idf_header h;
-    header_from_image(&h, img);
-    h.mode = IDF_MODE_CODED;
-    memcpy(h.model_name, m->name, MODEL_NAME_SIZE);
-    h.model_crc = m->crc;
-    h.tile_width = m->tile_width;
-    h.tile_height = m->tile_height;
-    h.tile_count = idf_tile_count(img->width, img->height, h.tile_width, h.tile_height);
-    h.palette_size = img->palette_size;
-    memcpy(h.palette, img->palette, sizeof h.palette);
-    h.trns_size = img->trns_size;
-    memcpy(h.trns, img->trns, sizeof h.trns);
-    h.chunk_count = img->chunk_count;
-    h.chunks = img->chunks;
-    tile_plan plan = {m, dl, h.tile_width, h.tile_height, h.tile_count, o->threads};
+    header_for_model(&h, img, ref.model);
+    tile_plan plan = {ref.model, dl, h.tile_width, h.tile_height, h.tile_count, o->threads};
     uint8_t **payload = NULL;
-    st = tiles_encode(&plan, img, &payload, &h.tiles);
+    st = dl ? tiles_encode(&plan, img, &payload, &h.tiles) : IDFZIP_ERR_NOMEM;
     dl_tables_destroy(dl);
+    model_release(&ref);
     if (st != IDFZIP_OK)
         return st;
-    uint32_t *sizes = malloc((size_t)h.tile_count * sizeof *sizes);
-    for (uint32_t i = 0; sizes && i < h.tile_count; i++)
-        sizes[i] = h.tiles[i].size;
-    st = sizes ? assemble(&h, payload, sizes, h.tile_count, out, out_size) : IDFZIP_ERR_NOMEM;
+    st = write_tiles(&h, payload, out, out_size);
     for (uint32_t i = 0; i < h.tile_count; i++)
         free(payload[i]);
     free(payload);
-    free(sizes);
     free(h.tiles);
     return st;
 }
@@ -259,12 +268,8 @@ static int copy_chunks(const idf_header *h, idfzip_image *img)
     return IDFZIP_OK;
 }
 
-static int decode_coded(const uint8_t *idf, const idf_header *h,
-                        const idfzip_options *o, idfzip_image *img)
+static int image_from_header(const idf_header *h, idfzip_image *img)
 {
-    const idf_model *m;
-    if (model_for_header(h, &m) != IDFZIP_OK || o->model)
-        return IDFZIP_ERR_MODEL;
     img->width = h->width;
     img->height = h->height;
     img->channels = h->channels;
@@ -277,17 +282,30 @@ static int decode_coded(const uint8_t *idf, const idf_header *h,
     int st = copy_chunks(h, img);
     if (st != IDFZIP_OK)
         return st;
-    if (h->tile_width != m->tile_width || h->tile_height != m->tile_height)
-        return IDFZIP_ERR_CORRUPT;
     img->samples = malloc((size_t)h->width * h->height * h->channels * sizeof *img->samples);
-    dl_tables *dl = dl_tables_create();
-    if (!img->samples || !dl) {
-        dl_tables_destroy(dl);
-        return IDFZIP_ERR_NOMEM;
+    return img->samples ? IDFZIP_OK : IDFZIP_ERR_NOMEM;
+}
+
+static int decode_coded(const uint8_t *idf, const idf_header *h,
+                        const idfzip_options *o, idfzip_image *img)
+{
+    model_ref ref;
+    int st = model_select_for_file(h->model_name, h->model_crc, o->model, o->model_size, &ref);
+    if (st != IDFZIP_OK)
+        return st == IDFZIP_ERR_NOMEM ? st : IDFZIP_ERR_MODEL;
+    st = image_from_header(h, img);
+    if (st == IDFZIP_OK && (h->tile_width != ref.model->tile_width ||
+                            h->tile_height != ref.model->tile_height))
+        st = IDFZIP_ERR_CORRUPT;
+    dl_tables *dl = st == IDFZIP_OK ? dl_tables_create() : NULL;
+    if (st == IDFZIP_OK && !dl)
+        st = IDFZIP_ERR_NOMEM;
+    if (st == IDFZIP_OK) {
+        tile_plan plan = {ref.model, dl, h->tile_width, h->tile_height, h->tile_count, o->threads};
+        st = tiles_decode(&plan, idf + h->header_size, h->tiles, img);
     }
-    tile_plan plan = {m, dl, h->tile_width, h->tile_height, h->tile_count, o->threads};
-    st = tiles_decode(&plan, idf + h->header_size, h->tiles, img);
     dl_tables_destroy(dl);
+    model_release(&ref);
     return st;
 }
 
@@ -385,5 +403,20 @@ int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info *info)
     info->tile_count = h.tile_count;
     info->file_size = idf_size;
     idf_header_free(&h);
+    return IDFZIP_OK;
+}
+
+int idfzip_model_info(const uint8_t *model, size_t model_size, char name[17], uint32_t *crc)
+{
+    if (!model || !name || !crc)
+        return IDFZIP_ERR_ARG;
+    flow_model *m;
+    int st = idfw_load(model, model_size, &m);
+    if (st != IDFZIP_OK)
+        return st;
+    memcpy(name, m->slot.name, MODEL_NAME_SIZE);
+    name[MODEL_NAME_SIZE] = 0;
+    *crc = m->slot.crc;
+    idfw_free(m);
     return IDFZIP_OK;
 }

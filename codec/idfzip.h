@@ -35,7 +35,8 @@ typedef enum idfzip_status {
     IDFZIP_ERR_PNG = -9,         /* input PNG is invalid or unreadable */
     IDFZIP_ERR_UNSUPPORTED = -10,/* valid input that idfzip cannot handle */
     IDFZIP_ERR_MODEL = -11,      /* model missing, invalid, or not the one coded with */
-    IDFZIP_ERR_THREAD = -12      /* a worker thread could not be started */
+    IDFZIP_ERR_THREAD = -12,     /* a worker thread could not be started */
+    IDFZIP_ERR_MODEL_KIND = -13  /* the chosen model does not serve this image */
 } idfzip_status;
 
 /* PNG colour types, as in the PNG specification. */
@@ -119,6 +120,9 @@ int idfzip_decompress_image(const uint8_t *idf, size_t idf_size,
                             const idfzip_options *opt, idfzip_image *img);
 /* Reads and checks the header only. */
 int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info *info);
+
+/* Name (NUL-terminated, up to 16 characters) and CRC of an .idfw model. */
+int idfzip_model_info(const uint8_t *model, size_t model_size, char name[17], uint32_t *crc);
 
 /* PNG bytes <-> image, exposed because tests and tools need them. */
 int idfzip_png_decode(const uint8_t *png, size_t png_size,

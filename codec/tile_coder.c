@@ -67,7 +67,7 @@ static int encode_one(tile_job *job, uint32_t i, model_tile *t, rans_encoder *en
     t->height = r.height;
     tile_load(job->img, r, t);
     rans_encoder_reset(enc);
-    symbol_io io = {p->dl, enc, NULL};
+    symbol_io io = {p->dl, enc, NULL, NULL};
     if (p->model->code_tile(p->model, t, &io) != 0)
         return enc->failed ? IDFZIP_ERR_NOMEM : IDFZIP_ERR_UNSUPPORTED;
     size_t bound = rans_encoder_bound(enc);
@@ -97,7 +97,7 @@ static int decode_one(tile_job *job, uint32_t i, model_tile *t)
     rans_decoder dec;
     if (rans_decoder_init(&dec, src, size) != 0)
         return IDFZIP_ERR_CORRUPT;
-    symbol_io io = {p->dl, NULL, &dec};
+    symbol_io io = {p->dl, NULL, &dec, NULL};
     if (p->model->code_tile(p->model, t, &io) != 0 || rans_decoder_finish(&dec) != 0)
         return IDFZIP_ERR_CORRUPT;
     tile_store(t, r, job->img);

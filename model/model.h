@@ -28,10 +28,18 @@ typedef struct model_tile {
     int32_t *samples;
 } model_tile;
 
+/* Optional record of every latent an encoder codes, with its parameters:
+ * lets tools/flow_dump compare the C model with the trainer's emulation. */
+typedef struct latent_log {
+    int32_t *value, *mean16, *scale;
+    size_t count, capacity; /* stops recording when full */
+} latent_log;
+
 typedef struct symbol_io {
     const dl_tables *dl;
     rans_encoder *enc; /* set when encoding */
     rans_decoder *dec; /* set when decoding */
+    latent_log *log;   /* optional, encoding only */
 } symbol_io;
 
 static inline int32_t symbol_io_latent(symbol_io *io, int32_t value,
@@ -39,6 +47,11 @@ static inline int32_t symbol_io_latent(symbol_io *io, int32_t value,
 {
     if (io->enc) {
         dl_encode(io->dl, io->enc, value, mean16, scale);
+        if (io->log && io->log->count < io->log->capacity) {
+            io->log->value[io->log->count] = value;
+            io->log->mean16[io->log->count] = mean16;
+            io->log->scale[io->log->count++] = (int32_t)scale;
+        }
         return value;
     }
     return dl_decode(io->dl, io->dec, mean16, scale);

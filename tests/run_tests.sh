@@ -29,10 +29,15 @@ run() {
 run "$B/tests/test_rans"
 run "$B/tests/test_dl"
 run "$B/tests/test_container"
+run "$B/tests/test_nn"
+run "$B/tests/test_idfw"
+run "$B/tests/test_flow"
 run "$B/tests/test_png" "$HERE/data/pngsuite"
 run "$B/tests/test_codec" "$HERE/data/pngsuite" "$HERE/golden"
 run sh "$HERE/test_generated.sh" "$ROOT"
 run sh "$HERE/test_cli.sh" "$B"
+# The trainer's exact emulation against the C model (Debian's python3-torch).
+run /usr/bin/python3 "$ROOT/tools/train/test_export.py" "$B"
 
 passed=$(awk '{p += $2} END {print p + 0}' "$LOG")
 failed=$(awk '{f += $4} END {print f + 0}' "$LOG")

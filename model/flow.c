@@ -1,0 +1,495 @@
+/* flow.c — the integer discrete flow: squeeze, couplings, permutations,
+ * factor-out, priors, and the model-slot glue (see flow.h for the exact
+ * semantics).  Forward runs only in the encoder; the decoder decodes the
+ * latents level by level and inverts.  Both compute every prior parameter
+ * with the same integer nets on the same integers, so they agree exactly. */
+#include "flow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TRANSLATION_FRAC_BITS 4
+
+/* Shapes at each level's start (before its squeeze). */
+typedef struct flow_dims {
+    uint32_t c[FLOW_MAX_LEVELS + 1], h[FLOW_MAX_LEVELS + 1], w[FLOW_MAX_LEVELS + 1];
+} flow_dims;
+
+/* Everything one tile needs, allocated once per call. */
+typedef struct flow_work {
+    int32_t *x, *tmp;          /* the tensor being transformed, and a spare */
+    int32_t *net_in, *net_out; /* coupling/prior net I/O */
+    int32_t *scratch;          /* nn_forward scratch */
+    int32_t *saved;            /* encoder: latents z and conditioners h per level */
+    size_t z_at[FLOW_MAX_LEVELS], h_at[FLOW_MAX_LEVELS];
+} flow_work;
+
+uint32_t flow_alignment(const flow_model *m)
+{
+    uint32_t s = m->initial_squeezes;
+    for (uint32_t l = 0; l < m->nlevels; l++)
+        s += m->level[l].squeeze;
+    return 1u << s;
+}
+
+/* ---- shapes ---- */
+
+static void compute_dims(const flow_model *m, uint32_t h, uint32_t w, flow_dims *d)
+{
+    d->c[0] = m->image_channels << (2 * m->initial_squeezes);
+    d->h[0] = h >> m->initial_squeezes;
+    d->w[0] = w >> m->initial_squeezes;
+    for (uint32_t l = 0; l < m->nlevels; l++) {
+        const flow_level *lv = &m->level[l];
+        uint32_t c = lv->squeeze ? 4 * d->c[l] : d->c[l];
+        d->h[l + 1] = lv->squeeze ? d->h[l] / 2 : d->h[l];
+        d->w[l + 1] = lv->squeeze ? d->w[l] / 2 : d->w[l];
+        d->c[l + 1] = lv->factor_out ? c / 2 : c;
+    }
+}
+
+static size_t level_positions(const flow_dims *d, uint32_t l)
+{
+    return (size_t)d->h[l + 1] * d->w[l + 1];
+}
+
+/* ---- squeeze ---- */
+
+static void squeeze(const int32_t *in, uint32_t c, uint32_t h, uint32_t w, int32_t *out)
+{
+    uint32_t oh = h / 2, ow = w / 2;
+    for (uint32_t ch = 0; ch < c; ch++)
+        for (uint32_t d = 0; d < 4; d++) {
+            int32_t *o = out + (size_t)(4 * ch + d) * oh * ow;
+            const int32_t *p = in + (size_t)ch * h * w + (size_t)(d >> 1) * w + (d & 1);
+            for (uint32_t i = 0; i < oh; i++)
+                for (uint32_t j = 0; j < ow; j++)
+                    o[(size_t)i * ow + j] = p[(size_t)2 * i * w + 2 * j];
+        }
+}
+
+/* Inverse of squeeze: c is the channel count before squeezing. */
+static void unsqueeze(const int32_t *in, uint32_t c, uint32_t h, uint32_t w, int32_t *out)
+{
+    uint32_t ih = h / 2, iw = w / 2;
+    for (uint32_t ch = 0; ch < c; ch++)
+        for (uint32_t d = 0; d < 4; d++) {
+            const int32_t *p = in + (size_t)(4 * ch + d) * ih * iw;
+            int32_t *o = out + (size_t)ch * h * w + (size_t)(d >> 1) * w + (d & 1);
+            for (uint32_t i = 0; i < ih; i++)
+                for (uint32_t j = 0; j < iw; j++)
+                    o[(size_t)2 * i * w + 2 * j] = p[(size_t)i * iw + j];
+        }
+}
+
+static void swap(int32_t **a, int32_t **b)
+{
+    int32_t *t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* ---- couplings ---- */
+
+/* Gathers the quadripartite net input: every part but `skip`, in order. */
+static void gather_parts(const int32_t *x, uint32_t c, size_t n, uint32_t skip, int32_t *dst)
+{
+    size_t part = (size_t)(c / 4) * n;
+    for (uint32_t k = 0; k < 4; k++)
+        if (k != skip) {
+            memcpy(dst, x + k * part, part * sizeof *x);
+            dst += part;
+        }
+}
+
+/* dst += sign * round(net_out / 16) over n values. */
+static void add_translation(int32_t *dst, const int32_t *net_out, size_t n, int sign)
+{
+    const int64_t half = 1 << (TRANSLATION_FRAC_BITS - 1);
+    for (size_t i = 0; i < n; i++) {
+        int32_t t = (int32_t)nn_floor_shift(net_out[i] + half, TRANSLATION_FRAC_BITS);
+        dst[i] += sign * t;
+    }
+}
+
+/* One part of a coupling: x[target] += sign * t(other parts). */
+static void couple_part(const flow_coupling *cp, uint32_t k, int32_t *x, uint32_t c,
+                        uint32_t h, uint32_t w, flow_work *wk, int sign)
+{
+    size_t n = (size_t)h * w;
+    if (cp->kind == FLOW_BIPARTITE) {
+        nn_forward(&cp->net[0], x, h, w, wk->net_out, wk->scratch);
+        add_translation(x + (size_t)(c / 2) * n, wk->net_out, (size_t)(c / 2) * n, sign);
+        return;
+    }
+    gather_parts(x, c, n, k, wk->net_in);
+    nn_forward(&cp->net[k], wk->net_in, h, w, wk->net_out, wk->scratch);
+    add_translation(x + (size_t)k * (c / 4) * n, wk->net_out, (size_t)(c / 4) * n, sign);
+}
+
+static void coupling_forward(const flow_coupling *cp, int32_t *x, uint32_t c, uint32_t h,
+                             uint32_t w, flow_work *wk)
+{
+    uint32_t parts = cp->kind == FLOW_BIPARTITE ? 1 : 4;
+    for (uint32_t k = 0; k < parts; k++)
+        couple_part(cp, k, x, c, h, w, wk, +1);
+}
+
+static void coupling_inverse(const flow_coupling *cp, int32_t *x, uint32_t c, uint32_t h,
+                             uint32_t w, flow_work *wk)
+{
+    uint32_t parts = cp->kind == FLOW_BIPARTITE ? 1 : 4;
+    for (uint32_t k = parts; k-- > 0;)
+        couple_part(cp, k, x, c, h, w, wk, -1);
+}
+
+/* out[i] = in[perm[i]] (forward) or out[perm[i]] = in[i] (inverse). */
+static void permute(const int32_t *in, const uint16_t *perm, uint32_t c, size_t n,
+                    int inverse, int32_t *out)
+{
+    for (uint32_t i = 0; i < c; i++) {
+        const int32_t *src = in + (size_t)(inverse ? i : perm[i]) * n;
+        int32_t *dst = out + (size_t)(inverse ? perm[i] : i) * n;
+        memcpy(dst, src, n * sizeof *in);
+    }
+}
+
+/* ---- whole flow ---- */
+
+static void level_forward(const flow_level *lv, flow_work *wk, uint32_t *c, uint32_t *h,
+                          uint32_t *w)
+{
+    if (lv->squeeze) {
+        squeeze(wk->x, *c, *h, *w, wk->tmp);
+        swap(&wk->x, &wk->tmp);
+        *c *= 4, *h /= 2, *w /= 2;
+    }
+    size_t n = (size_t)*h * *w;
+    for (uint32_t k = 0; k < lv->ncouplings; k++) {
+        coupling_forward(&lv->coupling[k], wk->x, *c, *h, *w, wk);
+        permute(wk->x, lv->coupling[k].perm, *c, n, 0, wk->tmp);
+        swap(&wk->x, &wk->tmp);
+    }
+}
+
+static void level_inverse(const flow_level *lv, flow_work *wk, uint32_t c, uint32_t h,
+                          uint32_t w)
+{
+    size_t n = (size_t)h * w;
+    for (uint32_t k = lv->ncouplings; k-- > 0;) {
+        permute(wk->x, lv->coupling[k].perm, c, n, 1, wk->tmp);
+        swap(&wk->x, &wk->tmp);
+        coupling_inverse(&lv->coupling[k], wk->x, c, h, w, wk);
+    }
+    if (lv->squeeze) {
+        unsqueeze(wk->x, c / 4, 2 * h, 2 * w, wk->tmp);
+        swap(&wk->x, &wk->tmp);
+    }
+}
+
+static void initial_squeezes(const flow_model *m, flow_work *wk, uint32_t h, uint32_t w,
+                             int inverse)
+{
+    uint32_t c = m->image_channels;
+    for (uint32_t s = 0; s < m->initial_squeezes; s++) {
+        uint32_t k = inverse ? m->initial_squeezes - 1 - s : s;
+        uint32_t cc = c << (2 * k), hh = h >> k, ww = w >> k;
+        if (inverse)
+            unsqueeze(wk->x, cc, hh, ww, wk->tmp);
+        else
+            squeeze(wk->x, cc, hh, ww, wk->tmp);
+        swap(&wk->x, &wk->tmp);
+    }
+}
+
+/* Encoder: x (in wk->x) -> top latents in wk->x, z and h of each
+ * factor-out level saved in wk->saved. */
+static void flow_forward(const flow_model *m, const flow_dims *d, flow_work *wk, uint32_t h,
+                         uint32_t w)
+{
+    initial_squeezes(m, wk, h, w, 0);
+    uint32_t c = d->c[0], hh = d->h[0], ww = d->w[0];
+    for (uint32_t l = 0; l < m->nlevels; l++) {
+        level_forward(&m->level[l], wk, &c, &hh, &ww);
+        if (!m->level[l].factor_out)
+            continue;
+        size_t half = (size_t)(c / 2) * hh * ww;
+        memcpy(wk->saved + wk->z_at[l], wk->x, half * sizeof *wk->x);
+        memcpy(wk->saved + wk->h_at[l], wk->x + half, half * sizeof *wk->x);
+        memmove(wk->x, wk->x + half, half * sizeof *wk->x);
+        c /= 2;
+    }
+}
+
+/* ---- priors and coding ---- */
+
+static uint32_t scale_index(int32_t out)
+{
+    int64_t s = nn_floor_shift((int64_t)out + 8, 4);
+    return s < 0 ? 0 : (s >= DL_NUM_SCALES ? DL_NUM_SCALES - 1 : (uint32_t)s);
+}
+
+/* Codes c planes of n latents at z with the per-plane params of a prior
+ * net output (means planes then scale planes), or constants when out is
+ * NULL.  Returns -1 on a corrupt stream. */
+static int code_latents(const flow_model *m, int32_t *z, uint32_t c, size_t n,
+                        const int32_t *out, symbol_io *io)
+{
+    for (uint32_t ch = 0; ch < c; ch++) {
+        for (size_t i = 0; i < n; i++) {
+            int32_t mean = out ? out[(size_t)ch * n + i] : m->top_mean16[ch];
+            uint32_t scale = out ? scale_index(out[(size_t)(c + ch) * n + i]) : (uint32_t)m->top_scale[ch];
+            z[(size_t)ch * n + i] = symbol_io_latent(io, z[(size_t)ch * n + i], mean, scale);
+        }
+        if (symbol_io_failed(io))
+            return -1;
+    }
+    return 0;
+}
+
+/* Encoder: the latents in coding order: top, then z of each factor-out
+ * level from the last to the first. */
+static int emit_latents(const flow_model *m, const flow_dims *d, flow_work *wk, symbol_io *io)
+{
+    uint32_t L = m->nlevels;
+    if (code_latents(m, wk->x, d->c[L], (size_t)d->h[L] * d->w[L], NULL, io) != 0)
+        return -1;
+    for (uint32_t l = L; l-- > 0;) {
+        if (!m->level[l].factor_out)
+            continue;
+        uint32_t half = d->c[l + 1];
+        size_t n = level_positions(d, l);
+        nn_forward(&m->level[l].prior, wk->saved + wk->h_at[l], d->h[l + 1], d->w[l + 1],
+                   wk->net_out, wk->scratch);
+        if (code_latents(m, wk->saved + wk->z_at[l], half, n, wk->net_out, io) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Decoder: latents in coding order, inverting level by level; the pixels
+ * end in wk->x. */
+static int decode_and_invert(const flow_model *m, const flow_dims *d, flow_work *wk,
+                             uint32_t h, uint32_t w, symbol_io *io)
+{
+    uint32_t L = m->nlevels;
+    if (code_latents(m, wk->x, d->c[L], (size_t)d->h[L] * d->w[L], NULL, io) != 0)
+        return -1;
+    for (uint32_t l = L; l-- > 0;) {
+        const flow_level *lv = &m->level[l];
+        uint32_t c = lv->squeeze ? 4 * d->c[l] : d->c[l];
+        size_t n = level_positions(d, l);
+        if (lv->factor_out) {
+            size_t half = (size_t)(c / 2) * n;
+            memmove(wk->x + half, wk->x, half * sizeof *wk->x);
+            nn_forward(&lv->prior, wk->x + half, d->h[l + 1], d->w[l + 1], wk->net_out, wk->scratch);
+            if (code_latents(m, wk->x, c / 2, n, wk->net_out, io) != 0)
+                return -1;
+        }
+        level_inverse(lv, wk, c, d->h[l + 1], d->w[l + 1]);
+    }
+    initial_squeezes(m, wk, h, w, 1);
+    return 0;
+}
+
+/* ---- work space ---- */
+
+static size_t max_net_scratch(const flow_model *m, const flow_dims *d, size_t *max_io)
+{
+    size_t best = 0;
+    *max_io = 0;
+    for (uint32_t l = 0; l < m->nlevels; l++) {
+        const flow_level *lv = &m->level[l];
+        uint32_t c = lv->squeeze ? 4 * d->c[l] : d->c[l];
+        size_t n = level_positions(d, l);
+        *max_io = (size_t)c * n > *max_io ? (size_t)c * n : *max_io;
+        for (uint32_t k = 0; k < lv->ncouplings; k++)
+            for (uint32_t p = 0; p < (lv->coupling[k].kind == FLOW_BIPARTITE ? 1u : 4u); p++) {
+                size_t s = nn_scratch_size(&lv->coupling[k].net[p], d->h[l + 1], d->w[l + 1]);
+                best = s > best ? s : best;
+            }
+        if (lv->factor_out) {
+            size_t s = nn_scratch_size(&lv->prior, d->h[l + 1], d->w[l + 1]);
+            best = s > best ? s : best;
+        }
+    }
+    return best;
+}
+
+static void work_free(flow_work *wk)
+{
+    free(wk->x);
+    free(wk->tmp);
+    free(wk->net_in);
+    free(wk->net_out);
+    free(wk->scratch);
+    free(wk->saved);
+    memset(wk, 0, sizeof *wk);
+}
+
+static int work_alloc(const flow_model *m, const flow_dims *d, uint32_t h, uint32_t w,
+                      flow_work *wk)
+{
+    memset(wk, 0, sizeof *wk);
+    size_t total = (size_t)m->image_channels * h * w, io, saved = 0;
+    size_t scratch = max_net_scratch(m, d, &io);
+    for (uint32_t l = 0; l < m->nlevels; l++) {
+        size_t half = (size_t)d->c[l + 1] * level_positions(d, l);
+        wk->z_at[l] = saved;
+        wk->h_at[l] = saved + half;
+        saved += m->level[l].factor_out ? 2 * half : 0;
+    }
+    wk->x = malloc(total * sizeof *wk->x);
+    wk->tmp = malloc(total * sizeof *wk->tmp);
+    wk->net_in = malloc((io ? io : 1) * sizeof *wk->net_in);
+    wk->net_out = malloc((io ? io : 1) * sizeof *wk->net_out);
+    wk->scratch = malloc((scratch ? scratch : 1) * sizeof *wk->scratch);
+    wk->saved = malloc((saved ? saved : 1) * sizeof *wk->saved);
+    if (!wk->x || !wk->tmp || !wk->net_in || !wk->net_out || !wk->scratch || !wk->saved) {
+        work_free(wk);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the model slot ---- */
+
+/* Copies the w x h rectangle at (x0, y0) of the planar tile buffer big
+ * (big_w x big_h per plane) to the packed buffer small, or back when
+ * into_big is set. */
+static void copy_rect(int32_t *big, uint32_t big_w, uint32_t big_h, int32_t *small,
+                      uint32_t c, uint32_t x0, uint32_t y0, uint32_t w, uint32_t h, int into_big)
+{
+    for (uint32_t ch = 0; ch < c; ch++)
+        for (uint32_t y = 0; y < h; y++) {
+            int32_t *b = big + ((size_t)ch * big_h + y0 + y) * big_w + x0;
+            int32_t *p = small + ((size_t)ch * h + y) * w;
+            if (into_big)
+                memcpy(b, p, w * sizeof *b);
+            else
+                memcpy(p, b, w * sizeof *b);
+        }
+}
+
+static int code_flow_region(const flow_model *m, model_tile *t, uint32_t w, uint32_t h,
+                            symbol_io *io)
+{
+    flow_dims d;
+    flow_work wk;
+    compute_dims(m, h, w, &d);
+    if (work_alloc(m, &d, h, w, &wk) != 0)
+        return -1;
+    int st = 0;
+    if (io->enc) {
+        copy_rect(t->samples, t->width, t->height, wk.x, t->channels, 0, 0, w, h, 0);
+        flow_forward(m, &d, &wk, h, w);
+        st = emit_latents(m, &d, &wk, io);
+    } else {
+        st = decode_and_invert(m, &d, &wk, h, w, io);
+        size_t n = (size_t)t->channels * w * h;
+        for (size_t i = 0; st == 0 && i < n; i++)
+            if (wk.x[i] < 0 || wk.x[i] > (int32_t)t->maxval)
+                st = -1;
+        if (st == 0)
+            copy_rect(t->samples, t->width, t->height, wk.x, t->channels, 0, 0, w, h, 1);
+    }
+    work_free(&wk);
+    return st;
+}
+
+/* Codes a rectangle of the tile with the baseline model. */
+static int code_strip(model_tile *t, uint32_t x0, uint32_t y0, uint32_t w, uint32_t h,
+                      symbol_io *io)
+{
+    if (w == 0 || h == 0)
+        return 0;
+    const idf_model *base = baseline_model();
+    model_tile strip = {w, h, t->channels, t->maxval, NULL};
+    strip.samples = malloc((size_t)w * h * t->channels * sizeof *strip.samples);
+    if (!strip.samples)
+        return -1;
+    copy_rect(t->samples, t->width, t->height, strip.samples, t->channels, x0, y0, w, h, 0);
+    int st = base->code_tile(base, &strip, io);
+    if (st == 0 && io->dec)
+        copy_rect(t->samples, t->width, t->height, strip.samples, t->channels, x0, y0, w, h, 1);
+    free(strip.samples);
+    return st;
+}
+
+static int flow_code_tile(const idf_model *slot, model_tile *t, symbol_io *io)
+{
+    const flow_model *m = slot->params;
+    uint32_t a = flow_alignment(m);
+    uint32_t w = t->width / a * a, h = t->height / a * a;
+    if (t->channels != m->image_channels || t->maxval > (1u << m->bit_depth) - 1)
+        return -1;
+    if (w && h && code_flow_region(m, t, w, h, io) != 0)
+        return -1;
+    if (code_strip(t, w, 0, t->width - w, h, io) != 0)
+        return -1;
+    return code_strip(t, 0, h, t->width, t->height - h, io);
+}
+
+static int flow_serves(const idf_model *slot, const model_image_kind *kind)
+{
+    const flow_model *m = slot->params;
+    return kind->channels == m->image_channels && kind->bit_depth == m->bit_depth &&
+           kind->color_type != 3;
+}
+
+void flow_model_bind(flow_model *m)
+{
+    m->slot.serves = flow_serves;
+    m->slot.code_tile = flow_code_tile;
+    m->slot.params = m;
+}
+
+uint64_t flow_macs_per_pixel(const flow_model *m)
+{
+    /* Positions per pixel at level l are 4^-(squeezes so far); sum in units
+     * of 1/4^16 of a pixel to stay in integers. */
+    uint64_t total = 0;
+    uint32_t s = m->initial_squeezes;
+    for (uint32_t l = 0; l < m->nlevels; l++) {
+        const flow_level *lv = &m->level[l];
+        s += lv->squeeze;
+        uint64_t macs = lv->factor_out ? nn_macs_per_position(&lv->prior) : 0;
+        for (uint32_t k = 0; k < lv->ncouplings; k++)
+            for (uint32_t p = 0; p < (lv->coupling[k].kind == FLOW_BIPARTITE ? 1u : 4u); p++)
+                macs += nn_macs_per_position(&lv->coupling[k].net[p]);
+        total += macs << (2 * (16 - s));
+    }
+    return total >> 32;
+}
+
+int flow_check_inverse(const flow_model *m, const int32_t *x, uint32_t h, uint32_t w,
+                       int32_t *latents_out)
+{
+    flow_dims d;
+    flow_work wk;
+    compute_dims(m, h, w, &d);
+    if (work_alloc(m, &d, h, w, &wk) != 0)
+        return -1;
+    size_t total = (size_t)m->image_channels * h * w;
+    memcpy(wk.x, x, total * sizeof *x);
+    flow_forward(m, &d, &wk, h, w);
+    size_t top = (size_t)d.c[m->nlevels] * d.h[m->nlevels] * d.w[m->nlevels];
+    if (latents_out)
+        memcpy(latents_out, wk.x, top * sizeof *x);
+    /* Invert as the decoder does, taking each z_l from the forward pass. */
+    for (uint32_t l = m->nlevels; l-- > 0;) {
+        const flow_level *lv = &m->level[l];
+        uint32_t c = lv->squeeze ? 4 * d.c[l] : d.c[l];
+        size_t n = level_positions(&d, l);
+        if (lv->factor_out) { /* h_l comes from inverting the levels above */
+            size_t half = (size_t)(c / 2) * n;
+            memmove(wk.x + half, wk.x, half * sizeof *x);
+            memcpy(wk.x, wk.saved + wk.z_at[l], half * sizeof *x);
+        }
+        level_inverse(lv, &wk, c, d.h[l + 1], d.w[l + 1]);
+    }
+    initial_squeezes(m, &wk, h, w, 1);
+    int same = memcmp(wk.x, x, total * sizeof *x) == 0;
+    work_free(&wk);
+    return same ? 0 : -1;
+}

@@ -1,0 +1,86 @@
+/* registry.c — model selection (see registry.h). */
+#include "registry.h"
+
+#include <string.h>
+
+#include "../codec/idfzip.h"
+#include "flow.h"
+#include "idfw.h"
+
+static int load(const uint8_t *data, size_t size, model_ref *out)
+{
+    flow_model *m;
+    int st = idfw_load(data, size, &m);
+    if (st != IDFZIP_OK)
+        return st;
+    out->model = &m->slot;
+    out->owned = m;
+    return IDFZIP_OK;
+}
+
+void model_release(model_ref *ref)
+{
+    idfw_free(ref->owned);
+    ref->owned = NULL;
+    ref->model = NULL;
+}
+
+/* A flow model serves an image of its kind whose samples it covers. */
+static int serves(const model_ref *r, const model_image_kind *kind, uint32_t max_sample)
+{
+    const flow_model *m = r->model->params;
+    return r->model->serves(r->model, kind) && max_sample <= m->maxval;
+}
+
+int model_select_for_image(const uint8_t *user, size_t user_size,
+                           const model_image_kind *kind, uint32_t max_sample,
+                           model_ref *out)
+{
+    memset(out, 0, sizeof *out);
+    if (user) {
+        int st = load(user, user_size, out);
+        if (st == IDFZIP_OK && !serves(out, kind, max_sample)) {
+            model_release(out);
+            st = IDFZIP_ERR_MODEL_KIND;
+        }
+        return st;
+    }
+    for (const builtin_weights *b = idfzip_builtin_weights; b->data; b++) {
+        if (load(b->data, b->size, out) != IDFZIP_OK)
+            continue; /* cannot happen for a tested build; fall through */
+        if (serves(out, kind, max_sample))
+            return IDFZIP_OK;
+        model_release(out);
+    }
+    out->model = baseline_model();
+    return out->model->serves(out->model, kind) ? IDFZIP_OK : IDFZIP_ERR_UNSUPPORTED;
+}
+
+static int matches(const idf_model *m, const char *name, uint32_t crc)
+{
+    return strncmp(m->name, name, MODEL_NAME_SIZE) == 0 && m->crc == crc;
+}
+
+int model_select_for_file(const char *name, uint32_t crc, const uint8_t *user,
+                          size_t user_size, model_ref *out)
+{
+    memset(out, 0, sizeof *out);
+    if (matches(baseline_model(), name, crc)) {
+        out->model = baseline_model();
+        return IDFZIP_OK;
+    }
+    if (user) {
+        int st = load(user, user_size, out);
+        if (st == IDFZIP_OK && matches(out->model, name, crc))
+            return IDFZIP_OK;
+        if (st == IDFZIP_OK)
+            model_release(out);
+        return st == IDFZIP_OK ? IDFZIP_ERR_MODEL : st;
+    }
+    for (const builtin_weights *b = idfzip_builtin_weights; b->data; b++) {
+        if (load(b->data, b->size, out) == IDFZIP_OK && matches(out->model, name, crc))
+            return IDFZIP_OK;
+        model_release(out);
+    }
+    return IDFZIP_ERR_MODEL;
+}
