@@ -30,7 +30,7 @@ CLI = $(BUILDDIR)/idfzip
 TESTS = test_rans test_dl test_container test_png test_codec test_nn test_idfw test_flow pngcmp
 TEST_BIN = $(TESTS:%=$(BUILDDIR)/tests/%)
 BENCH_BIN = $(BUILDDIR)/tools/bench_rans $(BUILDDIR)/tools/bench_codec $(BUILDDIR)/tools/box_downscale
-TOOL_BIN = $(BUILDDIR)/tools/flow_dump
+TOOL_BIN = $(BUILDDIR)/tools/flow_dump $(BUILDDIR)/tools/make_random_model
 
 .PHONY: all test asan-test bench demo clean
 .SECONDARY:

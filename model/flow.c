@@ -416,18 +416,41 @@ static int code_strip(model_tile *t, uint32_t x0, uint32_t y0, uint32_t w, uint3
     return st;
 }
 
+/* Codes one block (or the part of one inside the image) at (x0, y0). */
+static int code_block(const flow_model *m, model_tile *t, uint32_t x0, uint32_t y0,
+                      uint32_t bw, uint32_t bh, symbol_io *io)
+{
+    uint32_t a = flow_alignment(m);
+    uint32_t w = bw / a * a, h = bh / a * a;
+    model_tile b = {bw, bh, t->channels, t->maxval, NULL};
+    b.samples = malloc((size_t)bw * bh * t->channels * sizeof *b.samples);
+    if (!b.samples)
+        return -1;
+    copy_rect(t->samples, t->width, t->height, b.samples, t->channels, x0, y0, bw, bh, 0);
+    int st = (w && h) ? code_flow_region(m, &b, w, h, io) : 0;
+    if (st == 0)
+        st = code_strip(&b, w, 0, bw - w, h, io);
+    if (st == 0)
+        st = code_strip(&b, 0, h, bw, bh - h, io);
+    if (st == 0 && io->dec)
+        copy_rect(t->samples, t->width, t->height, b.samples, t->channels, x0, y0, bw, bh, 1);
+    free(b.samples);
+    return st;
+}
+
 static int flow_code_tile(const idf_model *slot, model_tile *t, symbol_io *io)
 {
     const flow_model *m = slot->params;
-    uint32_t a = flow_alignment(m);
-    uint32_t w = t->width / a * a, h = t->height / a * a;
     if (t->channels != m->image_channels || t->maxval > (1u << m->bit_depth) - 1)
         return -1;
-    if (w && h && code_flow_region(m, t, w, h, io) != 0)
-        return -1;
-    if (code_strip(t, w, 0, t->width - w, h, io) != 0)
-        return -1;
-    return code_strip(t, 0, h, t->width, t->height - h, io);
+    for (uint32_t y = 0; y < t->height; y += m->block_height)
+        for (uint32_t x = 0; x < t->width; x += m->block_width) {
+            uint32_t bw = t->width - x < m->block_width ? t->width - x : m->block_width;
+            uint32_t bh = t->height - y < m->block_height ? t->height - y : m->block_height;
+            if (code_block(m, t, x, y, bw, bh, io) != 0)
+                return -1;
+        }
+    return 0;
 }
 
 static int flow_serves(const idf_model *slot, const model_image_kind *kind)
@@ -437,8 +460,21 @@ static int flow_serves(const idf_model *slot, const model_image_kind *kind)
            kind->color_type != 3;
 }
 
+static uint32_t group_blocks(uint32_t block)
+{
+    if (block == 0 || block >= FLOW_TILE_TARGET)
+        return block;
+    return FLOW_TILE_TARGET / block * block;
+}
+
 void flow_model_bind(flow_model *m)
 {
+    if (m->block_width == 0) {
+        m->block_width = m->slot.tile_width;
+        m->block_height = m->slot.tile_height;
+        m->slot.tile_width = group_blocks(m->block_width);
+        m->slot.tile_height = group_blocks(m->block_height);
+    }
     m->slot.serves = flow_serves;
     m->slot.code_tile = flow_code_tile;
     m->slot.params = m;

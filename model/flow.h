@@ -26,9 +26,13 @@
  * then z of the last factor-out level, ..., then z of level 0; inside a
  * latent tensor channel by channel, each in raster order.
  *
- * A tile whose size is not a multiple of the flow's alignment (2 to the
- * number of squeezes) has its flow region rounded down; the strips left at
- * the right and bottom are coded by the baseline model.
+ * The flow works on blocks (the .idfw's tile size); a container tile groups
+ * blocks (about 256x256 pixels) into one rANS stream, so small blocks such
+ * as the 8x8 digits do not each pay for coder state and a tile entry.
+ * A block whose size is not a multiple of the flow's alignment (2 to the
+ * number of squeezes; only at the image's right and bottom edges) has its
+ * flow region rounded down; the strips left over are coded by the baseline
+ * model.
  */
 #ifndef IDFZIP_FLOW_H
 #define IDFZIP_FLOW_H
@@ -61,6 +65,8 @@ typedef struct flow_level {
 
 typedef struct flow_model {
     idf_model slot;         /* name, crc, tile size, code_tile: the model slot */
+    uint32_t block_width;   /* the flow's unit (the .idfw "tile"): nets see */
+    uint32_t block_height;  /* one block, zero-padded at its borders */
     uint32_t image_channels;
     uint32_t bit_depth;     /* of the images it serves (8 for RGB/grey) */
     uint32_t maxval;        /* samples it serves lie in 0..maxval */
@@ -79,7 +85,11 @@ uint32_t flow_alignment(const flow_model *m);
 /* Multiply-accumulates per image pixel of the whole model. */
 uint64_t flow_macs_per_pixel(const flow_model *m);
 
-/* Fills in m->slot so the model plugs into the codec. */
+#define FLOW_TILE_TARGET 256
+
+/* Fills in m->slot so the model plugs into the codec: the block size is
+ * taken from slot.tile_width/height as loaded, the container tile becomes
+ * the block times max(1, FLOW_TILE_TARGET / block). */
 void flow_model_bind(flow_model *m);
 
 /* Forward then inverse of the flow alone on planes x (image_channels x h x

@@ -161,7 +161,7 @@ static void check_model(const idfw_arch *a, const flow_model *m, const uint8_t *
 {
     CHECK(strncmp(m->slot.name, a->name, MODEL_NAME_SIZE) == 0, "name %.16s", m->slot.name);
     CHECK(m->slot.crc == file_crc(d, n - 4), "crc %08x", m->slot.crc);
-    CHECK(m->slot.tile_width == a->tile_w && m->slot.tile_height == a->tile_h, "tile %ux%u",
+    CHECK(m->block_width == a->tile_w && m->block_height == a->tile_h, "tile %ux%u",
           m->slot.tile_width, m->slot.tile_height);
     CHECK(m->image_channels == a->channels && m->bit_depth == a->bit_depth &&
               m->maxval == a->maxval && m->initial_squeezes == a->initial_squeezes &&

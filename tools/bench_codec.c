@@ -1,4 +1,4 @@
-/* bench_codec [-T N] [-r RUNS] FILE.png... — measures idfzip on real files:
+/* bench_codec [-n] [-T N] [-r RUNS] [-m MODEL.idfw] FILE.png... — measures idfzip on real files:
  * bits per subpixel of the .idf (8 * bytes / (W*H*C)) next to the input
  * PNG's, and encode/decode speed in megapixels per second (median of RUNS
  * runs).  Every decode is checked against the source pixels. */
@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "../codec/idfzip.h"
+#include "../model/idfw.h"
 #include "read_file.h"
 
 static double now(void)
@@ -70,18 +71,42 @@ static int bench_file(const char *path, const idfzip_options *o, int runs, total
     return ok ? 0 : -1;
 }
 
+/* Loads a model for the runs and reports its size in MACs per pixel. */
+static int load_model(const char *path, idfzip_options *o, uint8_t **data)
+{
+    flow_model *m;
+    *data = read_file(path, &o->model_size);
+    if (!*data || idfw_load(*data, o->model_size, &m) != IDFZIP_OK) {
+        fprintf(stderr, "%s: cannot load model\n", path);
+        return -1;
+    }
+    printf("model %s: %llu MAC/pixel, tiles %ux%u\n", m->slot.name,
+           (unsigned long long)flow_macs_per_pixel(m), m->slot.tile_width, m->slot.tile_height);
+    idfw_free(m);
+    o->model = *data;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     idfzip_options o;
     idfzip_options_init(&o);
     int runs = 3, failed = 0, i = 1;
+    const char *model_path = NULL;
+    uint8_t *model = NULL;
+    for (; i < argc && !strcmp(argv[i], "-n"); i++)
+        o.force_model = 1; /* measure the model even where stored mode wins */
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
         if (!strcmp(argv[i], "-T"))
             o.threads = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "-r"))
             runs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-m"))
+            model_path = argv[i + 1];
     }
     runs = runs < 1 ? 1 : (runs > 16 ? 16 : runs);
+    if (model_path && load_model(model_path, &o, &model) != 0)
+        return 1;
     totals t = {0};
     for (; i < argc; i++)
         failed |= bench_file(argv[i], &o, runs, &t) != 0;
@@ -90,5 +115,6 @@ int main(int argc, char **argv)
                "encode %.2f MP/s, decode %.2f MP/s\n",
                o.threads, runs, 8 * t.png_bytes / t.subpixels, 8 * t.idf_bytes / t.subpixels,
                100 * t.idf_bytes / t.png_bytes, t.pixels / 1e6 / t.enc_s, t.pixels / 1e6 / t.dec_s);
+    free(model);
     return failed;
 }

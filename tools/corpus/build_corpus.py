@@ -85,6 +85,11 @@ PACKAGES = [
     ("stellarium-data", "misc"),
     ("visp-images-data", "misc"),
     ("python3-skimage", "misc"),
+    # Not in the original list: Ubuntu-Touch wallpaper-contest photographs,
+    # added because the packages above hold too few photos large enough
+    # (>= 2304x1536) for 16 held-out 768x512 crops.
+    ("lomiri-wallpapers-16.04", "wallpaper"),
+    ("lomiri-wallpapers-20.04", "wallpaper"),
 ]
 MIN_SIZE = {"wallpaper": (1000, 700), "misc": (512, 384)}
 # Where to look inside a package (default: everywhere) and what to skip.
@@ -105,9 +110,22 @@ SKIP_GLOBS = {
 # Reviewed by eye (contact sheets of everything the heuristic accepted, 2025):
 # renders, illustrations and paintings that pass the photo heuristic.
 NOT_PHOTOS = {
+    "plasma-workspace-wallpapers": [f"usr/share/wallpapers/{name}/*" for name in (
+        "Autumn", "Canopee", "Honeywave", "Kay", "Kokkini", "Opal", "Patak",
+        "SafeLanding", "Shell")],
+    "mate-backgrounds": ["usr/share/backgrounds/mate/abstract/*",
+                         "usr/share/backgrounds/mate/desktop/*"],
+    "ukui-wallpapers": ["usr/share/backgrounds/string.jpg"],
+    "gnome-backgrounds": [f"usr/share/backgrounds/gnome/{name}-*" for name in (
+        "adwaita", "grid", "licorice", "truchet")],
+    "opencv-doc": ["*/examples/data/starry_night.jpg", "*/examples/data/pca_test1.jpg",
+                   "*/examples/ximgproc/stanford.png"],
+    "libjxl-testdata": ["*/external/wide-gamut-tests/*"],
+    "gcompris-qt-data": ["*/activities/babyshapes/*", "*/details/resource/image/Van*Gogh*"],
+    "visp-images-data": ["*/ViSP-images/Klimt/*"],
 }
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".ppm")
-CAP_PER_PACKAGE = 999         # at most this many images per package (largest first)
+CAP_PER_PACKAGE = 100         # at most this many images per package (largest first)
 
 # Photo heuristic thresholds (see README "Photo heuristic").
 THUMB = 64
@@ -344,9 +362,15 @@ def box_downscale(rgb, k):
 
 
 def luma(rgb):
-    """Integer luma (77R + 150G + 29B + 128) >> 8 of a uint8 [..., 3] array."""
-    r, g, b = (rgb[..., i].astype(np.uint32) for i in range(3))
-    return ((77 * r + 150 * g + 29 * b + 128) >> 8).astype(np.uint8)
+    """Integer luma (77R + 150G + 29B + 128) >> 8 of a uint8 [..., 3] array
+    (the sum fits in uint16; done in chunks to bound memory)."""
+    out = np.empty(rgb.shape[:-1], dtype=np.uint8)
+    flat_in, flat_out = rgb.reshape(-1, 3), out.reshape(-1)
+    step = 1 << 22
+    for i in range(0, flat_in.shape[0], step):
+        c = flat_in[i:i + step].astype(np.uint16)
+        flat_out[i:i + step] = (77 * c[:, 0] + 150 * c[:, 1] + 29 * c[:, 2] + 128) >> 8
+    return out
 
 
 def thumbnail(rgb, size):
@@ -485,16 +509,17 @@ def dedup_and_cap(kept):
 
 
 def assign_split(rows):
-    """Held-out: from the images whose downscaled size is landscape and at
-    least 768x512, sorted by sha256, take n = max(16, ceil(total/8)) evenly
-    spaced ones (index floor(i*len/n)); all other images are train."""
+    """Held-out images must give a landscape 768x512 centre crop after
+    downscaling.  Of those eligible images, sorted by sha256, every 8th is
+    held out, but at least 16: n = max(16, ceil(E/8)) (at most E) evenly
+    spaced picks, index floor(i*E/n).  All other images are train."""
     for r in rows:
         r["split"] = "train"
     eligible = sorted((r for r in rows
                        if r["width"] // r["factor"] >= HELDOUT_W
                        and r["height"] // r["factor"] >= HELDOUT_H),
                       key=lambda r: r["sha256"])
-    n = min(len(eligible), max(HELDOUT_MIN, math.ceil(len(rows) / HELDOUT_EVERY)))
+    n = min(len(eligible), max(HELDOUT_MIN, math.ceil(len(eligible) / HELDOUT_EVERY)))
     for i in range(n):
         eligible[(i * len(eligible)) // n]["split"] = "heldout"
     if n < HELDOUT_MIN:
@@ -612,11 +637,10 @@ def build_selection(cache, verbose):
     return rows
 
 
-def load_pinned(rows, cache):
-    """Fetch the manifest's package versions and return the decoded images,
-    verifying every file's sha256."""
+def iter_pinned(rows, cache):
+    """Yield (row, rgb) for every manifest row: fetch the pinned package
+    version, read the file, verify its sha256 and decode it."""
     roots = {}
-    images = []
     for r in rows:
         key = (r["package"], r["version"])
         if key not in roots:
@@ -636,23 +660,68 @@ def load_pinned(rows, cache):
         if rgb is None or (rgb.shape[1], rgb.shape[0]) != (r["width"], r["height"]):
             die(f"{r['package']}:{r['path']} does not decode to {r['width']}x{r['height']} RGB "
                 f"({why or 'size differs'})")
-        images.append(rgb)
-    return images
+        yield r, rgb
+
+
+def clean_outputs(out):
+    """Remove what a previous run wrote (and nothing else) from out."""
+    for sub in ("train", "heldout"):
+        shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
+    for fn in ("SHA256SUMS", "train_rgb.npy", "train_grey.npy", "images.tsv"):
+        if os.path.exists(os.path.join(out, fn)):
+            os.remove(os.path.join(out, fn))
+    for sub in ("train", "heldout"):
+        os.makedirs(os.path.join(out, sub))
+
+
+def write_images(rows, cache, out):
+    """Downscale every pinned image; write train PNGs and held-out crops.
+    Returns (train images, stats dict)."""
+    train, index = [], ["name\tsplit\tpackage\tversion\tpath\tfactor\twidth\theight\n"]
+    stats = {"per_pkg": {}, "held_n": 0, "held_bytes": 0, "train_px": 0, "held_px": 0}
+    for r, rgb in iter_pinned(rows, cache):
+        small = box_downscale(rgb, r["factor"])
+        del rgb
+        name = output_name(r)
+        if r["split"] == "heldout":
+            if small.shape[1] < HELDOUT_W or small.shape[0] < HELDOUT_H:
+                die(f"held-out image {r['path']} is smaller than {HELDOUT_W}x{HELDOUT_H} "
+                    f"after /{r['factor']}")
+            small = centre_crop(small, HELDOUT_W, HELDOUT_H)
+            path = os.path.join(out, "heldout", name + ".png")
+            save_png(small, path)
+            stats["held_n"] += 1
+            stats["held_bytes"] += os.path.getsize(path)
+            stats["held_px"] += small.shape[0] * small.shape[1]
+        else:
+            save_png(small, os.path.join(out, "train", name + ".png"))
+            train.append(small)
+            stats["train_px"] += small.shape[0] * small.shape[1]
+        counts = stats["per_pkg"].setdefault(r["package"], [0, 0])
+        counts[r["split"] == "heldout"] += 1
+        index.append(f"{name}\t{r['split']}\t{r['package']}\t{r['version']}\t{r['path']}\t"
+                     f"{r['factor']}\t{small.shape[1]}\t{small.shape[0]}\n")
+    with open(os.path.join(out, "images.tsv"), "w", encoding="utf-8") as f:
+        f.writelines(index)
+    return train, stats
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=os.path.join(REPO_ROOT, "corpus"), help="output directory")
+    ap.add_argument("--out", default=os.path.join(REPO_ROOT, "corpus"),
+                    help="output directory (default: corpus/ in the repository)")
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/idfzip-corpus"),
-                    help="where .debs are downloaded and extracted")
+                    help="where .debs are downloaded and extracted (default ~/.cache/idfzip-corpus)")
     ap.add_argument("--patch", type=int, default=64, help="patch size (default 64)")
     ap.add_argument("--count", type=int, default=60000, help="number of patches (default 60000)")
     ap.add_argument("--seed", type=int, default=1, help="patch sampler seed (default 1)")
-    ap.add_argument("--refresh", action="store_true", help="redo the selection, rewrite the manifest")
+    ap.add_argument("--refresh", action="store_true",
+                    help="redo the selection and rewrite tools/corpus/manifest.tsv")
     ap.add_argument("--list-only", action="store_true",
-                    help="print the (pinned or refreshed) selection and stop; writes nothing")
-    ap.add_argument("--verbose", action="store_true", help="explain every kept/skipped candidate")
+                    help="print the selection (pinned, or fresh with --refresh) and stop; writes nothing")
+    ap.add_argument("--verbose", action="store_true",
+                    help="during selection, say why each candidate is kept or skipped")
     args = ap.parse_args()
     if args.patch < 8 or args.count < 1:
         die("--patch must be >= 8 and --count >= 1")
@@ -663,64 +732,43 @@ def main():
     t0 = time.time()
     os.makedirs(args.cache, exist_ok=True)
     if args.refresh or not os.path.exists(MANIFEST):
-        log("selecting images (manifest will be rewritten)")
+        log("selecting images (no manifest, or --refresh)")
         rows = build_selection(args.cache, args.verbose)
         if not rows:
             die("no image was selected")
         if not args.list_only:
             write_manifest(rows, MANIFEST)
             log(f"wrote {MANIFEST} ({len(rows)} images)")
-        rows = read_manifest(MANIFEST) if not args.list_only else rows
+            rows = read_manifest(MANIFEST)
     else:
         rows = read_manifest(MANIFEST)
-        log(f"using pinned selection {MANIFEST} ({len(rows)} images)")
+        log(f"using the pinned selection {MANIFEST} ({len(rows)} images)")
     rows.sort(key=lambda r: (r["package"], r["path"]))
 
     if args.list_only:
+        print("\t".join(MANIFEST_COLUMNS))
         for r in rows:
             print("\t".join(str(r[c]) for c in MANIFEST_COLUMNS))
         return
 
-    images = load_pinned(rows, args.cache)
-    for sub in ("train", "heldout"):
-        shutil.rmtree(os.path.join(args.out, sub), ignore_errors=True)
-        os.makedirs(os.path.join(args.out, sub))
-    train_imgs, held_bytes, held_n, total_px = [], 0, 0, 0
-    per_pkg = {}
-    index = ["name\tsplit\tpackage\tversion\tpath\tfactor\twidth\theight\n"]
-    for r, rgb in zip(rows, images):
-        small = box_downscale(rgb, r["factor"])
-        name = output_name(r)
-        if r["split"] == "heldout":
-            if small.shape[1] < HELDOUT_W or small.shape[0] < HELDOUT_H:
-                die(f"held-out image {r['path']} is smaller than {HELDOUT_W}x{HELDOUT_H} after /{r['factor']}")
-            small = centre_crop(small, HELDOUT_W, HELDOUT_H)
-            path = os.path.join(args.out, "heldout", name + ".png")
-            save_png(small, path)
-            held_bytes += os.path.getsize(path)
-            held_n += 1
-        else:
-            save_png(small, os.path.join(args.out, "train", name + ".png"))
-            train_imgs.append(small)
-        total_px += small.shape[0] * small.shape[1]
-        per_pkg.setdefault(r["package"], [0, 0])[r["split"] == "heldout"] += 1
-        index.append(f"{name}\t{r['split']}\t{r['package']}\t{r['version']}\t{r['path']}\t"
-                     f"{r['factor']}\t{small.shape[1]}\t{small.shape[0]}\n")
-    del images
-    with open(os.path.join(args.out, "images.tsv"), "w", encoding="utf-8") as f:
-        f.writelines(index)
-
-    patches = sample_patches(train_imgs, args.patch, args.count, args.seed)
+    clean_outputs(args.out)
+    train, st = write_images(rows, args.cache, args.out)
+    log(f"sampling {args.count} patches of {args.patch}x{args.patch} (seed {args.seed})")
+    patches = sample_patches(train, args.patch, args.count, args.seed)
+    del train
     np.save(os.path.join(args.out, "train_rgb.npy"), patches)
     np.save(os.path.join(args.out, "train_grey.npy"), luma(patches))
+    del patches
     write_sha256sums(args.out)
 
     log("")
     log(f"{'package':<30} {'train':>6} {'heldout':>8}")
-    for pkg, (tr, he) in sorted(per_pkg.items()):
+    for pkg, (tr, he) in sorted(st["per_pkg"].items()):
         log(f"{pkg:<30} {tr:>6} {he:>8}")
-    log(f"images: {len(train_imgs)} train, {held_n} held-out ({held_bytes} bytes of PNG)")
-    log(f"pixels after downscaling: {total_px}")
+    n_train = sum(tr for tr, _ in st["per_pkg"].values())
+    log(f"images: {n_train} train, {st['held_n']} held-out")
+    log(f"pixels after downscaling: {st['train_px']} train, {st['held_px']} held-out")
+    log(f"held-out PNGs: {st['held_bytes']} bytes")
     log(f"patches: {args.count} x {args.patch}x{args.patch} (seed {args.seed})")
     log(f"sha256(train_rgb.npy) = {sha256_file(os.path.join(args.out, 'train_rgb.npy'))}")
     log(f"output: {args.out}  ({time.time() - t0:.0f} s)")
