@@ -31,8 +31,9 @@ static const uint8_t IDFW_MAGIC[IDFW_MAGIC_SIZE] = {0x89, 'I', 'D', 'W', 0x0D, 0
  * the net checks enforce the tighter per-kind limits. */
 #define IDFW_MAX_LEVEL_CHANNELS (2 * NN_MAX_CHANNELS)
 #define IDFW_MAX_LEAKY_SHIFT 31
-/* Largest translation magnitude one coupling can apply:
- * floor((NN_MAX_CLAMP + 8) / 16) = 2^16 (rounded up to 2^16 + 1 for margin). */
+/* A coupling moves a latent by at most |floor((out + 8) / 16)| <= 2^16 for
+ * |out| <= NN_MAX_CLAMP; one more for margin, so the bound stays safe should
+ * the rounding of translations ever change. */
 #define IDFW_MAX_TRANSLATION ((1 << 16) + 1)
 #define IDFW_ACC_LIMIT ((int64_t)1 << 31)
 
@@ -67,7 +68,8 @@ typedef struct loader {
     arena store;
 } loader;
 
-/* Records a failed check; returns cond so callers can stop early. */
+/* Records a failed check; returns whether everything so far holds, so
+ * callers can stop before using a value that failed. */
 static int need(loader *ld, int cond)
 {
     if (!cond)

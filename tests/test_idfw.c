@@ -75,6 +75,24 @@ static int patched_status(const uint8_t *d, size_t size, size_t at, uint32_t v, 
     return st;
 }
 
+/* A copy of d without the cut bytes at `at`, then patched at `patch` (an
+ * offset before `at`) and the CRC recomputed: keeps the file parseable while
+ * one count changes, so only the semantic check can refuse it. */
+static int spliced_status(const uint8_t *d, size_t size, size_t at, size_t cut, size_t patch,
+                          uint32_t v, unsigned bytes)
+{
+    uint8_t *c = malloc(size);
+    if (!c)
+        return IDFZIP_ERR_NOMEM;
+    memcpy(c, d, at);
+    memcpy(c + at, d + at + cut, size - at - cut);
+    put_le(c + patch, v, bytes);
+    fix_crc(c, size - cut);
+    int st = load_status(c, size - cut);
+    free(c);
+    return st;
+}
+
 static size_t conv_size(uint32_t k, uint32_t cin, uint32_t cout)
 {
     return CONV_HEADER + (size_t)cout * (k * k * cin) + (size_t)cout * 9;
@@ -476,6 +494,13 @@ static void test_layer_fields(const uint8_t *d, size_t n, const tiny_layout *t)
     CHECK(patched_status(d, n, t->act, 5, 1) == IDFZIP_ERR_MODEL, "activation op 5");
     CHECK(patched_status(d, n, t->act, NN_ADD, 1) == IDFZIP_ERR_MODEL, "relu read as add");
     CHECK(patched_status(d, n, t->conv1 + 4, 7, 2) == IDFZIP_ERR_MODEL, "net cout chain");
+    /* Consistent bytes, wrong channels: conv 5 -> 8 reading 6 channels. */
+    CHECK(spliced_status(d, n, t->conv0 + CONV_HEADER, 8 * 9, t->conv0 + 2, 5, 2) ==
+              IDFZIP_ERR_MODEL,
+          "conv cin != tensor channels");
+    /* A net ending after its first conv returns 8 channels, not 6. */
+    CHECK(spliced_status(d, n, t->act, 1 + conv_size(3, 8, 6), t->net, 1, 2) == IDFZIP_ERR_MODEL,
+          "net output channels");
 }
 
 static void test_top_and_tail(const uint8_t *d, size_t n, const tiny_layout *t)
@@ -543,9 +568,16 @@ static void test_invalid_archs(void)
     a = preset("tiny-rgb");
     a.level[0].squeeze = 0; /* 3 channels cannot split in two */
     CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "odd bipartite");
+    a = preset("tiny-rgb");
+    a.level[0].squeeze = 0; /* 3 channels, no factor-out: only the kind check */
+    a.level[0].factor_out = 0;
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "odd bipartite, no factor-out");
     a = preset("tiny-grey");
     a.level[1].squeeze = 0; /* 2 channels cannot split in four */
     CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "quadripartite on 2 channels");
+    a = preset("tiny-rgb");
+    a.level[1].squeeze = 0; /* 6 channels: nets 4 -> 1 are consistent bytes */
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "quadripartite on 6 channels");
     a = preset("tiny-grey");
     a.tile_w = 2;
     CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "tile below alignment");

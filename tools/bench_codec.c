@@ -80,7 +80,7 @@ static int load_model(const char *path, idfzip_options *o, uint8_t **data)
         fprintf(stderr, "%s: cannot load model\n", path);
         return -1;
     }
-    printf("model %s: %llu MAC/pixel, tiles %ux%u\n", m->slot.name,
+    printf("model %.16s: %llu MAC/pixel, tiles %ux%u\n", m->slot.name,
            (unsigned long long)flow_macs_per_pixel(m), m->slot.tile_width, m->slot.tile_height);
     idfw_free(m);
     o->model = *data;

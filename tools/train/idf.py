@@ -66,9 +66,10 @@ def floor_div_pow2(v, s):
 class QConv(nn.Module):
     """A conv layer that can run in float or in the exact C integers."""
 
-    def __init__(self, cin, cout, kernel, in_scale, out_scale, in_bound, clamp, zero=False):
+    def __init__(self, cin, cout, kernel, in_scale, out_scale, in_bound, clamp, zero=False, gain=1.0):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2)
+        self.gain = gain  # output multiplier: lets outputs of large range learn fast
         self.in_scale, self.out_scale, self.clamp = in_scale, out_scale, clamp
         self.in_bound = in_bound  # largest |input integer|, for the overflow bound
         if zero:
@@ -77,12 +78,13 @@ class QConv(nn.Module):
 
     def forward(self, x):
         """Float path: x and the result are in real units."""
-        return self.conv(x)
+        out = self.conv(x)
+        return out * self.gain if self.gain != 1.0 else out
 
     def quantised(self):
         """Integer weights, biases, multipliers and shifts (as in the .idfw)."""
-        w = self.conv.weight.detach().double()
-        b = self.conv.bias.detach().double()
+        w = self.conv.weight.detach().double() * self.gain
+        b = self.conv.bias.detach().double() * self.gain
         cout = w.shape[0]
         sw = w.abs().reshape(cout, -1).max(dim=1).values / 127.0
         sw = torch.where(sw > 0, sw, torch.full_like(sw, 1e-8))
@@ -107,10 +109,10 @@ class QConv(nn.Module):
         wq, bq, mult, shift = self.quantised()
         acc = F.conv2d(a.double(), wq.double(), None, padding=self.conv.padding)
         acc = acc.round().to(torch.int64) + bq.view(1, -1, 1, 1)
-        out = torch.empty_like(acc)
-        for o, (m, s) in enumerate(zip(mult, shift)):
-            r = (1 << (s - 1)) if s > 0 else 0
-            out[:, o] = floor_div_pow2(acc[:, o] * m + r, s)
+        m = torch.tensor(mult, dtype=torch.int64).view(1, -1, 1, 1)
+        s = torch.tensor(shift, dtype=torch.int64).view(1, -1, 1, 1)
+        r = torch.where(s > 0, 2 ** torch.clamp(s - 1, min=0), torch.zeros_like(s))
+        out = torch.div(acc * m + r, 2 ** s, rounding_mode="floor")
         return torch.clamp(out, -self.clamp, self.clamp)
 
 
@@ -126,14 +128,14 @@ def activation(a, act, exact):
 class Net(nn.Module):
     """conv-act, (hidden-1) x [conv-act], conv (zero-initialised)."""
 
-    def __init__(self, cin, cout, width, hidden, kernel, act):
+    def __init__(self, cin, cout, width, hidden, kernel, act, gain=1.0):
         super().__init__()
         self.act = act
         hs, os_ = 1.0 / (1 << HIDDEN_FRAC), 1.0 / (1 << OUT_FRAC)
         layers = [QConv(cin, width, kernel, IN_SCALE, hs, IN_CLAMP, HIDDEN_CLAMP)]
         for _ in range(hidden - 1):
             layers.append(QConv(width, width, kernel, hs, hs, HIDDEN_CLAMP, HIDDEN_CLAMP))
-        layers.append(QConv(width, cout, kernel, hs, os_, HIDDEN_CLAMP, OUT_CLAMP, zero=True))
+        layers.append(QConv(width, cout, kernel, hs, os_, HIDDEN_CLAMP, OUT_CLAMP, zero=True, gain=gain))
         self.layers = nn.ModuleList(layers)
 
     def forward(self, x):
@@ -179,10 +181,11 @@ class Coupling(nn.Module):
         super().__init__()
         self.kind, self.c = kind, c
         w, h, k, act = cfg["width"], cfg["hidden"], cfg["kernel"], cfg["act"]
+        g = output_gain(cfg)
         if kind == 2:
-            self.nets = nn.ModuleList([Net(c // 2, c // 2, w, h, k, act)])
+            self.nets = nn.ModuleList([Net(c // 2, c // 2, w, h, k, act, g)])
         else:
-            self.nets = nn.ModuleList([Net(3 * c // 4, c // 4, w, h, k, act) for _ in range(4)])
+            self.nets = nn.ModuleList([Net(3 * c // 4, c // 4, w, h, k, act, g) for _ in range(4)])
 
     def forward(self, x, exact, sign=1):
         c = self.c
@@ -197,6 +200,12 @@ class Coupling(nn.Module):
         return torch.cat(parts, 1)
 
 
+def output_gain(cfg):
+    """Net outputs span about the sample range: scale the last layer so its
+    parameters move outputs by useful amounts per optimiser step."""
+    return max(1.0, cfg["maxval"] / 32.0)
+
+
 def make_perm(c, mode, seed):
     if mode == "flip":
         return list(range(c - 1, -1, -1))
@@ -209,13 +218,14 @@ class Prior(nn.Module):
 
     def __init__(self, c_half, cfg):
         super().__init__()
-        self.net = Net(c_half, 2 * c_half, cfg["width"], cfg["hidden"], cfg["kernel"], cfg["act"])
+        g = output_gain(cfg)
+        self.net = Net(c_half, 2 * c_half, cfg["width"], cfg["hidden"], cfg["kernel"], cfg["act"], g)
         self.c = c_half
         # Start from a broad DL at mid-range (the last layer's weights are
         # zero), so early training sees finite likelihoods.
         with torch.no_grad():
-            self.net.layers[-1].conv.bias[:c_half] = cfg["maxval"] / 2.0
-            self.net.layers[-1].conv.bias[c_half:] = 40.0
+            self.net.layers[-1].conv.bias[:c_half] = cfg["maxval"] / 2.0 / g
+            self.net.layers[-1].conv.bias[c_half:] = 40.0 / g
 
     def params(self, h, exact):
         out = self.net.output16(h, exact)
@@ -261,8 +271,21 @@ class Flow(nn.Module):
             if lv["factor_out"]:
                 c //= 2
         self.top_channels = c
-        self.top_mean = nn.Parameter(torch.full((c,), 128.0 if cfg["maxval"] > 100 else cfg["maxval"] / 2))
-        self.top_scale = nn.Parameter(torch.full((c,), 45.0))
+        # The top prior's mean (pixel units) and scale index are affine in
+        # their parameters, so an optimiser step moves them a useful amount.
+        maxval = cfg["maxval"]
+        self.top_center, self.top_span = maxval / 2.0, max(4.0, maxval / 4.0)
+        self.top_scale0 = (math.log(maxval / 4.0) - LOG_S0) / LOG_STEP
+        self._top_mean = nn.Parameter(torch.zeros(c))
+        self._top_scale = nn.Parameter(torch.zeros(c))
+
+    @property
+    def top_mean(self):
+        return self.top_center + self.top_span * self._top_mean
+
+    @property
+    def top_scale(self):
+        return self.top_scale0 + 16.0 * self._top_scale
 
     def squeeze_initial(self, x):
         for _ in range(self.cfg["initial_squeezes"]):
@@ -389,3 +412,60 @@ def exact_coupling(coupling, x):
         others = torch.cat([parts[j] for j in range(4) if j != k], 1)
         parts[k] = parts[k] + floor_div_pow2(coupling.nets[k].exact(others) + 8, 4)
     return torch.cat(parts, 1)
+
+
+def exact_coupling_inverse(coupling, y):
+    c = coupling.c
+    y = y.to(torch.int64)
+    if coupling.kind == 2:
+        ya, yb = y[:, : c // 2], y[:, c // 2:]
+        return torch.cat([ya, yb - floor_div_pow2(coupling.nets[0].exact(ya) + 8, 4)], 1)
+    parts = list(torch.split(y, c // 4, dim=1))
+    for k in range(3, -1, -1):
+        others = torch.cat([parts[j] for j in range(4) if j != k], 1)
+        parts[k] = parts[k] - floor_div_pow2(coupling.nets[k].exact(others) + 8, 4)
+    return torch.cat(parts, 1)
+
+
+def sample_dl(mean16, scale_index, generator):
+    """Integer samples of DL(mean16 / 16, s_i)."""
+    s = 0.1 * 5120.0 ** (scale_index.double() / 63.0)
+    u = torch.rand(mean16.shape, generator=generator, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
+    return torch.round(mean16.double() / 16.0 + s * torch.log(u / (1 - u))).to(torch.int64)
+
+
+@torch.no_grad()
+def sample(flow, n, h, w, generator):
+    """Samples from the model through the exact inverse: the codec's decoder
+    run on latents drawn from the prior.  Returns (n, C, h, w) integers."""
+    cfg = flow.cfg
+    init = cfg["initial_squeezes"]
+    c, hh, ww = cfg["channels"] << (2 * init), h >> init, w >> init
+    dims = []
+    for lv in cfg["levels"]:
+        if lv["squeeze"]:
+            c, hh, ww = 4 * c, hh // 2, ww // 2
+        dims.append(c)
+        if lv["factor_out"]:
+            c //= 2
+    shape = (n, c, hh, ww)
+    mean16 = torch.round(flow.top_mean * 16).to(torch.int64).view(1, -1, 1, 1).expand(shape)
+    scale = torch.clamp(torch.round(flow.top_scale), 0, NUM_SCALES - 1).to(torch.int64)
+    x = sample_dl(mean16, scale.view(1, -1, 1, 1).expand(shape), generator)
+    for l in range(len(cfg["levels"]) - 1, -1, -1):
+        lv, c = cfg["levels"][l], dims[l]
+        if lv["factor_out"]:
+            out = flow.priors[l].net.exact(x)
+            z_scale = torch.clamp(floor_div_pow2(out[:, c // 2:] + 8, 4), 0, NUM_SCALES - 1)
+            z = sample_dl(torch.clamp(out[:, : c // 2], -OUT_CLAMP, OUT_CLAMP), z_scale, generator)
+            x = torch.cat([z, x], 1)
+        for coupling, perm in zip(reversed(flow.levels[l]), reversed(flow.perms[l])):
+            inverse = [0] * len(perm)
+            for i, p in enumerate(perm):
+                inverse[p] = i
+            x = exact_coupling_inverse(coupling, x[:, inverse])
+        if lv["squeeze"]:
+            x = F.pixel_shuffle(x.double(), 2).to(torch.int64)
+    for _ in range(init):
+        x = F.pixel_shuffle(x.double(), 2).to(torch.int64)
+    return x

@@ -89,7 +89,7 @@ def train_briefly(cfg, data, steps, qat_steps):
         for m in model.modules():
             if isinstance(m, idf.Net):
                 w = m.layers[-1].conv.weight
-                w.add_(torch.randn(w.shape, generator=g) * 0.3)
+                w.add_(torch.randn(w.shape, generator=g) * 0.3 / m.layers[-1].gain)
     return model
 
 
