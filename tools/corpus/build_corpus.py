@@ -28,11 +28,22 @@ Selection (only with --refresh or when no manifest exists)
     "looks like a photograph" test on a 64x64 thumbnail and on the
     downscaled image, and be neither a pixel duplicate nor a near-duplicate
     (same picture at another resolution / quality) of an image already kept.
+    At most 100 images per package (40 for gcompris-qt-data).  Held-out
+    images may come from any package: landscape photos of at least
+    2304x1536 are eligible, every 8th of them (at least 8) is held out and
+    downscaled by 3 (not by its train factor) for a 768x512 centre crop.
+
+Patches
+    Each package gets a share of the patches equal to its share of the
+    train area, capped at 35 %; the excess is spread over the other packages
+    in proportion to their area.  Within a package, images are drawn in
+    proportion to their area.
 
 Outputs (OUT = --out, default <repo>/corpus)
     OUT/train/NAME.png      downscaled train images (full frame)
     OUT/heldout/NAME.png    768x512 centre crops of downscaled held-out images
     OUT/train_rgb.npy       uint8 [count, patch, patch, 3] random train patches
+                            (package shares as under "Patches")
     OUT/train_grey.npy      uint8 [count, patch, patch] luma of the same
                             patches, (77R + 150G + 29B + 128) >> 8
     OUT/images.tsv          NAME -> manifest entry, downscaled size
@@ -45,6 +56,7 @@ the cache directory is writable).
 
 import argparse
 import bisect
+from fractions import Fraction
 import fnmatch
 import hashlib
 import io
@@ -85,11 +97,6 @@ PACKAGES = [
     ("stellarium-data", "misc"),
     ("visp-images-data", "misc"),
     ("python3-skimage", "misc"),
-    # Not in the original list: Ubuntu-Touch wallpaper-contest photographs,
-    # added because the packages above hold too few photos large enough
-    # (>= 2304x1536) for 16 held-out 768x512 crops.
-    ("lomiri-wallpapers-16.04", "wallpaper"),
-    ("lomiri-wallpapers-20.04", "wallpaper"),
 ]
 MIN_SIZE = {"wallpaper": (1000, 700), "misc": (512, 384)}
 # Where to look inside a package (default: everywhere) and what to skip.
@@ -126,6 +133,13 @@ NOT_PHOTOS = {
 }
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".ppm")
 CAP_PER_PACKAGE = 100         # at most this many images per package (largest first)
+# Tighter caps: gcompris-qt-data is lossy WebP game art and was about half of
+# all patch area with the default cap.
+CAP_OVERRIDES = {"gcompris-qt-data": 40}
+# Patch sampling: each package's share of the patches is its share of the
+# train area, capped at this fraction (the excess goes to the other packages
+# in proportion to their area).
+MAX_PACKAGE_PATCH_SHARE = Fraction(35, 100)
 
 # Photo heuristic thresholds (see README "Photo heuristic").
 THUMB = 64
@@ -136,8 +150,9 @@ MAX_SMOOTH_FRACTION = 0.60    # share of downscaled luma pixels with |4-neighbou
 NEAR_DUP_MAD = 4.0            # mean abs diff of 32x32 luma signatures (0..255)
 
 HELDOUT_W, HELDOUT_H = 768, 512
-HELDOUT_EVERY = 8
-HELDOUT_MIN = 16
+HELDOUT_FACTOR = 3            # held-out images are always downscaled by 3 ...
+HELDOUT_EVERY = 8             # ... and every 8th eligible one is held out,
+HELDOUT_MIN = 8               # but at least 8 (a warning is printed below that)
 
 
 def die(msg):
@@ -145,8 +160,11 @@ def die(msg):
     sys.exit(f"build_corpus: error: {msg}")
 
 
+LOG_STREAM = sys.stdout  # stderr under --list-only, so stdout is pure TSV
+
+
 def log(msg):
-    print(msg, flush=True)
+    print(msg, file=LOG_STREAM, flush=True)
 
 
 def sha256_bytes(data):
@@ -440,12 +458,15 @@ def drop_smaller_renditions(paths_sizes):
 
 
 def select_package(pkg, version, root, klass, verbose):
-    """Run the selection on one extracted package; returns manifest rows
-    (dicts) plus pixel hashes/signatures for cross-package dedup."""
+    """Run the selection on one extracted package.  Returns one dict per
+    accepted photo: its manifest fields plus the pixel hash, 32x32 signature
+    and aspect ratio that dedup_and_cap needs."""
     min_w, min_h = MIN_SIZE[klass]
     headers = []
     loaders = {}
+    n_files = 0
     for path, loader in iter_package_files(pkg, root):
+        n_files += 1
         data = loader()
         if data is None:
             continue  # zstd-compressed rcc member
@@ -459,6 +480,7 @@ def select_package(pkg, version, root, klass, verbose):
         headers.append((path, size))
         loaders[path] = loader
     kept = []
+    log(f"  {n_files} image files, {len(headers)} at least {min_w}x{min_h}")
     for path, size in drop_smaller_renditions(headers):
         if any(fnmatch.fnmatch(path, g) for g in NOT_PHOTOS.get(pkg, [])):
             if verbose:
@@ -490,7 +512,7 @@ def select_package(pkg, version, root, klass, verbose):
 def dedup_and_cap(kept):
     """Drop pixel duplicates and near duplicates (preferring larger, then
     lossless, then earlier path), then cap each package at CAP_PER_PACKAGE
-    images (largest first)."""
+    images, or its CAP_OVERRIDES entry (largest first)."""
     order = sorted(kept, key=lambda r: (-r["width"] * r["height"], not r["lossless"],
                                         r["package"], r["path"]))
     out, seen = [], set()
@@ -503,34 +525,47 @@ def dedup_and_cap(kept):
     capped = []
     for r in out:
         per_pkg[r["package"]] = per_pkg.get(r["package"], 0) + 1
-        if per_pkg[r["package"]] <= CAP_PER_PACKAGE:
+        if per_pkg[r["package"]] <= CAP_OVERRIDES.get(r["package"], CAP_PER_PACKAGE):
             capped.append(r)
     return capped
 
 
+def heldout_eligible(r):
+    """An image of any package can be held out if it is landscape and gives a
+    768x512 crop after downscaling by HELDOUT_FACTOR (3), i.e. it is at least
+    2304x1536."""
+    return (r["width"] >= r["height"]
+            and r["width"] // HELDOUT_FACTOR >= HELDOUT_W
+            and r["height"] // HELDOUT_FACTOR >= HELDOUT_H)
+
+
 def assign_split(rows):
-    """Held-out images must give a landscape 768x512 centre crop after
-    downscaling.  Of those eligible images, sorted by sha256, every 8th is
-    held out, but at least 16: n = max(16, ceil(E/8)) (at most E) evenly
-    spaced picks, index floor(i*E/n).  All other images are train."""
+    """Of the eligible images (heldout_eligible), sorted by sha256, every 8th
+    is held out, but at least 8: n = max(8, ceil(E/8)) (at most E) evenly
+    spaced picks, index floor(i*E/n).  Held-out images get factor 3 (their
+    train factor may be larger); all other images are train."""
     for r in rows:
         r["split"] = "train"
-    eligible = sorted((r for r in rows
-                       if r["width"] // r["factor"] >= HELDOUT_W
-                       and r["height"] // r["factor"] >= HELDOUT_H),
-                      key=lambda r: r["sha256"])
+    eligible = sorted((r for r in rows if heldout_eligible(r)), key=lambda r: r["sha256"])
     n = min(len(eligible), max(HELDOUT_MIN, math.ceil(len(eligible) / HELDOUT_EVERY)))
     for i in range(n):
-        eligible[(i * len(eligible)) // n]["split"] = "heldout"
+        r = eligible[(i * len(eligible)) // n]
+        r["split"] = "heldout"
+        r["factor"] = HELDOUT_FACTOR
+    log(f"held-out: {n} of {len(eligible)} eligible images (landscape, >= "
+        f"{HELDOUT_W * HELDOUT_FACTOR}x{HELDOUT_H * HELDOUT_FACTOR})")
     if n < HELDOUT_MIN:
-        log(f"  warning: only {n} images are large enough for the held-out set")
+        log(f"  warning: only {n} images are large enough for the held-out set "
+            f"(wanted at least {HELDOUT_MIN})")
 
 
 def write_manifest(rows, path):
     rows = sorted(rows, key=lambda r: (r["package"], r["path"]))
     with open(path, "w", encoding="utf-8") as f:
         f.write("# idfzip training corpus manifest - written by tools/corpus/build_corpus.py --refresh\n")
-        f.write(f"# cap_per_package={CAP_PER_PACKAGE}  heldout={HELDOUT_W}x{HELDOUT_H} centre crop\n")
+        caps = " ".join(f"{p}={c}" for p, c in sorted(CAP_OVERRIDES.items()))
+        f.write(f"# cap_per_package={CAP_PER_PACKAGE} ({caps})  heldout={HELDOUT_W}x{HELDOUT_H} "
+                f"centre crop at factor {HELDOUT_FACTOR}\n")
         f.write("\t".join(MANIFEST_COLUMNS) + "\n")
         for r in rows:
             f.write("\t".join(str(r[c]) for c in MANIFEST_COLUMNS) + "\n")
@@ -551,7 +586,8 @@ def read_manifest(path):
             r = dict(zip(MANIFEST_COLUMNS, fields))
             for c in ("width", "height", "factor"):
                 r[c] = int(r[c])
-            if r["split"] not in ("train", "heldout") or not 3 <= r["factor"] <= 8:
+            if r["split"] not in ("train", "heldout") or not 3 <= r["factor"] <= 8 or (
+                    r["split"] == "heldout" and r["factor"] != HELDOUT_FACTOR):
                 die(f"{path}:{lineno}: bad split or factor")
             rows.append(r)
     if not rows:
@@ -563,10 +599,16 @@ def read_manifest(path):
 # Outputs
 # --------------------------------------------------------------------------
 
+NAME_STOPWORDS = {"usr", "share", "lib", "doc", "contents", "images", "image", "resource",
+                  "backgrounds", "wallpapers", "default", "data", "examples"}
+
+
 def output_name(r):
-    """Stable file name: package, last two path components, sha256 prefix."""
-    tail = "/".join(r["path"].replace("!", "/").split("/")[-2:])
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", os.path.splitext(tail)[0]).strip("-")[:48]
+    """Stable file name: package, the last two informative path components,
+    sha256 prefix (e.g. plasma-workspace-wallpapers_Path-2560x1600_7477457d)."""
+    parts = [os.path.splitext(p)[0] for p in r["path"].replace("!", "/").split("/") if p]
+    parts = [p for p in parts if p.lower() not in NAME_STOPWORDS][-2:]
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", "-".join(parts)).strip("-")[:48]
     return f"{r['package']}_{slug}_{r['sha256'][:8]}"
 
 
@@ -580,25 +622,73 @@ def save_png(arr, path):
     Image.fromarray(arr).save(path, format="PNG", optimize=False, compress_level=9)
 
 
+def package_shares(areas, cap=MAX_PACKAGE_PATCH_SHARE):
+    """Exact share of the patches for each package (dict package -> Fraction):
+    its share of the train area, but at most cap; what capped packages give
+    up is spread over the others in proportion to their area, repeatedly
+    until no package is above cap.  With too few packages for the cap
+    (len * cap < 1) every package gets an equal share."""
+    pkgs = sorted(areas)
+    if len(pkgs) * cap < 1:
+        log(f"  warning: {len(pkgs)} package(s) cannot respect the {float(cap):.0%} "
+            "patch cap; equal shares used")
+        return {p: Fraction(1, len(pkgs)) for p in pkgs}
+    capped = set()
+    while True:
+        free = [p for p in pkgs if p not in capped]
+        rest = 1 - cap * len(capped)
+        total = sum(areas[p] for p in free)
+        shares = {p: rest * Fraction(areas[p], total) for p in free}
+        over = [p for p in free if shares[p] > cap]
+        if not over:
+            shares.update({p: cap for p in capped})
+            return shares
+        capped.update(over)
+
+
+def patch_quotas(shares, count):
+    """Integer patch counts from exact shares (largest remainder; ties go to
+    the package that sorts first).  They sum to count."""
+    quota = {p: math.floor(s * count) for p, s in shares.items()}
+    left = count - sum(quota.values())
+    by_remainder = sorted(shares, key=lambda p: (-(shares[p] * count - quota[p]), p))
+    for p in by_remainder[:left]:
+        quota[p] += 1
+    return quota
+
+
 def sample_patches(images, patch, count, seed):
-    """count patches of patch x patch from images (list of HxWx3 arrays):
-    image chosen with probability proportional to its area, top-left corner
-    uniform.  Uses random.Random(seed) so it is stable across versions."""
-    usable = [im for im in images if im.shape[0] >= patch and im.shape[1] >= patch]
-    if not usable:
+    """count patches of patch x patch from images (list of (package, HxWx3
+    array)).  Each package gets patch_quotas(package_shares(...)) patches;
+    the package of each patch comes from a shuffled list of those labels, the
+    image within the package is chosen with probability proportional to its
+    area, and the top-left corner is uniform.  Uses random.Random(seed),
+    stable across Python versions.  Returns (patches, quotas, areas)."""
+    by_pkg = {}
+    for pkg, im in images:
+        if im.shape[0] >= patch and im.shape[1] >= patch:
+            by_pkg.setdefault(pkg, []).append(im)
+    if not by_pkg:
         die(f"no train image is at least {patch}x{patch}")
-    cum, total = [], 0
-    for im in usable:
-        total += im.shape[0] * im.shape[1]
-        cum.append(total)
+    cums, areas = {}, {}
+    for pkg, ims in by_pkg.items():
+        cum, total = [], 0
+        for im in ims:
+            total += im.shape[0] * im.shape[1]
+            cum.append(total)
+        cums[pkg], areas[pkg] = cum, total
+    quotas = patch_quotas(package_shares(areas), count)
+    labels = [p for p in sorted(quotas) for _ in range(quotas[p])]
     rng = random.Random(seed)
+    rng.shuffle(labels)
     out = np.empty((count, patch, patch, 3), dtype=np.uint8)
-    for i in range(count):
-        im = usable[bisect.bisect_right(cum, rng.randrange(total))]
+    for i, pkg in enumerate(labels):
+        cum = cums[pkg]
+        im = by_pkg[pkg][bisect.bisect_right(cum, rng.randrange(cum[-1]))]
         y = rng.randrange(im.shape[0] - patch + 1)
         x = rng.randrange(im.shape[1] - patch + 1)
         out[i] = im[y:y + patch, x:x + patch]
-    return out
+    return out, quotas, areas
 
 
 def write_sha256sums(out):
@@ -695,7 +785,7 @@ def write_images(rows, cache, out):
             stats["held_px"] += small.shape[0] * small.shape[1]
         else:
             save_png(small, os.path.join(out, "train", name + ".png"))
-            train.append(small)
+            train.append((r["package"], small))
             stats["train_px"] += small.shape[0] * small.shape[1]
         counts = stats["per_pkg"].setdefault(r["package"], [0, 0])
         counts[r["split"] == "heldout"] += 1
@@ -729,6 +819,9 @@ def main():
         if shutil.which(tool) is None:
             die(f"{tool} not found (this script needs a Debian system)")
 
+    global LOG_STREAM
+    if args.list_only:
+        LOG_STREAM = sys.stderr
     t0 = time.time()
     os.makedirs(args.cache, exist_ok=True)
     if args.refresh or not os.path.exists(MANIFEST):
@@ -754,7 +847,7 @@ def main():
     clean_outputs(args.out)
     train, st = write_images(rows, args.cache, args.out)
     log(f"sampling {args.count} patches of {args.patch}x{args.patch} (seed {args.seed})")
-    patches = sample_patches(train, args.patch, args.count, args.seed)
+    patches, quotas, areas = sample_patches(train, args.patch, args.count, args.seed)
     del train
     np.save(os.path.join(args.out, "train_rgb.npy"), patches)
     np.save(os.path.join(args.out, "train_grey.npy"), luma(patches))
@@ -762,9 +855,12 @@ def main():
     write_sha256sums(args.out)
 
     log("")
-    log(f"{'package':<30} {'train':>6} {'heldout':>8}")
+    total_area = sum(areas.values())
+    log(f"{'package':<30} {'train':>6} {'heldout':>8} {'area%':>6} {'patches':>8} {'patch%':>7}")
     for pkg, (tr, he) in sorted(st["per_pkg"].items()):
-        log(f"{pkg:<30} {tr:>6} {he:>8}")
+        q = quotas.get(pkg, 0)
+        log(f"{pkg:<30} {tr:>6} {he:>8} {100 * areas.get(pkg, 0) / total_area:>6.1f} "
+            f"{q:>8} {100 * q / args.count:>7.2f}")
     n_train = sum(tr for tr, _ in st["per_pkg"].values())
     log(f"images: {n_train} train, {st['held_n']} held-out")
     log(f"pixels after downscaling: {st['train_px']} train, {st['held_px']} held-out")
