@@ -229,20 +229,81 @@ static uint32_t scale_index(int32_t out)
     return s < 0 ? 0 : (s >= DL_NUM_SCALES ? DL_NUM_SCALES - 1 : (uint32_t)s);
 }
 
+/* One top latent of channel ch under its mixture table (values outside
+ * the table's window go through the escape symbol). */
+static int32_t code_mixture_latent(const flow_model *m, uint32_t ch, int32_t v, symbol_io *io)
+{
+    const freq_table *t = &m->top_table[ch];
+    int32_t lo = m->top_lo[ch];
+    uint32_t escape = t->nsym - 1;
+    if (io->enc) {
+        int64_t s = (int64_t)v - lo;
+        uint32_t sym = (s >= 0 && s < escape) ? (uint32_t)s : escape;
+        freq_table_encode(t, io->enc, sym);
+        if (sym == escape)
+            dl_encode_escape(io->enc, v);
+        if (io->log && io->log->count < io->log->capacity) {
+            io->log->value[io->log->count] = v;
+            io->log->mean16[io->log->count] = 0;
+            io->log->scale[io->log->count++] = -1;
+        }
+        return v;
+    }
+    uint32_t sym = freq_table_decode(t, io->dec);
+    return sym == escape ? dl_decode_escape(io->dec) : lo + (int32_t)sym;
+}
+
 /* Codes c planes of n latents at z with the per-plane params of a prior
- * net output (means planes then scale planes), or constants when out is
- * NULL.  Returns -1 on a corrupt stream. */
+ * net output (means planes then scale planes), or with the top prior when
+ * out is NULL.  Returns -1 on a corrupt stream. */
 static int code_latents(const flow_model *m, int32_t *z, uint32_t c, size_t n,
                         const int32_t *out, symbol_io *io)
 {
     for (uint32_t ch = 0; ch < c; ch++) {
-        for (size_t i = 0; i < n; i++) {
-            int32_t mean = out ? out[(size_t)ch * n + i] : m->top_mean16[ch];
-            uint32_t scale = out ? scale_index(out[(size_t)(c + ch) * n + i]) : (uint32_t)m->top_scale[ch];
-            z[(size_t)ch * n + i] = symbol_io_latent(io, z[(size_t)ch * n + i], mean, scale);
+        int32_t *zc = z + (size_t)ch * n;
+        if (!out && m->top_components > 1) {
+            for (size_t i = 0; i < n; i++)
+                zc[i] = code_mixture_latent(m, ch, zc[i], io);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                int32_t mean = out ? out[(size_t)ch * n + i] : m->top_mean16[ch];
+                uint32_t scale = out ? scale_index(out[(size_t)(c + ch) * n + i]) : (uint32_t)m->top_scale[ch];
+                zc[i] = symbol_io_latent(io, zc[i], mean, scale);
+            }
         }
         if (symbol_io_failed(io))
             return -1;
+    }
+    return 0;
+}
+
+void flow_free_top_tables(flow_model *m)
+{
+    free(m->top_storage);
+    m->top_storage = NULL;
+    m->top_table = NULL;
+    m->top_lo = NULL;
+}
+
+int flow_build_top_tables(flow_model *m)
+{
+    if (m->top_components <= 1)
+        return 0;
+    size_t c = m->top_channels, k = m->top_components;
+    size_t bytes = c * (sizeof(freq_table) + sizeof(int32_t) +
+                        (DL_MIXTURE_MAX_SYMBOLS + 1 + FREQ_GUIDE_SIZE) * sizeof(uint16_t));
+    uint8_t *p = malloc(bytes);
+    if (!p)
+        return -1;
+    m->top_storage = p;
+    m->top_table = (freq_table *)p;
+    m->top_lo = (int32_t *)(p + c * sizeof(freq_table));
+    uint16_t *u16 = (uint16_t *)(p + c * (sizeof(freq_table) + sizeof(int32_t)));
+    for (size_t ch = 0; ch < c; ch++) {
+        uint16_t *cum = u16 + ch * (DL_MIXTURE_MAX_SYMBOLS + 1 + FREQ_GUIDE_SIZE);
+        dl_mixture_table(m->top_mean16 + ch * k, m->top_scale + ch * k, m->top_weight + ch * k,
+                         (uint32_t)k, &m->top_table[ch], &m->top_lo[ch], cum,
+                         cum + DL_MIXTURE_MAX_SYMBOLS + 1);
     }
     return 0;
 }

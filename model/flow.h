@@ -20,7 +20,9 @@
  *                z in 1/16 (clamped to +-2^20), then the scale indices in
  *                1/16 (index = clamp(floor((out + 8) / 16), 0, 95))
  *   top prior    what is left after the last level: per channel a constant
- *                mean (1/16) and scale index
+ *                mean (1/16) and scale index, or a mixture of K such DLs
+ *                with integer weights (coded through a per-channel table;
+ *                see dl_mixture_table in rans/dl_table.h)
  *
  * Coding order (so the decoder can invert level by level): the top latents,
  * then z of the last factor-out level, ..., then z of level 0; inside a
@@ -45,6 +47,8 @@
 
 #define FLOW_MAX_LEVELS 8
 #define FLOW_MAX_COUPLINGS 64
+#define FLOW_MAX_COMPONENTS 8
+#define FLOW_WEIGHT_ONE (1u << 15) /* mixture weights sum to this */
 #define FLOW_BIPARTITE 2
 #define FLOW_QUADRIPARTITE 4
 
@@ -74,10 +78,22 @@ typedef struct flow_model {
     uint32_t nlevels;
     flow_level level[FLOW_MAX_LEVELS];
     uint32_t top_channels;
-    const int32_t *top_mean16;
-    const int32_t *top_scale;
+    uint32_t top_components;   /* K: 1 a DL per channel, > 1 a mixture */
+    const int32_t *top_mean16; /* [channel][K] */
+    const int32_t *top_scale;  /* [channel][K] */
+    const uint16_t *top_weight;/* [channel][K], summing to FLOW_WEIGHT_ONE */
     void *storage;          /* owns every array above */
+    /* K > 1: one frequency table per channel over values lo..lo+nsym-2,
+     * the last symbol an escape (built by flow_build_top_tables). */
+    freq_table *top_table;
+    int32_t *top_lo;
+    void *top_storage;
 } flow_model;
+
+/* Builds the mixture tables of the top prior (nothing to do for K = 1).
+ * Returns 0, or -1 when out of memory. */
+int flow_build_top_tables(flow_model *m);
+void flow_free_top_tables(flow_model *m);
 
 /* Spatial alignment of the flow region: 2^(initial + level squeezes). */
 uint32_t flow_alignment(const flow_model *m);

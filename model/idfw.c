@@ -361,23 +361,40 @@ static void read_header(loader *ld, flow_model *m)
                  m->nlevels >= 1 && m->nlevels <= FLOW_MAX_LEVELS);
 }
 
+/* Top prior: K components per channel (K = 1: one DL), then Ct*K means,
+ * Ct*K scale indices, Ct*K weights (each >= 1, summing to 2^15 per
+ * channel). */
 static void read_top(loader *ld, flow_model *m)
 {
-    uint32_t n = m->top_channels;
-    const uint8_t *means = take(ld, (size_t)n * 4);
-    const uint8_t *scales = take(ld, (size_t)n * 4);
-    int32_t *mean16 = store(ld, (size_t)n * 4, alignof(int32_t));
-    int32_t *scale = store(ld, (size_t)n * 4, alignof(int32_t));
-    for (uint32_t c = 0; means && scales && c < n; c++) {
-        int32_t mu = le_i32(means + 4 * c), s = le_i32(scales + 4 * c);
-        need(ld, mu >= -NN_MAX_CLAMP && mu <= NN_MAX_CLAMP && s >= 0 && s < DL_NUM_SCALES);
+    uint32_t k = read_u8(ld);
+    need(ld, k >= 1 && k <= FLOW_MAX_COMPONENTS);
+    if (ld->failed)
+        return;
+    size_t n = (size_t)m->top_channels * k;
+    const uint8_t *means = take(ld, n * 4), *scales = take(ld, n * 4), *weights = take(ld, n * 2);
+    int32_t *mean16 = store(ld, n * 4, alignof(int32_t));
+    int32_t *scale = store(ld, n * 4, alignof(int32_t));
+    uint16_t *weight = store(ld, n * 2, alignof(uint16_t));
+    for (size_t i = 0; means && scales && weights && i < n; i++) {
+        int32_t mu = le_i32(means + 4 * i), s = le_i32(scales + 4 * i);
+        uint32_t w = (uint32_t)weights[2 * i] | (uint32_t)weights[2 * i + 1] << 8;
+        need(ld, mu >= -NN_MAX_CLAMP && mu <= NN_MAX_CLAMP && s >= 0 && s < DL_NUM_SCALES && w >= 1);
         if (mean16) {
-            mean16[c] = mu;
-            scale[c] = s;
+            mean16[i] = mu;
+            scale[i] = s;
+            weight[i] = (uint16_t)w;
         }
     }
+    for (uint32_t c = 0; weights && c < m->top_channels; c++) {
+        uint32_t sum = 0;
+        for (uint32_t j = 0; j < k; j++)
+            sum += (uint32_t)weights[2 * ((size_t)c * k + j)] | (uint32_t)weights[2 * ((size_t)c * k + j) + 1] << 8;
+        need(ld, sum == FLOW_WEIGHT_ONE);
+    }
+    m->top_components = k;
     m->top_mean16 = mean16;
     m->top_scale = scale;
+    m->top_weight = weight;
 }
 
 /* Worst-case latents must stay inside the entropy coder's value range. */
@@ -449,6 +466,7 @@ void idfw_free(flow_model *m)
 {
     if (!m)
         return;
+    flow_free_top_tables(m);
     free(m->storage);
     free(m);
 }
@@ -481,6 +499,10 @@ int idfw_load(const uint8_t *data, size_t size, flow_model **out)
         return IDFZIP_ERR_MODEL;
     }
     m->slot.crc = le_u32(data + ld.end);
+    if (flow_build_top_tables(m) != 0) {
+        idfw_free(m);
+        return IDFZIP_ERR_NOMEM;
+    }
     flow_model_bind(m);
     *out = m;
     return IDFZIP_OK;

@@ -110,7 +110,7 @@ const freq_table *dl_table_get(const dl_tables *t, uint32_t scale, uint32_t frac
     return &t->table[scale][frac];
 }
 
-static void encode_escape(rans_encoder *enc, int32_t d)
+void dl_encode_escape(rans_encoder *enc, int32_t d)
 {
     uint32_t zz = d >= 0 ? 2u * (uint32_t)d : 2u * (uint32_t)(-(int64_t)d) - 1u;
     unsigned len = 0;
@@ -121,7 +121,7 @@ static void encode_escape(rans_encoder *enc, int32_t d)
         rans_encoder_put_bits(enc, zz, len - 1); /* the leading 1 is implied */
 }
 
-static int32_t decode_escape(rans_decoder *dec)
+int32_t dl_decode_escape(rans_decoder *dec)
 {
     unsigned len = rans_decoder_get_bits(dec, DL_ESCAPE_LEN_BITS);
     if (len > DL_ESCAPE_MAX_LEN) {
@@ -146,7 +146,7 @@ void dl_encode(const dl_tables *t, rans_encoder *enc, int32_t value,
     int32_t q = floor_shift(d, b);
     if (q < -half || q > half) {
         freq_table_encode(ft, enc, ft->nsym - 1);
-        encode_escape(enc, d);
+        dl_encode_escape(enc, d);
         return;
     }
     freq_table_encode(ft, enc, (uint32_t)(q + half));
@@ -163,7 +163,7 @@ int32_t dl_decode(const dl_tables *t, rans_decoder *dec, int32_t mean16,
     uint32_t sym = freq_table_decode(ft, dec);
     int32_t d;
     if (sym == ft->nsym - 1)
-        d = decode_escape(dec);
+        d = dl_decode_escape(dec);
     else
         d = ((int32_t)sym - (int32_t)DL_HALF_WIDTH[scale]) * (1 << b) +
             (int32_t)rans_decoder_get_bits(dec, b);
@@ -181,4 +181,49 @@ uint32_t dl_scale_for_mad(uint64_t mad_q4)
     while (s + 1 < DL_NUM_SCALES && mad_q4 > DL_MAD_Q4_UPPER[s])
         s++;
     return s;
+}
+
+/* sum_k w_k * CDF_k(v - 1/2) in Q32 (weights sum to 2^15). */
+static uint64_t mixture_cdf(const int32_t *mean16, const int32_t *scale, const uint16_t *weight,
+                            uint32_t k, int32_t v)
+{
+    uint64_t sum = 0;
+    for (uint32_t j = 0; j < k; j++) {
+        int64_t x32 = 32 * (int64_t)v - 16 - 2 * (int64_t)mean16[j];
+        sum += weight[j] * dl_logistic_cdf_q32(x32, DL_SCALE_INV_Q20[scale[j]]);
+    }
+    return sum >> 15;
+}
+
+/* The values every component gives mass to: mean +- 11 scales each. */
+static void mixture_window(const int32_t *mean16, const int32_t *scale, uint32_t k,
+                           int32_t *lo, int32_t *hi)
+{
+    *lo = INT32_MAX, *hi = INT32_MIN;
+    for (uint32_t j = 0; j < k; j++) {
+        int32_t m = floor_shift(mean16[j], DL_MEAN_FRAC_BITS);
+        int32_t half = (int32_t)DL_HALF_WIDTH[scale[j]] << DL_SCALE_SHIFT[scale[j]];
+        *lo = m - half < *lo ? m - half : *lo;
+        *hi = m + half + 1 > *hi ? m + half + 1 : *hi;
+    }
+    if ((int64_t)*hi - *lo + 2 > DL_MIXTURE_MAX_SYMBOLS)
+        *hi = *lo + DL_MIXTURE_MAX_SYMBOLS - 2;
+}
+
+void dl_mixture_table(const int32_t *mean16, const int32_t *scale, const uint16_t *weight,
+                      uint32_t k, freq_table *t, int32_t *lo, uint16_t *cum, uint16_t *guide)
+{
+    int32_t hi;
+    mixture_window(mean16, scale, k, lo, &hi);
+    uint32_t n = (uint32_t)(hi - *lo + 2); /* values lo..hi, then escape */
+    uint64_t base = mixture_cdf(mean16, scale, weight, k, *lo), room = RANS_PROB_SCALE - n;
+    for (uint32_t j = 0; j < n; j++) {
+        uint64_t c = mixture_cdf(mean16, scale, weight, k, *lo + (int32_t)j) - base;
+        cum[j] = (uint16_t)(((c * room) >> 32) + j);
+    }
+    cum[n] = RANS_PROB_SCALE;
+    t->nsym = n;
+    t->cum = cum;
+    t->guide = guide;
+    freq_table_build_guide(t);
 }

@@ -45,6 +45,22 @@ void dl_encode(const dl_tables *t, rans_encoder *enc, int32_t value,
 int32_t dl_decode(const dl_tables *t, rans_decoder *dec, int32_t mean16,
                   uint32_t scale);
 
+/* Escape coding of any value with |d| <= 2^26: Elias-gamma of its zigzag
+ * code in raw bits (also used after a table's escape symbol). */
+void dl_encode_escape(rans_encoder *enc, int32_t d);
+int32_t dl_decode_escape(rans_decoder *dec); /* sets dec->overrun if invalid */
+
+#define DL_MIXTURE_MAX_SYMBOLS 8192
+
+/* A frequency table for a mixture of k DLs (means in 1/16, scale indices,
+ * integer weights summing to 2^15): values *lo .. *lo + nsym - 2, then an
+ * escape symbol holding the tails.  cum must hold DL_MIXTURE_MAX_SYMBOLS +
+ * 1 entries, guide FREQ_GUIDE_SIZE; t->cum/guide are pointed at them.
+ * Integer arithmetic only: cum[j] = floor(C_j (2^15 - n) / 2^32) + j with
+ * C_j = sum_k w_k CDF_k(edge_j) / 2^15 - C(edge_0). */
+void dl_mixture_table(const int32_t *mean16, const int32_t *scale, const uint16_t *weight,
+                      uint32_t k, freq_table *t, int32_t *lo, uint16_t *cum, uint16_t *guide);
+
 /* The table for (scale, fraction) and its bucket layout, for tests. */
 const freq_table *dl_table_get(const dl_tables *t, uint32_t scale,
                                uint32_t frac);

@@ -5,6 +5,7 @@
  * the digits models and their value range, and model mismatch. */
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "../codec/idfzip.h"
 #include "../model/flow.h"
@@ -215,9 +216,40 @@ static void test_digits_range(void)
     free(file);
 }
 
+/* The loader refuses mixtures with K outside 1..8 or weights that do not
+ * sum to 2^15 (CRC recomputed so only the field is wrong). */
+static void test_mixture_fields(void)
+{
+    uint8_t *file = NULL;
+    size_t size = 0;
+    flow_model *m = build("tiny-rgb-mix", 1, 3, &file, &size), *bad = NULL;
+    CHECK(m != NULL && m->top_components == 3, "mixture model");
+    if (!m)
+        return;
+    size_t weights = size - 4 - 2 * (size_t)m->top_channels * 3;
+    size_t k_at = weights - 8 * (size_t)m->top_channels * 3 - 1;
+    static const struct { int k_patch; uint8_t value; } cases[] = {{1, 0}, {1, 9}, {0, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        uint8_t *copy = malloc(size);
+        memcpy(copy, file, size);
+        if (cases[i].k_patch)
+            copy[k_at] = cases[i].value;
+        else
+            copy[weights] ^= 1; /* first weight off by one: sum != 2^15 */
+        uint32_t crc = (uint32_t)crc32(0L, copy, (uInt)(size - 4));
+        for (int b = 0; b < 4; b++)
+            copy[size - 4 + (size_t)b] = (uint8_t)(crc >> (8 * b));
+        CHECK(idfw_load(copy, size, &bad) == IDFZIP_ERR_MODEL, "mixture case %zu accepted", i);
+        free(copy);
+    }
+    idfw_free(m);
+    free(file);
+}
+
 int main(void)
 {
-    static const char *presets[] = {"tiny-rgb", "tiny-grey", "digits-bi", "digits-quad", "rgb-64x8"};
+    static const char *presets[] = {"tiny-rgb", "tiny-grey", "digits-bi", "digits-quad", "rgb-64x8",
+                                    "tiny-rgb-mix"};
     for (size_t p = 0; p < sizeof presets / sizeof *presets; p++)
         for (int mode = 0; mode <= 2; mode++)
             test_inverse(presets[p], mode);
@@ -225,6 +257,8 @@ int main(void)
     test_hand_coupling();
     test_codec_with_model("tiny-rgb", 3);
     test_codec_with_model("tiny-grey", 1);
+    test_codec_with_model("tiny-rgb-mix", 3); /* mixture top prior */
     test_digits_range();
+    test_mixture_fields();
     return test_report("flow");
 }

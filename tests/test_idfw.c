@@ -401,8 +401,9 @@ static tiny_layout tiny_rgb_layout(size_t size, uint32_t top_channels)
     t.act = t.conv0 + conv_size(3, 6, 8);
     t.conv1 = t.act + 1;
     t.conv1_clamp = t.conv1 + 6;
-    t.top_scale_last = size - 8;
-    t.top_mean = size - 4 - 8 * (size_t)top_channels;
+    /* ... K (1 byte), C means, C scales, C uint16 weights, CRC. */
+    t.top_scale_last = size - 4 - 2 * (size_t)top_channels - 4;
+    t.top_mean = size - 4 - 10 * (size_t)top_channels;
     return t;
 }
 

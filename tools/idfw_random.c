@@ -54,6 +54,11 @@ static const idfw_arch PRESETS[] = {
      .level = {{0, 0, FLOW_QUADRIPARTITE, 8}},
      .width = 256, .hidden = 2, .kernel = 1, .leaky_shift = 3, .residual = 0,
      .weight_mode = IDFW_WEIGHTS_SMALL, .perm_mode = IDFW_PERM_FLIP},
+    {.name = "tiny-rgb-mix", .channels = 3, .bit_depth = 8, .maxval = 255, .tile_w = 32,
+     .tile_h = 32, .initial_squeezes = 0, .nlevels = 2,
+     .level = {{1, 1, FLOW_BIPARTITE, 2}, {1, 0, FLOW_QUADRIPARTITE, 2}},
+     .width = 8, .hidden = 1, .kernel = 3, .leaky_shift = 0, .residual = 0,
+     .weight_mode = IDFW_WEIGHTS_SMALL, .perm_mode = IDFW_PERM_FLIP, .top_components = 3},
     /* ~70k MACs/pixel: more couplings where the maps are larger would cost
      * four times as much per coupling. */
     {.name = "rgb-64x8", .channels = 3, .bit_depth = 8, .maxval = 255, .tile_w = 64,
@@ -429,15 +434,24 @@ static void write_header(builder *b)
     put_u8(&b->w, a->nlevels);
 }
 
-/* Constant per-channel prior of what is left after the last level. */
+/* Constant per-channel prior of what is left after the last level: K
+ * components with spread means, then their scales, then weights summing
+ * to 2^15 (the first component takes the rounding remainder). */
 static void write_top(builder *b, uint32_t channels)
 {
     int32_t mid16 = (int32_t)(16 * (((int64_t)b->a->maxval + 1) / 2));
     int zero = b->a->weight_mode == IDFW_WEIGHTS_ZERO;
+    uint32_t k = b->a->top_components > 1 ? b->a->top_components : 1;
+    put_u8(&b->w, (uint8_t)k);
     for (uint32_t c = 0; c < channels; c++)
-        put_i32(&b->w, mid16 + (zero ? 0 : (int32_t)random_in(b, -16, 16)));
+        for (uint32_t j = 0; j < k; j++)
+            put_i32(&b->w, mid16 + 16 * 8 * (int32_t)j + (zero ? 0 : (int32_t)random_in(b, -16, 16)));
     for (uint32_t c = 0; c < channels; c++)
-        put_i32(&b->w, SCALE_CENTER + (zero ? 0 : (int32_t)random_in(b, -4, 4)));
+        for (uint32_t j = 0; j < k; j++)
+            put_i32(&b->w, SCALE_CENTER + (zero ? 0 : (int32_t)random_in(b, -4, 4)));
+    for (uint32_t c = 0; c < channels; c++)
+        for (uint32_t j = 0; j < k; j++)
+            put_u16(&b->w, (uint16_t)((1u << 15) / k + (j == 0 ? (1u << 15) % k : 0)));
 }
 
 /* Channels entering level 0, or 0 when they cannot fit any field. */

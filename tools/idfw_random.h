@@ -27,6 +27,7 @@ typedef struct idfw_arch {
     int weight_mode;     /* 0 all zero (identity flow), 1 small random,
                             2 extreme (int8 +-127/-128, large mults: heavy clamping) */
     int perm_mode;       /* 0 flip (reverse), 1 seeded shuffle */
+    uint32_t top_components; /* mixture components of the top prior (0 or 1: one DL) */
 } idfw_arch;
 
 enum { IDFW_WEIGHTS_ZERO = 0, IDFW_WEIGHTS_SMALL = 1, IDFW_WEIGHTS_EXTREME = 2 };

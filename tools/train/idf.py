@@ -47,6 +47,19 @@ LOG_STEP = math.log(5120.0) / 63.0
 IN_SCALE = 1.0 / 64.0      # float view of a raw latent: x / 64
 
 OP_CONV, OP_RELU, OP_LEAKY, OP_ADD = 1, 2, 3, 4
+WEIGHT_ONE = 1 << 15       # mixture weights are integers summing to 2^15
+
+
+def quantise_weights(w):
+    """Mixture weights (rows summing to 1) -> int64 rows summing to 2^15,
+    each >= 1: q_k = floor(W_k * (2^15 - K)) + 1, the remainder to the
+    largest weight (first on ties).  Deterministic; the .idfw stores q."""
+    k = w.shape[-1]
+    q = torch.floor(w.double() * (WEIGHT_ONE - k)).to(torch.int64) + 1
+    rest = WEIGHT_ONE - q.sum(dim=-1)
+    top = torch.argmax(w, dim=-1)
+    q[torch.arange(q.shape[0]), top] += rest
+    return q
 
 
 def round_ste(x):
@@ -271,13 +284,18 @@ class Flow(nn.Module):
             if lv["factor_out"]:
                 c //= 2
         self.top_channels = c
-        # The top prior's mean (pixel units) and scale index are affine in
+        # Top prior: per channel a mixture of K discretized logistics (K = 1:
+        # a single DL).  Means (pixel units) and scale indices are affine in
         # their parameters, so an optimiser step moves them a useful amount.
+        k = cfg.get("top_components", 1)
         maxval = cfg["maxval"]
+        self.top_k = k
         self.top_center, self.top_span = maxval / 2.0, max(4.0, maxval / 4.0)
         self.top_scale0 = (math.log(maxval / 4.0) - LOG_S0) / LOG_STEP
-        self._top_mean = nn.Parameter(torch.zeros(c))
-        self._top_scale = nn.Parameter(torch.zeros(c))
+        spread = torch.linspace(-1.0, 1.0, k) if k > 1 else torch.zeros(1)
+        self._top_mean = nn.Parameter(spread.repeat(c, 1))
+        self._top_scale = nn.Parameter(torch.zeros(c, k))
+        self._top_logit = nn.Parameter(torch.zeros(c, k))
 
     @property
     def top_mean(self):
@@ -286,6 +304,33 @@ class Flow(nn.Module):
     @property
     def top_scale(self):
         return self.top_scale0 + 16.0 * self._top_scale
+
+    def top_weights(self, exact):
+        w = torch.softmax(self._top_logit, dim=1)
+        if not exact:
+            return w
+        return w + (quantise_weights(w.detach()).double() / WEIGHT_ONE - w).detach()
+
+    def top_bits(self, x, exact):
+        """-log2 P(top latents) summed per image."""
+        if self.top_k == 1:
+            mean16 = (self.top_mean[:, 0] * 16).view(1, -1, 1, 1).expand_as(x)
+            scale16 = (self.top_scale[:, 0] * 16).view(1, -1, 1, 1).expand_as(x)
+            if exact:
+                mean16, scale16 = round_ste(mean16), round_ste(scale16)
+            return dl_bits(x, mean16, scale16, exact).sum(dim=(1, 2, 3))
+        mu, u = self.top_mean, torch.clamp(self.top_scale, 0, NUM_SCALES - 1)
+        if exact:
+            mu = round_ste(mu * 16) / 16
+            u = round_ste(u)
+        w = self.top_weights(exact)
+        inv_s = torch.exp(-(LOG_S0 + LOG_STEP * u))
+        xe = x.unsqueeze(-1)                                   # (B, C, H, W, 1)
+        shape = (1, -1, 1, 1, self.top_k)
+        hi = (xe + 0.5 - mu.view(shape)) * inv_s.view(shape)
+        lo = (xe - 0.5 - mu.view(shape)) * inv_s.view(shape)
+        p = ((torch.sigmoid(hi) - torch.sigmoid(lo)) * w.view(shape)).sum(-1)
+        return (-torch.log2(torch.clamp(p, min=1e-12))).sum(dim=(1, 2, 3))
 
     def squeeze_initial(self, x):
         for _ in range(self.cfg["initial_squeezes"]):
@@ -311,12 +356,7 @@ class Flow(nn.Module):
                 if exact:
                     mean16 = torch.clamp(mean16, -OUT_CLAMP, OUT_CLAMP)
                 parts.append(dl_bits(z, mean16, scale16, exact).sum(dim=(1, 2, 3)))
-        mean16 = (self.top_mean * 16).view(1, -1, 1, 1).expand_as(x)
-        scale16 = (self.top_scale * 16).view(1, -1, 1, 1).expand_as(x)
-        if exact:
-            mean16 = round_ste(mean16)
-            scale16 = round_ste(scale16)
-        top = dl_bits(x, mean16, scale16, exact).sum(dim=(1, 2, 3))
+        top = self.top_bits(x, exact)
         total = top + sum(parts) if parts else top
         return total / n_sub, [top / n_sub] + [p / n_sub for p in parts]
 
@@ -360,10 +400,13 @@ def export_idfw(flow):
                 out.append(pack_net(net))
         if lv["factor_out"]:
             out.append(pack_net(prior.net))
-    means = torch.round(flow.top_mean.detach() * 16).to(torch.int64).tolist()
-    scales = torch.clamp(torch.round(flow.top_scale.detach()), 0, NUM_SCALES - 1).to(torch.int64).tolist()
+    means = torch.round(flow.top_mean.detach() * 16).to(torch.int64).flatten().tolist()
+    scales = torch.clamp(torch.round(flow.top_scale.detach()), 0, NUM_SCALES - 1).to(torch.int64).flatten().tolist()
+    weights = quantise_weights(torch.softmax(flow._top_logit.detach(), dim=1)).flatten().tolist()
+    out.append(struct.pack("<B", flow.top_k))
     out.append(struct.pack("<%di" % len(means), *means))
     out.append(struct.pack("<%di" % len(scales), *scales))
+    out.append(struct.pack("<%dH" % len(weights), *weights))
     body = b"".join(out)
     return body + struct.pack("<I", zlib.crc32(body) & 0xFFFFFFFF)
 
@@ -393,8 +436,13 @@ def emulate_coding(flow, x):
             mean16 = torch.clamp(out[:, : c // 2], -OUT_CLAMP, OUT_CLAMP)
             scale = torch.clamp(floor_div_pow2(out[:, c // 2:] + 8, 4), 0, NUM_SCALES - 1)
             saved.append((z, mean16, scale))
-    mean16 = torch.round(flow.top_mean * 16).to(torch.int64).view(1, -1, 1, 1).expand(x.shape)
-    scale = torch.clamp(torch.round(flow.top_scale), 0, NUM_SCALES - 1).to(torch.int64).view(1, -1, 1, 1).expand(x.shape)
+    if flow.top_k == 1:
+        mean16 = torch.round(flow.top_mean[:, 0] * 16).to(torch.int64).view(1, -1, 1, 1).expand(x.shape)
+        scale = torch.clamp(torch.round(flow.top_scale[:, 0]), 0, NUM_SCALES - 1).to(torch.int64)
+        scale = scale.view(1, -1, 1, 1).expand(x.shape)
+    else:  # mixture latents are logged by the C side as mean 0, scale -1
+        mean16 = torch.zeros(x.shape, dtype=torch.int64)
+        scale = torch.full(x.shape, -1, dtype=torch.int64)
     seq = [(x.to(torch.int64), mean16, scale)] + saved[::-1]
     cat = lambda i: torch.cat([s[i].flatten() for s in seq])
     return cat(0), cat(1), cat(2)
@@ -449,9 +497,13 @@ def sample(flow, n, h, w, generator):
         if lv["factor_out"]:
             c //= 2
     shape = (n, c, hh, ww)
-    mean16 = torch.round(flow.top_mean * 16).to(torch.int64).view(1, -1, 1, 1).expand(shape)
-    scale = torch.clamp(torch.round(flow.top_scale), 0, NUM_SCALES - 1).to(torch.int64)
-    x = sample_dl(mean16, scale.view(1, -1, 1, 1).expand(shape), generator)
+    w = quantise_weights(torch.softmax(flow._top_logit, dim=1)).double()
+    comp = torch.multinomial(w, n * hh * ww, replacement=True, generator=generator)  # (c, n*h*w)
+    comp = comp.view(c, n, hh, ww).permute(1, 0, 2, 3)
+    means = torch.round(flow.top_mean * 16).to(torch.int64)
+    scales = torch.clamp(torch.round(flow.top_scale), 0, NUM_SCALES - 1).to(torch.int64)
+    ch = torch.arange(c).view(1, -1, 1, 1).expand(shape)
+    x = sample_dl(means[ch, comp], scales[ch, comp], generator)
     for l in range(len(cfg["levels"]) - 1, -1, -1):
         lv, c = cfg["levels"][l], dims[l]
         if lv["factor_out"]:
