@@ -5,6 +5,8 @@
 #   make asan-test       the same suite under AddressSanitizer + UBSan
 #   make CC=clang test   any C11 compiler; CFLAGS may be overridden
 #   make bench           coder speed and bits per subpixel against PNG
+#   make install         program, shared and static library, header, idfzip.pc and
+#                        man page under $(DESTDIR)$(PREFIX) (/usr/local); make uninstall
 #
 # Out-of-tree objects go to $(BUILDDIR) (default build/), so several
 # configurations can coexist (build-asan/, build-clang/ ...).
@@ -61,7 +63,8 @@ $(BUILDDIR)/tools/%: $(BUILDDIR)/tools/%.o $(SUPPORT_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lm
 
 test: $(CLI) $(TEST_BIN) $(TOOL_BIN)
-	sh tests/run_tests.sh $(BUILDDIR)
+	IDFZIP_CC="$(CC)" IDFZIP_CFLAGS="$(CFLAGS)" IDFZIP_LDFLAGS="$(LDFLAGS)" \
+	  sh tests/run_tests.sh $(BUILDDIR)
 
 asan-test:
 	$(MAKE) BUILDDIR=build-asan \
@@ -81,7 +84,102 @@ demo: $(CLI) $(BUILDDIR)/tests/pngcmp
 	$(BUILDDIR)/tests/pngcmp $(SAMPLE) $(BUILDDIR)/sample.png
 	@echo "demo: $(SAMPLE) -> $(BUILDDIR)/sample.idf -> $(BUILDDIR)/sample.png is lossless"
 
+# ---- Install: shared and static library, header, pkg-config, man page ----
+#
+#   make install [PREFIX=/usr/local] [DESTDIR=]   make uninstall (same variables)
+#
+# The shared library has its own position-independent objects
+# ($(BUILDDIR)/pic/), compiled with hidden visibility: it exports only what
+# codec/idfzip.h marks IDFZIP_API.  Its version comes from the
+# IDFZIP_VERSION_* macros in codec/idfzip.h: libidfzip.so.MAJOR.MINOR.PATCH,
+# soname libidfzip.so.MAJOR.  The built-in weights are compiled into both
+# libraries.  idfzip.pc is made from idfzip.pc.in at install time.
+header_version = $(shell sed -n 's/^.define IDFZIP_VERSION_$(1)  *\([0-9][0-9]*\).*/\1/p' codec/idfzip.h)
+SO_MAJOR := $(call header_version,MAJOR)
+SO_VERSION := $(SO_MAJOR).$(call header_version,MINOR).$(call header_version,PATCH)
+ifneq ($(words $(subst ., ,$(SO_VERSION))),3)
+$(error cannot read IDFZIP_VERSION_MAJOR/MINOR/PATCH from codec/idfzip.h)
+endif
+SONAME = libidfzip.so.$(SO_MAJOR)
+SHLIB = $(BUILDDIR)/libidfzip.so.$(SO_VERSION)
+PIC_OBJ = $(LIB_SRC:%.c=$(BUILDDIR)/pic/%.o)
+SHLIB_CFLAGS = -fPIC -fvisibility=hidden -DIDFZIP_BUILD_SHARED
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
+INSTALL ?= install
+# idfzip.pc names folders under the prefix as ${prefix}/...
+under_prefix = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
+.PHONY: install uninstall
+all: $(SHLIB)
+test: $(SHLIB)
+
+$(BUILDDIR)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(SHLIB_CFLAGS) -c -o $@ $<
+
+$(SHLIB): $(PIC_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LIBS)
+	ln -sf $(notdir $@) $(BUILDDIR)/$(SONAME)
+	ln -sf $(notdir $@) $(BUILDDIR)/libidfzip.so
+
+install: $(CLI) $(LIB) $(SHLIB)
+	$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(LIBDIR)" "$(DESTDIR)$(PKGCONFIGDIR)" \
+	  "$(DESTDIR)$(INCLUDEDIR)" "$(DESTDIR)$(MANDIR)/man1"
+	$(INSTALL) -m 755 $(CLI) "$(DESTDIR)$(BINDIR)/idfzip"
+	$(INSTALL) -m 755 $(SHLIB) "$(DESTDIR)$(LIBDIR)/libidfzip.so.$(SO_VERSION)"
+	ln -sf libidfzip.so.$(SO_VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
+	ln -sf libidfzip.so.$(SO_VERSION) "$(DESTDIR)$(LIBDIR)/libidfzip.so"
+	$(INSTALL) -m 644 $(LIB) "$(DESTDIR)$(LIBDIR)/libidfzip.a"
+	$(INSTALL) -m 644 codec/idfzip.h "$(DESTDIR)$(INCLUDEDIR)/idfzip.h"
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call under_prefix,$(LIBDIR))|g' \
+	  -e 's|@INCLUDEDIR@|$(call under_prefix,$(INCLUDEDIR))|g' -e 's|@VERSION@|$(SO_VERSION)|g' \
+	  idfzip.pc.in >"$(DESTDIR)$(PKGCONFIGDIR)/idfzip.pc"
+	chmod 644 "$(DESTDIR)$(PKGCONFIGDIR)/idfzip.pc"
+	$(INSTALL) -m 644 idfzip.1 "$(DESTDIR)$(MANDIR)/man1/idfzip.1"
+
+uninstall:
+	rm -f "$(DESTDIR)$(BINDIR)/idfzip" \
+	  "$(DESTDIR)$(LIBDIR)/libidfzip.so.$(SO_VERSION)" "$(DESTDIR)$(LIBDIR)/$(SONAME)" \
+	  "$(DESTDIR)$(LIBDIR)/libidfzip.so" "$(DESTDIR)$(LIBDIR)/libidfzip.a" \
+	  "$(DESTDIR)$(INCLUDEDIR)/idfzip.h" "$(DESTDIR)$(PKGCONFIGDIR)/idfzip.pc" \
+	  "$(DESTDIR)$(MANDIR)/man1/idfzip.1"
+# ---- end of Install ----
+
 clean:
 	rm -rf build build-* idfzip
 
 -include $(shell find $(BUILDDIR) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing: libFuzzer targets (tests/fuzz/), not part of `make test` ----
+#
+#   make fuzz [FUZZ_SECONDS=60]   build into build-fuzz/ with clang, libFuzzer,
+#                                 ASan and UBSan, then run every target
+#   make valgrind-test            unit tests and CLI round trips under valgrind
+FUZZ_SECONDS ?= 60
+FUZZ_DIR = build-fuzz
+FUZZ_TARGETS = fuzz_idf fuzz_idfw fuzz_png fuzz_roundtrip fuzz_flow
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_IGNORE = -fsanitize-ignorelist=tests/fuzz/sanitize_ignore.txt \
+              -fsanitize-coverage-ignorelist=tests/fuzz/coverage_ignore.txt
+
+.PHONY: fuzz fuzz-build valgrind-test
+fuzz: fuzz-build
+	sh tests/fuzz/run_fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The library is instrumented for coverage (fuzzer-no-link); only the
+# targets link libFuzzer's main.
+fuzz-build:
+	$(MAKE) BUILDDIR=$(FUZZ_DIR) CC=clang \
+	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(FUZZ_IGNORE)" \
+	  LDFLAGS="-fsanitize=fuzzer $(FUZZ_SAN)" \
+	  $(FUZZ_TARGETS:%=$(FUZZ_DIR)/tests/fuzz/%)
+
+valgrind-test: $(CLI) $(TEST_BIN) $(TOOL_BIN)
+	sh tests/valgrind.sh $(BUILDDIR)
+# ---- end of fuzzing ----

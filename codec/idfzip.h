@@ -21,6 +21,15 @@ extern "C" {
 #define IDFZIP_VERSION_MINOR 1
 #define IDFZIP_VERSION_PATCH 0
 
+/* IDFZIP_API marks the functions the shared library exports.  The library
+ * is built with -fvisibility=hidden and IDFZIP_BUILD_SHARED defined, so
+ * nothing else leaves it; for users of this header the macro is empty. */
+#if defined(IDFZIP_BUILD_SHARED) && (defined(__GNUC__) || defined(__clang__))
+#define IDFZIP_API __attribute__((visibility("default")))
+#else
+#define IDFZIP_API
+#endif
+
 /* Status codes: 0 is success, every failure is negative. */
 typedef enum idfzip_status {
     IDFZIP_OK = 0,
@@ -100,39 +109,40 @@ typedef struct idfzip_info {
     uint64_t file_size;
 } idfzip_info;
 
-const char *idfzip_version_string(void);
-const char *idfzip_error_string(int status);
-void idfzip_options_init(idfzip_options *opt);
+IDFZIP_API const char *idfzip_version_string(void);
+IDFZIP_API const char *idfzip_error_string(int status);
+IDFZIP_API void idfzip_options_init(idfzip_options *opt);
 
 /* PNG file bytes -> .idf bytes. */
-int idfzip_compress_png(const uint8_t *png, size_t png_size,
-                        const idfzip_options *opt,
-                        uint8_t **out, size_t *out_size);
+IDFZIP_API int idfzip_compress_png(const uint8_t *png, size_t png_size,
+                                   const idfzip_options *opt,
+                                   uint8_t **out, size_t *out_size);
 /* .idf bytes -> PNG file bytes (pixels, palette, tRNS and chunks equal). */
-int idfzip_decompress_png(const uint8_t *idf, size_t idf_size,
-                          const idfzip_options *opt,
-                          uint8_t **out, size_t *out_size);
+IDFZIP_API int idfzip_decompress_png(const uint8_t *idf, size_t idf_size,
+                                     const idfzip_options *opt,
+                                     uint8_t **out, size_t *out_size);
 /* An image in memory -> .idf bytes. */
-int idfzip_compress_image(const idfzip_image *img, const idfzip_options *opt,
-                          uint8_t **out, size_t *out_size);
+IDFZIP_API int idfzip_compress_image(const idfzip_image *img, const idfzip_options *opt,
+                                     uint8_t **out, size_t *out_size);
 /* .idf bytes -> image; release it with idfzip_image_free(). */
-int idfzip_decompress_image(const uint8_t *idf, size_t idf_size,
-                            const idfzip_options *opt, idfzip_image *img);
+IDFZIP_API int idfzip_decompress_image(const uint8_t *idf, size_t idf_size,
+                                       const idfzip_options *opt, idfzip_image *img);
 /* Reads and checks the header only. */
-int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info *info);
+IDFZIP_API int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info *info);
 
 /* Name (NUL-terminated, up to 16 characters) and CRC of an .idfw model. */
-int idfzip_model_info(const uint8_t *model, size_t model_size, char name[17], uint32_t *crc);
+IDFZIP_API int idfzip_model_info(const uint8_t *model, size_t model_size, char name[17],
+                                 uint32_t *crc);
 
 /* PNG bytes <-> image, exposed because tests and tools need them. */
-int idfzip_png_decode(const uint8_t *png, size_t png_size,
-                      uint64_t max_pixels, idfzip_image *img);
-int idfzip_png_encode(const idfzip_image *img, uint8_t **out, size_t *out_size);
+IDFZIP_API int idfzip_png_decode(const uint8_t *png, size_t png_size,
+                                 uint64_t max_pixels, idfzip_image *img);
+IDFZIP_API int idfzip_png_encode(const idfzip_image *img, uint8_t **out, size_t *out_size);
 
 /* 1 when pixels, palette, tRNS, depth, colour type and chunks are equal. */
-int idfzip_image_equal(const idfzip_image *a, const idfzip_image *b);
-void idfzip_image_free(idfzip_image *img);
-void idfzip_free(void *p);
+IDFZIP_API int idfzip_image_equal(const idfzip_image *a, const idfzip_image *b);
+IDFZIP_API void idfzip_image_free(idfzip_image *img);
+IDFZIP_API void idfzip_free(void *p);
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,7 @@ run "$B/tests/test_png" "$HERE/data/pngsuite"
 run "$B/tests/test_codec" "$HERE/data/pngsuite" "$HERE/golden"
 run sh "$HERE/test_generated.sh" "$ROOT"
 run sh "$HERE/test_cli.sh" "$B"
+run sh "$HERE/test_install.sh" "$B"
 # The trainer's exact emulation against the C model (Debian's python3-torch).
 run /usr/bin/python3 "$ROOT/tools/train/test_export.py" "$B"
 

@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 BUILD_PACKAGES="make gcc libc6-dev pkg-config libpng-dev zlib1g-dev"
-TEST_PACKAGES="clang python3 python3-torch python3-numpy"
+TEST_PACKAGES="clang python3 python3-torch python3-numpy pkg-config man-db"
 
 install_missing() {
     missing=""
