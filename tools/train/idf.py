@@ -44,7 +44,12 @@ MAX_SHIFT = 40
 NUM_SCALES = 96
 LOG_S0 = math.log(0.1)
 LOG_STEP = math.log(5120.0) / 63.0
-IN_SCALE = 1.0 / 64.0      # float view of a raw latent: x / 64
+def input_scale(cfg):
+    """Float view of a raw latent integer: x * 2^-round(log2(maxval / 4)),
+    so net inputs span about 0..4 whatever the sample range (1/64 for 8-bit
+    images, 1/4 for the 0..16 digits).  Folded into the first layer's
+    integer weights at export."""
+    return 2.0 ** -round(math.log2(max(1.0, cfg["maxval"] / 4.0)))
 
 OP_CONV, OP_RELU, OP_LEAKY, OP_ADD = 1, 2, 3, 4
 WEIGHT_ONE = 1 << 15       # mixture weights are integers summing to 2^15
@@ -141,11 +146,11 @@ def activation(a, act, exact):
 class Net(nn.Module):
     """conv-act, (hidden-1) x [conv-act], conv (zero-initialised)."""
 
-    def __init__(self, cin, cout, width, hidden, kernel, act, gain=1.0):
+    def __init__(self, cin, cout, width, hidden, kernel, act, gain=1.0, in_scale=1.0 / 64):
         super().__init__()
-        self.act = act
+        self.act, self.in_scale = act, in_scale
         hs, os_ = 1.0 / (1 << HIDDEN_FRAC), 1.0 / (1 << OUT_FRAC)
-        layers = [QConv(cin, width, kernel, IN_SCALE, hs, IN_CLAMP, HIDDEN_CLAMP)]
+        layers = [QConv(cin, width, kernel, in_scale, hs, IN_CLAMP, HIDDEN_CLAMP)]
         for _ in range(hidden - 1):
             layers.append(QConv(width, width, kernel, hs, hs, HIDDEN_CLAMP, HIDDEN_CLAMP))
         layers.append(QConv(width, cout, kernel, hs, os_, HIDDEN_CLAMP, OUT_CLAMP, zero=True, gain=gain))
@@ -153,7 +158,7 @@ class Net(nn.Module):
 
     def forward(self, x):
         """Float: x raw latents -> output in real units (pixels)."""
-        a = torch.clamp(x, -IN_CLAMP, IN_CLAMP) * IN_SCALE
+        a = torch.clamp(x, -IN_CLAMP, IN_CLAMP) * self.in_scale
         for i, layer in enumerate(self.layers):
             a = layer(a)
             if i + 1 < len(self.layers):
@@ -194,11 +199,11 @@ class Coupling(nn.Module):
         super().__init__()
         self.kind, self.c = kind, c
         w, h, k, act = cfg["width"], cfg["hidden"], cfg["kernel"], cfg["act"]
-        g = output_gain(cfg)
+        g, si = output_gain(cfg), input_scale(cfg)
         if kind == 2:
-            self.nets = nn.ModuleList([Net(c // 2, c // 2, w, h, k, act, g)])
+            self.nets = nn.ModuleList([Net(c // 2, c // 2, w, h, k, act, g, si)])
         else:
-            self.nets = nn.ModuleList([Net(3 * c // 4, c // 4, w, h, k, act, g) for _ in range(4)])
+            self.nets = nn.ModuleList([Net(3 * c // 4, c // 4, w, h, k, act, g, si) for _ in range(4)])
 
     def forward(self, x, exact, sign=1):
         c = self.c
@@ -232,7 +237,8 @@ class Prior(nn.Module):
     def __init__(self, c_half, cfg):
         super().__init__()
         g = output_gain(cfg)
-        self.net = Net(c_half, 2 * c_half, cfg["width"], cfg["hidden"], cfg["kernel"], cfg["act"], g)
+        self.net = Net(c_half, 2 * c_half, cfg["width"], cfg["hidden"], cfg["kernel"], cfg["act"], g,
+                       input_scale(cfg))
         self.c = c_half
         # Start from a broad DL at mid-range (the last layer's weights are
         # zero), so early training sees finite likelihoods.

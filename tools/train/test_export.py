@@ -182,7 +182,7 @@ def main():
         compare_file(build, rgb, rgb_path, smooth_images(1, 64, 96, 3, 255, 9)[0], tmp, "rgb-file")
 
         digits_data = smooth_images(256, 8, 8, 1, 16, 2)
-        digits = train_briefly(DIGITS_CFG, digits_data, 60, 3, 3.0)
+        digits = train_briefly(DIGITS_CFG, digits_data, 60, 3, 0.5)
         digits_path = os.path.join(tmp, "digits.idfw")
         with open(digits_path, "wb") as f:
             f.write(idf.export_idfw(digits))
