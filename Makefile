@@ -29,7 +29,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILDDIR)/%.o)
 LIB = $(BUILDDIR)/libidfzip.a
 CLI = $(BUILDDIR)/idfzip
 
-TESTS = test_rans test_dl test_container test_png test_codec test_nn test_idfw test_flow pngcmp
+TESTS = test_rans test_dl test_container test_png test_codec test_nn test_idfw test_flow test_regressions pngcmp
 TEST_BIN = $(TESTS:%=$(BUILDDIR)/tests/%)
 BENCH_BIN = $(BUILDDIR)/tools/bench_rans $(BUILDDIR)/tools/bench_codec $(BUILDDIR)/tools/box_downscale
 TOOL_BIN = $(BUILDDIR)/tools/flow_dump $(BUILDDIR)/tools/make_random_model
@@ -176,7 +176,7 @@ fuzz: fuzz-build
 # targets link libFuzzer's main.
 fuzz-build:
 	$(MAKE) BUILDDIR=$(FUZZ_DIR) CC=clang \
-	  CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(FUZZ_IGNORE)" \
+	  CFLAGS="-O2 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(FUZZ_IGNORE)" \
 	  LDFLAGS="-fsanitize=fuzzer $(FUZZ_SAN)" \
 	  $(FUZZ_TARGETS:%=$(FUZZ_DIR)/tests/fuzz/%)
 

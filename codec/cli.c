@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,7 +51,7 @@ static const char USAGE[] =
     "      --rm         remove each input file after it was processed successfully\n"
     "      --no-store   always code with the model, even where keeping the PNG\n"
     "                   (stored mode) would be smaller\n"
-    "  -v, --verbose    report sizes, bits per subpixel and time\n"
+    "  -v, --verbose    report sizes, bits per subpixel, time and peak memory\n"
     "  -q, --quiet      no messages except errors\n"
     "  -T, --threads N  use N threads (0: one per core; default 1)\n"
     "      --model FILE code with the model in FILE (.idfw) instead of the built-in one\n"
@@ -257,6 +258,14 @@ static int run_codec(const cli *c, const uint8_t *in, size_t in_size, uint8_t **
     return idfzip_decompress_png(in, in_size, &c->opt, out, out_size);
 }
 
+/* Peak resident memory of the process so far in MiB (Linux reports
+ * ru_maxrss in KiB), so -v shows what the pixel limit lets a file cost. */
+static double peak_memory_mib(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0.0;
+}
+
 static void print_verbose(const cli *c, const char *name, size_t in_size, size_t out_size,
                           const uint8_t *idf, size_t idf_size, double secs)
 {
@@ -264,9 +273,9 @@ static void print_verbose(const cli *c, const char *name, size_t in_size, size_t
     if (idfzip_get_info(idf, idf_size, &info) != IDFZIP_OK)
         return;
     double mp = (double)info.width * info.height / 1e6;
-    fprintf(stderr, "%s: %zu -> %zu bytes, %.4f bpsp%s, %.3f s, %.2f MP/s\n", name, in_size,
-            out_size, bpsp_of(idf_size, &info), info.mode == 1 ? " (stored)" : "", secs,
-            secs > 0 ? mp / secs : 0.0);
+    fprintf(stderr, "%s: %zu -> %zu bytes, %.4f bpsp%s, %.3f s, %.2f MP/s, peak memory %.1f MiB\n",
+            name, in_size, out_size, bpsp_of(idf_size, &info), info.mode == 1 ? " (stored)" : "",
+            secs, secs > 0 ? mp / secs : 0.0, peak_memory_mib());
     (void)c;
 }
 
@@ -315,7 +324,7 @@ static int process_one(const cli *c, const char *in)
         st = idfzip_decompress_image(data, size, &c->opt, &img);
         idfzip_image_free(&img);
         if (st == IDFZIP_OK && c->verbose)
-            fprintf(stderr, "%s: OK\n", name);
+            fprintf(stderr, "%s: OK, peak memory %.1f MiB\n", name, peak_memory_mib());
     } else {
         st = run_codec(c, data, size, &out, &out_size);
         if (st == IDFZIP_OK && finish_output(c, in, out, out_size) != 0)

@@ -286,9 +286,25 @@ static int image_from_header(const idf_header *h, idfzip_image *img)
     return img->samples ? IDFZIP_OK : IDFZIP_ERR_NOMEM;
 }
 
+/* Every tile payload is a rANS stream, which starts with the coder's 4-byte
+ * final states (FORMAT.md); a tile table that promises less cannot decode.
+ * Checked before the image is allocated, so that a small file with an empty
+ * tile table cannot make us allocate the (up to max_pixels) image it claims. */
+#define TILE_MIN_PAYLOAD (4 * RANS_STATES)
+
+static int tiles_can_decode(const idf_header *h)
+{
+    for (uint32_t i = 0; i < h->tile_count; i++)
+        if (h->tiles[i].size < TILE_MIN_PAYLOAD)
+            return 0;
+    return 1;
+}
+
 static int decode_coded(const uint8_t *idf, const idf_header *h,
                         const idfzip_options *o, idfzip_image *img)
 {
+    if (!tiles_can_decode(h))
+        return IDFZIP_ERR_CORRUPT;
     model_ref ref;
     int st = model_select_for_file(h->model_name, h->model_crc, o->model, o->model_size, &ref);
     if (st != IDFZIP_OK)
@@ -334,6 +350,11 @@ static int decode_checked(const uint8_t *idf, size_t idf_size, const idfzip_opti
     st = h->mode == IDF_MODE_STORED ? decode_stored(idf, h, o, img) : decode_coded(idf, h, o, img);
     if (st == IDFZIP_OK && idf_pixel_crc(img) != h->pixel_crc)
         st = IDFZIP_ERR_CRC;
+    /* A header can describe what no PNG holds (a chunk out of place, a
+     * palette on a grey image, indices past the palette); such a file is
+     * corrupt, so that every image we return can be written as a PNG. */
+    if (st == IDFZIP_OK && png_io_validate(img) != IDFZIP_OK)
+        st = IDFZIP_ERR_CORRUPT;
     if (st != IDFZIP_OK) {
         idfzip_image_free(img);
         idf_header_free(h);

@@ -569,13 +569,14 @@ static int walk_chunks(const uint8_t *data, size_t size, chunk_census *census,
 
 /* libpng quietly drops or trims a PLTE or tRNS it finds invalid (duplicate,
  * wrong length, palette longer than the bit depth allows, tRNS in an alpha
- * image).  A lossless round trip cannot drop them quietly, so such files are
- * refused as invalid PNGs. */
+ * image, an empty PLTE in a grey image).  A lossless round trip cannot drop
+ * them quietly, so such files are refused as invalid PNGs; this also keeps
+ * "between PLTE and IDAT" for images that have a palette. */
 static int critical_data_agrees(const chunk_census *c, const idfzip_image *img)
 {
     if (c->plte_count > 1 || c->trns_count > 1)
         return 0;
-    if (c->plte_count == 1 ? c->plte_length != 3 * img->palette_size
+    if (c->plte_count == 1 ? c->plte_length != 3 * img->palette_size || img->palette_size == 0
                            : img->palette_size != 0)
         return 0;
     if (c->trns_count == 1 ? c->trns_length != img->trns_size
@@ -680,16 +681,23 @@ static int palette_and_trns_valid(const idfzip_image *img)
     return img->trns_size == 0;
 }
 
+/* Chunks must stand where a PNG can put them, in file order: places never
+ * go back, and with no PLTE there is no "between PLTE and IDAT" (such a
+ * chunk would be read back as standing before PLTE).  Otherwise an image
+ * kept as a PNG (stored mode) would not come back equal. */
 static int chunks_valid(const idfzip_image *img)
 {
     if (img->chunk_count > 0 && img->chunks == NULL)
         return 0;
+    uint8_t place = IDFZIP_CHUNK_BEFORE_PLTE;
     for (uint32_t i = 0; i < img->chunk_count; i++) {
         const idfzip_chunk *c = &img->chunks[i];
         if (!png_io_chunk_is_copied(c->type) ||
-            c->where > IDFZIP_CHUNK_AFTER_IDAT ||
+            c->where > IDFZIP_CHUNK_AFTER_IDAT || c->where < place ||
+            (c->where == IDFZIP_CHUNK_BEFORE_IDAT && img->palette_size == 0) ||
             c->size > PNGIO_UINT31_MAX || (c->size > 0 && c->data == NULL))
             return 0;
+        place = c->where;
     }
     return 1;
 }

@@ -265,7 +265,8 @@ static void read_net(loader *ld, nn_net *net, uint32_t cin, uint32_t cout)
     t.bound[0] = net->in_clamp;
     for (uint32_t i = 0; i < net->nlayers && !ld->failed; i++)
         read_layer(ld, &net->layer[i], &t, i);
-    need(ld, t.channels[net->nlayers] == cout);
+    /* After a failed layer the later tensors were never described. */
+    need(ld, !ld->failed && t.channels[net->nlayers] == cout);
 }
 
 /* ---- couplings and levels ---- */

@@ -1,14 +1,23 @@
 #!/bin/sh
 # test_cli.sh BUILDDIR — the idfzip command line as a user drives it:
 # names, stdin/stdout, -f/-k/--rm, info/test, and bad input of every kind
-# (one line on stderr, exit 1, no partial output, never a signal).
+# (one line on stderr, exit 1, no partial output, never a signal); hostile
+# headers and the pixel limit (under ulimit -v); I/O faults (full disk,
+# read-only folder, vanishing input); every bit flip of a tiny file.
 set -u
 B=$(cd "${1:-build}" && pwd)
 IDFZIP=$B/idfzip
 PNGCMP=$B/tests/pngcmp
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+MOUNTS=""    # tmpfs mounts made below, undone before $T is removed
+IMMUTABLE="" # folders made immutable with chattr +i
+cleanup() {
+    for m in $MOUNTS; do umount "$m" 2>/dev/null; done
+    for d in $IMMUTABLE; do chattr -i "$d" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
 pass=0 fail=0
 
 ok() { pass=$((pass + 1)); }
@@ -110,6 +119,176 @@ for off in 8 9 10 14 20 30 45 60 70 90 $((size - 40)) $((size - 20)) $((size - 1
 done
 "$IDFZIP" test a.idf >/dev/null 2>&1 && ok || bad "test after flips"
 expect_error "test of a truncated file" "$IDFZIP" test trunc.idf
+
+# --- limits: -v reports peak memory; hostile headers fail before allocating ---
+"$IDFZIP" compress -v -f orig.png -o v.idf 2>"$T/err"
+grep -q 'peak memory [0-9][0-9.]* MiB$' "$T/err" && ok || { bad "-v reports peak memory"; cat "$T/err"; }
+"$IDFZIP" test -v v.idf 2>"$T/err"
+grep -q ': OK, peak memory [0-9][0-9.]* MiB$' "$T/err" && ok || { bad "test -v reports peak memory"; cat "$T/err"; }
+
+# expect_message DESCRIPTION TEXT COMMAND...: exit 1, one stderr line containing TEXT
+expect_message() {
+    d=$1 text=$2
+    shift 2
+    "$@" >/dev/null 2>"$T/err"
+    rc=$?
+    if [ $rc -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "$text" "$T/err"; then ok; else
+        bad "$d (exit $rc, wanted one line with '$text')"
+        cat "$T/err"
+    fi
+}
+# le32 N: N as 4 little-endian bytes.
+le32() {
+    printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 & 255)) $(($1 >> 8 & 255)) \
+        $(($1 >> 16 & 255)) $(($1 >> 24 & 255)))"
+}
+# crc32_le FILE: the CRC32 of FILE as 4 little-endian bytes (gzip's trailer).
+crc32_le() { gzip -c <"$1" | tail -c 8 | head -c 4; }
+# header_size FILE: where the payload of a one-tile model-coded .idf
+# starts: the tile table's size entry, 16 bytes earlier, is the rest.
+header_size() {
+    od -An -v -tu1 "$1" | awk '{ for (i = 1; i <= NF; i++) b[n++] = $i }
+        END { for (h = 38; h <= n; h++)
+                  if (b[h-16] + 256 * b[h-15] + 65536 * b[h-14] + 16777216 * b[h-13] == n - h) {
+                      print h; exit } }'
+}
+# with_header_crc BODY OUT: OUT = BODY, its CRC, then the payload of h.idf.
+with_header_crc() { { cat "$1"; crc32_le "$1"; tail -c +$((hs + 1)) h.idf; } >"$2"; }
+
+"$IDFZIP" compress -f --no-store orig.png -o h.idf 2>/dev/null
+hs=$(header_size h.idf)
+# 60000x60000 (3.6 Gpixels) with valid CRCs: once with the one-entry tile
+# table of the 32x32 original (the table the size claims cannot fit), once
+# with all 235 x 235 tile entries present and every tile empty (a 441 KB
+# file that claims a 21.6 GB image).
+{ head -c 14 h.idf; le32 60000; le32 60000; head -c $((hs - 4)) h.idf | tail -c +23; } >"$T/body"
+with_header_crc "$T/body" hostile.idf
+{ head -c 14 h.idf; le32 60000; le32 60000; head -c $((hs - 16)) h.idf | tail -c +23
+  head -c $((235 * 235 * 8)) /dev/zero; head -c $((hs - 4)) h.idf | tail -c 4; } >"$T/body"
+{ cat "$T/body"; crc32_le "$T/body"; } >hostile-tiles.idf
+expect_message "hostile header, default limit" "exceeds the pixel limit" \
+    "$IDFZIP" decompress hostile.idf -o x4.png
+expect_message "hostile tile table, default limit" "exceeds the pixel limit" \
+    "$IDFZIP" decompress hostile-tiles.idf -o x4.png
+# Above the limit the decoder must still fail on what the file holds, not
+# by allocating the image: under ulimit -v 1 GB, one clear line.  (ASan
+# reserves terabytes of address space, so its builds run without ulimit.)
+limit="ulimit -v 1000000 &&"
+if grep -q __asan_init "$IDFZIP"; then limit=""; fi
+expect_message "hostile header, huge limit" "truncated" \
+    sh -c "$limit exec '$IDFZIP' --max-pixels 4000000000 decompress hostile.idf -o x4.png"
+expect_message "hostile tile table, huge limit" "corrupt" \
+    sh -c "$limit exec '$IDFZIP' --max-pixels 4000000000 decompress hostile-tiles.idf -o x4.png"
+check "no output for hostile headers" test ! -e x4.png
+
+# --- I/O faults: one line, exit 1, no output or temporary file, input untouched ---
+# io_fault DESCRIPTION INPUT OUTPUT COMMAND...  (OUTPUT - : standard output)
+io_fault() {
+    d=$1 in=$2 out=$3
+    shift 3
+    rm -f "$T/saved"
+    [ -f "$in" ] && cp "$in" "$T/saved"
+    "$@" >/dev/null 2>"$T/err"
+    rc=$?
+    if [ $rc -ne 1 ] || [ "$(wc -l <"$T/err")" -ne 1 ]; then
+        bad "$d (exit $rc, $(wc -l <"$T/err") stderr lines)"
+        cat "$T/err"
+    elif [ "$out" != - ] && [ -e "$out" ]; then
+        bad "$d: output left behind"
+    elif [ "$out" != - ] && ls -A "$(dirname "$out")" | grep -q 'tmp-'; then
+        bad "$d: temporary file left behind"
+    elif [ -f "$T/saved" ] && ! cmp -s "$in" "$T/saved"; then
+        bad "$d: input changed"
+    else
+        ok
+    fi
+}
+cp "$HERE/data/photos/chelsea.png" big.png
+"$IDFZIP" compress -f --no-store big.png -o big.idf 2>/dev/null
+io_fault "full disk on stdout (compress)" big.png - sh -c "'$IDFZIP' compress -c big.png >/dev/full"
+io_fault "full disk on stdout (decompress)" big.idf - sh -c "'$IDFZIP' decompress -c big.idf >/dev/full"
+
+# A full filesystem: a 16 KiB tmpfs (we run as root; where mounting is not
+# permitted the cases are skipped with a note).
+mkdir "$T/small"
+if mount -t tmpfs -o size=16k tmpfs "$T/small" 2>/dev/null; then
+    MOUNTS="$MOUNTS $T/small"
+    io_fault "compress to a full filesystem" big.png "$T/small/big.idf" \
+        "$IDFZIP" compress --no-store big.png -o "$T/small/big.idf"
+    io_fault "decompress to a full filesystem" big.idf "$T/small/big.png" \
+        "$IDFZIP" decompress big.idf -o "$T/small/big.png"
+    io_fault "--rm keeps the input when the disk is full" big.png "$T/small/big.idf" \
+        "$IDFZIP" compress --rm --no-store big.png -o "$T/small/big.idf"
+else
+    echo "cli: note: cannot mount a tmpfs here; full-filesystem cases skipped"
+fi
+
+# A read-only folder (root ignores permission bits): a tmpfs remounted
+# read-only, else chattr +i, else skipped with a note.
+RO=$T/readonly
+mkdir "$RO"
+if mount -t tmpfs -o size=256k tmpfs "$RO" 2>/dev/null; then
+    MOUNTS="$MOUNTS $RO"
+    cp orig.png "$RO/in.png"
+    mount -o remount,ro "$RO" 2>/dev/null
+else
+    cp orig.png "$RO/in.png"
+    chattr +i "$RO" 2>/dev/null && IMMUTABLE="$RO"
+fi
+if touch "$RO/probe" 2>/dev/null; then
+    rm -f "$RO/probe"
+    echo "cli: note: cannot make a read-only folder here; read-only cases skipped"
+else
+    io_fault "output into a read-only folder" orig.png "$RO/x.idf" \
+        "$IDFZIP" compress orig.png -o "$RO/x.idf"
+    io_fault "default output next to a read-only input" "$RO/in.png" "$RO/in.idf" \
+        "$IDFZIP" compress "$RO/in.png"
+    # The output is complete and stays; only removing the input fails.
+    io_fault "--rm of an input in a read-only folder" "$RO/in.png" - \
+        "$IDFZIP" compress --rm "$RO/in.png" -o ro.idf
+    check "--rm failure keeps the input" test -f "$RO/in.png"
+    check "--rm failure: the output is whole" "$IDFZIP" test ro.idf
+fi
+
+# Inputs that vanish or never were: a dangling symlink, a FIFO whose writer
+# stops after the signature, a folder.
+ln -s nowhere.png dangling.png
+io_fault "dangling symlink" dangling.png dangling.idf "$IDFZIP" compress dangling.png
+check "dangling symlink kept" test -L dangling.png
+mkfifo fifo.png
+printf '\211PNG\r\n\032\n' >fifo.png &
+writer=$!
+io_fault "FIFO closed early" fifo.png fifo.idf "$IDFZIP" compress fifo.png
+kill $writer 2>/dev/null
+wait $writer 2>/dev/null
+mkdir folder.png
+io_fault "input is a folder" folder.png folder.idf "$IDFZIP" compress folder.png
+no_leftovers "after I/O faults"
+
+# --- every single-bit flip of a tiny file is detected or harmless ---
+# A 1x1 grey PNG (67 bytes) coded as a 90-byte .idf: 720 flipped copies,
+# checked by one `idfzip test` run (one process keeps this fast under ASan).
+printf '\211PNG\r\n\032\n\000\000\000\rIHDR\000\000\000\001\000\000\000\001\010\000\000\000\000:~\233U\000\000\000\nIDATx\332ch\000\000\000\202\000\201\332E\010;\000\000\000\000IEND\256B`\202' >one.png
+check "tiny file compresses" "$IDFZIP" compress -f --no-store one.png -o one.idf
+mkdir flips
+off=0
+for byte in $(od -An -v -tu1 one.idf); do
+    for bit in 0 1 2 3 4 5 6 7; do
+        { head -c $off one.idf; printf "$(printf '\\%03o' $((byte ^ (1 << bit))))"
+          tail -c +$((off + 2)) one.idf; } >flips/$off-$bit.idf
+    done
+    off=$((off + 1))
+done
+"$IDFZIP" test flips/*.idf 2>"$T/err"
+flips=$(ls flips | wc -l)
+detected=$(grep -c '^idfzip: flips/[0-9]*-[0-7]\.idf: ' "$T/err")
+[ "$flips" -eq $((off * 8)) ] && [ "$flips" -gt 0 ] && ok || bad "bit flip files"
+for f in flips/*.idf; do # each accepted flip must give the original pixels
+    grep -q "^idfzip: $f: " "$T/err" && continue
+    "$IDFZIP" decompress -q -f "$f" -o flip.png 2>/dev/null && "$PNGCMP" one.png flip.png ||
+        bad "bit flip $f accepted but decodes to a different image"
+done
+echo "cli: $detected of $flips single-bit flips of a $off-byte file detected, the rest harmless"
 
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tools/setup.sh         install what is missing, build, and round-trip a sample image
 # tools/setup.sh test    the same, plus test-only packages and the whole test suite
-#                        (gcc, clang, and gcc with AddressSanitizer + UBSan)
+#                        (gcc, clang, and gcc with AddressSanitizer + UBSan), then
+#                        each libFuzzer target for 60 seconds (make fuzz)
 #
 # Debian 12; uses apt-get (through sudo when not root) only for packages that
 # are not installed yet.
@@ -37,6 +38,9 @@ test)
     make -j"$JOBS" CC=clang BUILDDIR=build-clang test
     make -j"$JOBS" asan-test
     echo "setup: all test configurations passed (gcc, clang, gcc+asan/ubsan)"
+    # Five targets one after the other, a minute each, plus the build.
+    make -j"$JOBS" fuzz FUZZ_SECONDS=60
+    echo "setup: fuzzing found nothing"
     ;;
 *)
     echo "usage: tools/setup.sh [test]" >&2
