@@ -328,29 +328,42 @@ static int emit_latents(const flow_model *m, const flow_dims *d, flow_work *wk, 
     return 0;
 }
 
-/* Decoder: latents in coding order, inverting level by level; the pixels
- * end in wk->x. */
+/* Inverts the flow from the top latents in wk->x down to the pixels, which
+ * end in wk->x.  Each factored-out z_l is decoded through io, or, with io
+ * NULL (flow_check_inverse), taken from the forward pass's wk->saved. */
+static int invert_from_top(const flow_model *m, const flow_dims *d, flow_work *wk,
+                           uint32_t h, uint32_t w, symbol_io *io)
+{
+    for (uint32_t l = m->nlevels; l-- > 0;) {
+        const flow_level *lv = &m->level[l];
+        uint32_t c = lv->squeeze ? 4 * d->c[l] : d->c[l];
+        size_t n = level_positions(d, l);
+        if (lv->factor_out) { /* h_l comes from inverting the levels above */
+            size_t half = (size_t)(c / 2) * n;
+            memmove(wk->x + half, wk->x, half * sizeof *wk->x);
+            if (!io) {
+                memcpy(wk->x, wk->saved + wk->z_at[l], half * sizeof *wk->x);
+            } else {
+                nn_forward(&lv->prior, wk->x + half, d->h[l + 1], d->w[l + 1], wk->net_out,
+                           wk->scratch);
+                if (code_latents(m, wk->x, c / 2, n, wk->net_out, io) != 0)
+                    return -1;
+            }
+        }
+        level_inverse(lv, wk, c, d->h[l + 1], d->w[l + 1]);
+    }
+    initial_squeezes(m, wk, h, w, 1);
+    return 0;
+}
+
+/* Decoder: latents in coding order, inverting level by level. */
 static int decode_and_invert(const flow_model *m, const flow_dims *d, flow_work *wk,
                              uint32_t h, uint32_t w, symbol_io *io)
 {
     uint32_t L = m->nlevels;
     if (code_latents(m, wk->x, d->c[L], (size_t)d->h[L] * d->w[L], NULL, io) != 0)
         return -1;
-    for (uint32_t l = L; l-- > 0;) {
-        const flow_level *lv = &m->level[l];
-        uint32_t c = lv->squeeze ? 4 * d->c[l] : d->c[l];
-        size_t n = level_positions(d, l);
-        if (lv->factor_out) {
-            size_t half = (size_t)(c / 2) * n;
-            memmove(wk->x + half, wk->x, half * sizeof *wk->x);
-            nn_forward(&lv->prior, wk->x + half, d->h[l + 1], d->w[l + 1], wk->net_out, wk->scratch);
-            if (code_latents(m, wk->x, c / 2, n, wk->net_out, io) != 0)
-                return -1;
-        }
-        level_inverse(lv, wk, c, d->h[l + 1], d->w[l + 1]);
-    }
-    initial_squeezes(m, wk, h, w, 1);
-    return 0;
+    return invert_from_top(m, d, wk, h, w, io);
 }
 
 /* ---- work space ---- */
@@ -573,19 +586,7 @@ int flow_check_inverse(const flow_model *m, const int32_t *x, uint32_t h, uint32
     size_t top = (size_t)d.c[m->nlevels] * d.h[m->nlevels] * d.w[m->nlevels];
     if (latents_out)
         memcpy(latents_out, wk.x, top * sizeof *x);
-    /* Invert as the decoder does, taking each z_l from the forward pass. */
-    for (uint32_t l = m->nlevels; l-- > 0;) {
-        const flow_level *lv = &m->level[l];
-        uint32_t c = lv->squeeze ? 4 * d.c[l] : d.c[l];
-        size_t n = level_positions(&d, l);
-        if (lv->factor_out) { /* h_l comes from inverting the levels above */
-            size_t half = (size_t)(c / 2) * n;
-            memmove(wk.x + half, wk.x, half * sizeof *x);
-            memcpy(wk.x, wk.saved + wk.z_at[l], half * sizeof *x);
-        }
-        level_inverse(lv, &wk, c, d.h[l + 1], d.w[l + 1]);
-    }
-    initial_squeezes(m, &wk, h, w, 1);
+    invert_from_top(m, &d, &wk, h, w, NULL); /* the decoder's path, z from the forward pass */
     int same = memcmp(wk.x, x, total * sizeof *x) == 0;
     work_free(&wk);
     return same ? 0 : -1;
