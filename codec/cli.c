@@ -435,6 +435,9 @@ int main(int argc, char **argv)
 {
     cli c = {0};
     idfzip_options_init(&c.opt);
+    /* IDFZIP_KERNELS=portable: plain C nets (the output never depends on it). */
+    const char *kernels = getenv("IDFZIP_KERNELS");
+    c.opt.portable_kernels = kernels && !strcmp(kernels, "portable");
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     int nfiles = 0, rc = 0, options_done = 0;
     if (!files)

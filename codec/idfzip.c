@@ -63,6 +63,11 @@ static idfzip_options options_or_default(const idfzip_options *opt)
     return o;
 }
 
+static nn_kernel plan_kernel(const idfzip_options *o)
+{
+    return o->portable_kernels ? NN_KERNEL_PORTABLE : nn_kernel_best();
+}
+
 static uint32_t max_sample(const idfzip_image *img)
 {
     size_t n = (size_t)img->width * img->height * img->channels;
@@ -168,7 +173,8 @@ static int write_coded(const idfzip_image *img, const idfzip_options *o,
     dl_tables *dl = dl_tables_create();
     idf_header h;
     header_for_model(&h, img, ref.model);
-    tile_plan plan = {ref.model, dl, h.tile_width, h.tile_height, h.tile_count, o->threads};
+    tile_plan plan = {ref.model, dl, h.tile_width, h.tile_height, h.tile_count, o->threads,
+                      plan_kernel(o)};
     uint8_t **payload = NULL;
     st = dl ? tiles_encode(&plan, img, &payload, &h.tiles) : IDFZIP_ERR_NOMEM;
     dl_tables_destroy(dl);
@@ -317,7 +323,8 @@ static int decode_coded(const uint8_t *idf, const idf_header *h,
     if (st == IDFZIP_OK && !dl)
         st = IDFZIP_ERR_NOMEM;
     if (st == IDFZIP_OK) {
-        tile_plan plan = {ref.model, dl, h->tile_width, h->tile_height, h->tile_count, o->threads};
+        tile_plan plan = {ref.model, dl, h->tile_width, h->tile_height, h->tile_count,
+                          o->threads, plan_kernel(o)};
         st = tiles_decode(&plan, idf + h->header_size, h->tiles, img);
     }
     dl_tables_destroy(dl);

@@ -95,6 +95,8 @@ typedef struct idfzip_options {
     const uint8_t *model;   /* optional .idfw model bytes, NULL: built-in */
     size_t model_size;
     int force_model;        /* 1: never fall back to stored mode */
+    int portable_kernels;   /* 1: plain C nets, no SIMD (same output, slower;
+                               for tests and for comparing) */
 } idfzip_options;
 
 #define IDFZIP_DEFAULT_MAX_PIXELS ((uint64_t)1 << 28) /* 268 MP */

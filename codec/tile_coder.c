@@ -59,7 +59,8 @@ static void tile_store(const model_tile *t, tile_rect r, idfzip_image *img)
     }
 }
 
-static int encode_one(tile_job *job, uint32_t i, model_tile *t, rans_encoder *enc)
+static int encode_one(tile_job *job, uint32_t i, model_tile *t, rans_encoder *enc,
+                      model_cache *cache)
 {
     const tile_plan *p = job->plan;
     tile_rect r = tile_rect_of(p, job->img, i);
@@ -67,7 +68,7 @@ static int encode_one(tile_job *job, uint32_t i, model_tile *t, rans_encoder *en
     t->height = r.height;
     tile_load(job->img, r, t);
     rans_encoder_reset(enc);
-    symbol_io io = {p->dl, enc, NULL, NULL};
+    symbol_io io = {p->dl, enc, NULL, NULL, p->kernel, cache};
     if (p->model->code_tile(p->model, t, &io) != 0)
         return enc->failed ? IDFZIP_ERR_NOMEM : IDFZIP_ERR_UNSUPPORTED;
     size_t bound = rans_encoder_bound(enc);
@@ -84,7 +85,7 @@ static int encode_one(tile_job *job, uint32_t i, model_tile *t, rans_encoder *en
     return IDFZIP_OK;
 }
 
-static int decode_one(tile_job *job, uint32_t i, model_tile *t)
+static int decode_one(tile_job *job, uint32_t i, model_tile *t, model_cache *cache)
 {
     const tile_plan *p = job->plan;
     const uint8_t *src = job->data + job->offsets[i];
@@ -97,7 +98,7 @@ static int decode_one(tile_job *job, uint32_t i, model_tile *t)
     rans_decoder dec;
     if (rans_decoder_init(&dec, src, size) != 0)
         return IDFZIP_ERR_CORRUPT;
-    symbol_io io = {p->dl, NULL, &dec, NULL};
+    symbol_io io = {p->dl, NULL, &dec, NULL, p->kernel, cache};
     if (p->model->code_tile(p->model, t, &io) != 0 || rans_decoder_finish(&dec) != 0)
         return IDFZIP_ERR_CORRUPT;
     tile_store(t, r, job->img);
@@ -110,6 +111,7 @@ static void *tile_worker(void *arg)
     const tile_plan *p = job->plan;
     model_tile t = {0, 0, job->img->channels, (1u << job->img->bit_depth) - 1, NULL};
     rans_encoder enc;
+    model_cache cache = {NULL, NULL};
     rans_encoder_init(&enc);
     t.samples = malloc((size_t)p->tile_width * p->tile_height * t.channels * sizeof *t.samples);
     if (!t.samples)
@@ -118,13 +120,15 @@ static void *tile_worker(void *arg)
         unsigned i = atomic_fetch_add(&job->next_tile, 1u);
         if (i >= p->tile_count)
             break;
-        int st = job->encoding ? encode_one(job, i, &t, &enc) : decode_one(job, i, &t);
+        int st = job->encoding ? encode_one(job, i, &t, &enc, &cache)
+                               : decode_one(job, i, &t, &cache);
         if (st != IDFZIP_OK) {
             int expected = IDFZIP_OK;
             atomic_compare_exchange_strong(&job->status, &expected, st);
         }
     }
     rans_encoder_free(&enc);
+    model_cache_release(&cache);
     free(t.samples);
     return NULL;
 }

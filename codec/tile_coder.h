@@ -21,6 +21,7 @@ typedef struct tile_plan {
     const dl_tables *dl;
     uint32_t tile_width, tile_height, tile_count;
     int threads;
+    nn_kernel kernel;   /* conv kernel for the model's nets */
 } tile_plan;
 
 /* Codes every tile of img.  On success payload[i] (malloc'ed, caller frees

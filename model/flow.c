@@ -15,12 +15,17 @@ typedef struct flow_dims {
     uint32_t c[FLOW_MAX_LEVELS + 1], h[FLOW_MAX_LEVELS + 1], w[FLOW_MAX_LEVELS + 1];
 } flow_dims;
 
-/* Everything one tile needs, allocated once per call. */
+/* Everything coding one block needs, sized for the model's largest block
+ * and kept across blocks and tiles (model_cache), so the hot loop does not
+ * allocate. */
 typedef struct flow_work {
+    const flow_model *model;   /* the model it was sized for */
+    nn_kernel kernel;          /* how nets run (the caller's choice) */
     int32_t *x, *tmp;          /* the tensor being transformed, and a spare */
     int32_t *net_in, *net_out; /* coupling/prior net I/O */
     int32_t *scratch;          /* nn_forward scratch */
     int32_t *saved;            /* encoder: latents z and conditioners h per level */
+    int32_t *block, *strip;    /* one block's samples; an edge strip's */
     size_t z_at[FLOW_MAX_LEVELS], h_at[FLOW_MAX_LEVELS];
 } flow_work;
 
@@ -118,12 +123,12 @@ static void couple_part(const flow_coupling *cp, uint32_t k, int32_t *x, uint32_
 {
     size_t n = (size_t)h * w;
     if (cp->kind == FLOW_BIPARTITE) {
-        nn_forward(&cp->net[0], x, h, w, wk->net_out, wk->scratch);
+        nn_forward(&cp->net[0], x, h, w, wk->net_out, wk->scratch, wk->kernel);
         add_translation(x + (size_t)(c / 2) * n, wk->net_out, (size_t)(c / 2) * n, sign);
         return;
     }
     gather_parts(x, c, n, k, wk->net_in);
-    nn_forward(&cp->net[k], wk->net_in, h, w, wk->net_out, wk->scratch);
+    nn_forward(&cp->net[k], wk->net_in, h, w, wk->net_out, wk->scratch, wk->kernel);
     add_translation(x + (size_t)k * (c / 4) * n, wk->net_out, (size_t)(c / 4) * n, sign);
 }
 
@@ -277,6 +282,59 @@ static int code_latents(const flow_model *m, int32_t *z, uint32_t c, size_t n,
     return 0;
 }
 
+/* Calls fn on every net of m. */
+static void for_each_net(flow_model *m, void (*fn)(nn_net *net, void *ctx), void *ctx)
+{
+    for (uint32_t l = 0; l < m->nlevels; l++) {
+        flow_level *lv = &m->level[l];
+        for (uint32_t k = 0; k < lv->ncouplings; k++)
+            for (uint32_t p = 0; p < (lv->coupling[k].kind == FLOW_BIPARTITE ? 1u : 4u); p++)
+                fn(&lv->coupling[k].net[p], ctx);
+        if (lv->factor_out)
+            fn(&lv->prior, ctx);
+    }
+}
+
+static void count_packed(nn_net *net, void *ctx)
+{
+    for (uint32_t i = 0; i < net->nlayers; i++)
+        if (net->layer[i].op == NN_CONV)
+            *(size_t *)ctx += conv_avx2_packed_size(&net->layer[i]);
+}
+
+static void pack_net(nn_net *net, void *ctx)
+{
+    int32_t **next = ctx;
+    for (uint32_t i = 0; i < net->nlayers; i++)
+        if (net->layer[i].op == NN_CONV) {
+            conv_avx2_pack(&net->layer[i], *next);
+            net->layer[i].packed = *next;
+            *next += conv_avx2_packed_size(&net->layer[i]);
+        }
+}
+
+int flow_pack_kernels(flow_model *m)
+{
+    if (nn_kernel_best() == NN_KERNEL_PORTABLE)
+        return 0;
+    size_t n = 0;
+    for_each_net(m, count_packed, &n);
+    int32_t *p = malloc((n ? n : 1) * sizeof *p);
+    if (!p)
+        return -1;
+    m->kernel_storage = p;
+    for_each_net(m, pack_net, &p);
+    return 0;
+}
+
+/* Only for freeing the model: the layers keep pointers into the storage,
+ * and the model may be half-parsed (walking its nets is not safe). */
+void flow_free_kernels(flow_model *m)
+{
+    free(m->kernel_storage);
+    m->kernel_storage = NULL;
+}
+
 void flow_free_top_tables(flow_model *m)
 {
     free(m->top_storage);
@@ -321,7 +379,7 @@ static int emit_latents(const flow_model *m, const flow_dims *d, flow_work *wk, 
         uint32_t half = d->c[l + 1];
         size_t n = level_positions(d, l);
         nn_forward(&m->level[l].prior, wk->saved + wk->h_at[l], d->h[l + 1], d->w[l + 1],
-                   wk->net_out, wk->scratch);
+                   wk->net_out, wk->scratch, wk->kernel);
         if (code_latents(m, wk->saved + wk->z_at[l], half, n, wk->net_out, io) != 0)
             return -1;
     }
@@ -345,7 +403,7 @@ static int invert_from_top(const flow_model *m, const flow_dims *d, flow_work *w
                 memcpy(wk->x, wk->saved + wk->z_at[l], half * sizeof *wk->x);
             } else {
                 nn_forward(&lv->prior, wk->x + half, d->h[l + 1], d->w[l + 1], wk->net_out,
-                           wk->scratch);
+                           wk->scratch, wk->kernel);
                 if (code_latents(m, wk->x, c / 2, n, wk->net_out, io) != 0)
                     return -1;
             }
@@ -390,40 +448,89 @@ static size_t max_net_scratch(const flow_model *m, const flow_dims *d, size_t *m
     return best;
 }
 
-static void work_free(flow_work *wk)
+/* Offsets of each level's saved z and h for a region of shape d. */
+static void work_layout(const flow_model *m, const flow_dims *d, flow_work *wk)
 {
-    free(wk->x);
-    free(wk->tmp);
-    free(wk->net_in);
-    free(wk->net_out);
-    free(wk->scratch);
-    free(wk->saved);
-    memset(wk, 0, sizeof *wk);
-}
-
-static int work_alloc(const flow_model *m, const flow_dims *d, uint32_t h, uint32_t w,
-                      flow_work *wk)
-{
-    memset(wk, 0, sizeof *wk);
-    size_t total = (size_t)m->image_channels * h * w, io, saved = 0;
-    size_t scratch = max_net_scratch(m, d, &io);
+    size_t saved = 0;
     for (uint32_t l = 0; l < m->nlevels; l++) {
         size_t half = (size_t)d->c[l + 1] * level_positions(d, l);
         wk->z_at[l] = saved;
         wk->h_at[l] = saved + half;
         saved += m->level[l].factor_out ? 2 * half : 0;
     }
-    wk->x = malloc(total * sizeof *wk->x);
-    wk->tmp = malloc(total * sizeof *wk->tmp);
+}
+
+static void work_free(void *p)
+{
+    flow_work *wk = p;
+    if (!wk)
+        return;
+    free(wk->x);
+    free(wk->tmp);
+    free(wk->net_in);
+    free(wk->net_out);
+    free(wk->scratch);
+    free(wk->saved);
+    free(wk->block);
+    free(wk->strip);
+    free(wk);
+}
+
+/* Work space for any region of at most h x w (a multiple of the alignment)
+ * and any block of at most bw x bh samples.  Every size below grows with h
+ * and w, so the largest region bounds them all. */
+static flow_work *work_alloc(const flow_model *m, uint32_t h, uint32_t w, uint32_t bw,
+                             uint32_t bh)
+{
+    flow_dims d;
+    compute_dims(m, h, w, &d);
+    flow_work *wk = calloc(1, sizeof *wk);
+    if (!wk)
+        return NULL;
+    size_t total = (size_t)m->image_channels * h * w, io, saved = 0;
+    size_t scratch = max_net_scratch(m, &d, &io);
+    for (uint32_t l = 0; l < m->nlevels; l++)
+        saved += m->level[l].factor_out ? 2 * (size_t)d.c[l + 1] * level_positions(&d, l) : 0;
+    size_t block = (size_t)bw * bh * m->image_channels;
+    wk->model = m;
+    wk->x = malloc((total ? total : 1) * sizeof *wk->x);
+    wk->tmp = malloc((total ? total : 1) * sizeof *wk->tmp);
     wk->net_in = malloc((io ? io : 1) * sizeof *wk->net_in);
     wk->net_out = malloc((io ? io : 1) * sizeof *wk->net_out);
     wk->scratch = malloc((scratch ? scratch : 1) * sizeof *wk->scratch);
     wk->saved = malloc((saved ? saved : 1) * sizeof *wk->saved);
-    if (!wk->x || !wk->tmp || !wk->net_in || !wk->net_out || !wk->scratch || !wk->saved) {
+    wk->block = malloc((block ? block : 1) * sizeof *wk->block);
+    wk->strip = malloc((block ? block : 1) * sizeof *wk->strip);
+    if (!wk->x || !wk->tmp || !wk->net_in || !wk->net_out || !wk->scratch || !wk->saved ||
+        !wk->block || !wk->strip) {
         work_free(wk);
-        return -1;
+        return NULL;
     }
-    return 0;
+    return wk;
+}
+
+/* The thread's work space for m from io's cache, made on first use; NULL
+ * when memory runs out.  Without a cache the caller frees it. */
+static flow_work *work_for(const flow_model *m, symbol_io *io)
+{
+    model_cache *c = io->cache;
+    flow_work *wk = c ? c->work : NULL;
+    if (wk && (c->release != work_free || wk->model != m)) {
+        model_cache_release(c);
+        wk = NULL;
+    }
+    if (!wk) {
+        uint32_t a = flow_alignment(m);
+        wk = work_alloc(m, m->block_height / a * a, m->block_width / a * a, m->block_width,
+                        m->block_height);
+        if (wk && c) {
+            c->work = wk;
+            c->release = work_free;
+        }
+    }
+    if (wk)
+        wk->kernel = io->kernel;
+    return wk;
 }
 
 /* ---- the model slot ---- */
@@ -445,70 +552,57 @@ static void copy_rect(int32_t *big, uint32_t big_w, uint32_t big_h, int32_t *sma
         }
 }
 
-static int code_flow_region(const flow_model *m, model_tile *t, uint32_t w, uint32_t h,
-                            symbol_io *io)
+static int code_flow_region(const flow_model *m, flow_work *wk, model_tile *t, uint32_t w,
+                            uint32_t h, symbol_io *io)
 {
     flow_dims d;
-    flow_work wk;
     compute_dims(m, h, w, &d);
-    if (work_alloc(m, &d, h, w, &wk) != 0)
-        return -1;
-    int st = 0;
+    work_layout(m, &d, wk);
     if (io->enc) {
-        copy_rect(t->samples, t->width, t->height, wk.x, t->channels, 0, 0, w, h, 0);
-        flow_forward(m, &d, &wk, h, w);
-        st = emit_latents(m, &d, &wk, io);
-    } else {
-        st = decode_and_invert(m, &d, &wk, h, w, io);
-        size_t n = (size_t)t->channels * w * h;
-        for (size_t i = 0; st == 0 && i < n; i++)
-            if (wk.x[i] < 0 || wk.x[i] > (int32_t)t->maxval)
-                st = -1;
-        if (st == 0)
-            copy_rect(t->samples, t->width, t->height, wk.x, t->channels, 0, 0, w, h, 1);
+        copy_rect(t->samples, t->width, t->height, wk->x, t->channels, 0, 0, w, h, 0);
+        flow_forward(m, &d, wk, h, w);
+        return emit_latents(m, &d, wk, io);
     }
-    work_free(&wk);
-    return st;
+    if (decode_and_invert(m, &d, wk, h, w, io) != 0)
+        return -1;
+    size_t n = (size_t)t->channels * w * h;
+    for (size_t i = 0; i < n; i++)
+        if (wk->x[i] < 0 || wk->x[i] > (int32_t)t->maxval)
+            return -1;
+    copy_rect(t->samples, t->width, t->height, wk->x, t->channels, 0, 0, w, h, 1);
+    return 0;
 }
 
 /* Codes a rectangle of the tile with the baseline model. */
-static int code_strip(model_tile *t, uint32_t x0, uint32_t y0, uint32_t w, uint32_t h,
-                      symbol_io *io)
+static int code_strip(flow_work *wk, model_tile *t, uint32_t x0, uint32_t y0, uint32_t w,
+                      uint32_t h, symbol_io *io)
 {
     if (w == 0 || h == 0)
         return 0;
     const idf_model *base = baseline_model();
-    model_tile strip = {w, h, t->channels, t->maxval, NULL};
-    strip.samples = malloc((size_t)w * h * t->channels * sizeof *strip.samples);
-    if (!strip.samples)
-        return -1;
+    model_tile strip = {w, h, t->channels, t->maxval, wk->strip};
     copy_rect(t->samples, t->width, t->height, strip.samples, t->channels, x0, y0, w, h, 0);
     int st = base->code_tile(base, &strip, io);
     if (st == 0 && io->dec)
         copy_rect(t->samples, t->width, t->height, strip.samples, t->channels, x0, y0, w, h, 1);
-    free(strip.samples);
     return st;
 }
 
 /* Codes one block (or the part of one inside the image) at (x0, y0). */
-static int code_block(const flow_model *m, model_tile *t, uint32_t x0, uint32_t y0,
-                      uint32_t bw, uint32_t bh, symbol_io *io)
+static int code_block(const flow_model *m, flow_work *wk, model_tile *t, uint32_t x0,
+                      uint32_t y0, uint32_t bw, uint32_t bh, symbol_io *io)
 {
     uint32_t a = flow_alignment(m);
     uint32_t w = bw / a * a, h = bh / a * a;
-    model_tile b = {bw, bh, t->channels, t->maxval, NULL};
-    b.samples = malloc((size_t)bw * bh * t->channels * sizeof *b.samples);
-    if (!b.samples)
-        return -1;
+    model_tile b = {bw, bh, t->channels, t->maxval, wk->block};
     copy_rect(t->samples, t->width, t->height, b.samples, t->channels, x0, y0, bw, bh, 0);
-    int st = (w && h) ? code_flow_region(m, &b, w, h, io) : 0;
+    int st = (w && h) ? code_flow_region(m, wk, &b, w, h, io) : 0;
     if (st == 0)
-        st = code_strip(&b, w, 0, bw - w, h, io);
+        st = code_strip(wk, &b, w, 0, bw - w, h, io);
     if (st == 0)
-        st = code_strip(&b, 0, h, bw, bh - h, io);
+        st = code_strip(wk, &b, 0, h, bw, bh - h, io);
     if (st == 0 && io->dec)
         copy_rect(t->samples, t->width, t->height, b.samples, t->channels, x0, y0, bw, bh, 1);
-    free(b.samples);
     return st;
 }
 
@@ -517,14 +611,19 @@ static int flow_code_tile(const idf_model *slot, model_tile *t, symbol_io *io)
     const flow_model *m = slot->params;
     if (t->channels != m->image_channels || t->maxval > (1u << m->bit_depth) - 1)
         return -1;
-    for (uint32_t y = 0; y < t->height; y += m->block_height)
-        for (uint32_t x = 0; x < t->width; x += m->block_width) {
+    flow_work *wk = work_for(m, io);
+    if (!wk)
+        return -1;
+    int st = 0;
+    for (uint32_t y = 0; st == 0 && y < t->height; y += m->block_height)
+        for (uint32_t x = 0; st == 0 && x < t->width; x += m->block_width) {
             uint32_t bw = t->width - x < m->block_width ? t->width - x : m->block_width;
             uint32_t bh = t->height - y < m->block_height ? t->height - y : m->block_height;
-            if (code_block(m, t, x, y, bw, bh, io) != 0)
-                return -1;
+            st = code_block(m, wk, t, x, y, bw, bh, io);
         }
-    return 0;
+    if (!io->cache)
+        work_free(wk);
+    return st;
 }
 
 static int flow_serves(const idf_model *slot, const model_image_kind *kind)
@@ -573,21 +672,23 @@ uint64_t flow_macs_per_pixel(const flow_model *m)
 }
 
 int flow_check_inverse(const flow_model *m, const int32_t *x, uint32_t h, uint32_t w,
-                       int32_t *latents_out)
+                       int32_t *latents_out, nn_kernel kernel)
 {
     flow_dims d;
-    flow_work wk;
     compute_dims(m, h, w, &d);
-    if (work_alloc(m, &d, h, w, &wk) != 0)
+    flow_work *wk = work_alloc(m, h, w, 0, 0);
+    if (!wk)
         return -1;
+    wk->kernel = kernel;
+    work_layout(m, &d, wk);
     size_t total = (size_t)m->image_channels * h * w;
-    memcpy(wk.x, x, total * sizeof *x);
-    flow_forward(m, &d, &wk, h, w);
+    memcpy(wk->x, x, total * sizeof *x);
+    flow_forward(m, &d, wk, h, w);
     size_t top = (size_t)d.c[m->nlevels] * d.h[m->nlevels] * d.w[m->nlevels];
     if (latents_out)
-        memcpy(latents_out, wk.x, top * sizeof *x);
-    invert_from_top(m, &d, &wk, h, w, NULL); /* the decoder's path, z from the forward pass */
-    int same = memcmp(wk.x, x, total * sizeof *x) == 0;
-    work_free(&wk);
+        memcpy(latents_out, wk->x, top * sizeof *x);
+    invert_from_top(m, &d, wk, h, w, NULL); /* the decoder's path, z from the forward pass */
+    int same = memcmp(wk->x, x, total * sizeof *x) == 0;
+    work_free(wk);
     return same ? 0 : -1;
 }

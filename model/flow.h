@@ -88,12 +88,19 @@ typedef struct flow_model {
     freq_table *top_table;
     int32_t *top_lo;
     void *top_storage;
+    void *kernel_storage;   /* conv weights pre-packed for the SIMD kernel */
 } flow_model;
 
 /* Builds the mixture tables of the top prior (nothing to do for K = 1).
  * Returns 0, or -1 when out of memory. */
 int flow_build_top_tables(flow_model *m);
 void flow_free_top_tables(flow_model *m);
+
+/* Packs every conv's weights for the best SIMD kernel this CPU runs (none
+ * when it runs only the portable loops): -1 when memory runs out.  Free
+ * with flow_free_kernels only when freeing the model. */
+int flow_pack_kernels(flow_model *m);
+void flow_free_kernels(flow_model *m);
 
 /* Spatial alignment of the flow region: 2^(initial + level squeezes). */
 uint32_t flow_alignment(const flow_model *m);
@@ -111,8 +118,8 @@ void flow_model_bind(flow_model *m);
 /* Forward then inverse of the flow alone on planes x (image_channels x h x
  * w, h and w multiples of the alignment), for tests: returns 0 when the
  * inverse gives back x exactly; latents_out (optional) receives the top
- * latents. */
+ * latents.  Nets run with `kernel`. */
 int flow_check_inverse(const flow_model *m, const int32_t *x, uint32_t h, uint32_t w,
-                       int32_t *latents_out);
+                       int32_t *latents_out, nn_kernel kernel);
 
 #endif

@@ -468,6 +468,7 @@ void idfw_free(flow_model *m)
     if (!m)
         return;
     flow_free_top_tables(m);
+    flow_free_kernels(m);
     free(m->storage);
     free(m);
 }
@@ -500,7 +501,7 @@ int idfw_load(const uint8_t *data, size_t size, flow_model **out)
         return IDFZIP_ERR_MODEL;
     }
     m->slot.crc = le_u32(data + ld.end);
-    if (flow_build_top_tables(m) != 0) {
+    if (flow_build_top_tables(m) != 0 || flow_pack_kernels(m) != 0) {
         idfw_free(m);
         return IDFZIP_ERR_NOMEM;
     }

@@ -19,6 +19,7 @@
 
 #include "../rans/dl_table.h"
 #include "../rans/rans.h"
+#include "kernels/nn_kernels.h"
 
 /* A rectangle of the image as planes of integers (plane c starts at
  * samples + c * width * height).  Samples lie in 0 .. maxval. */
@@ -35,11 +36,29 @@ typedef struct latent_log {
     size_t count, capacity; /* stops recording when full */
 } latent_log;
 
+/* Work space a model keeps between tiles of one thread (so the hot loop
+ * allocates nothing): the model fills it on first use and says how to free
+ * it; the thread's owner calls model_cache_release() at the end. */
+typedef struct model_cache {
+    void *work;
+    void (*release)(void *work);
+} model_cache;
+
+static inline void model_cache_release(model_cache *c)
+{
+    if (c->work && c->release)
+        c->release(c->work);
+    c->work = NULL;
+    c->release = NULL;
+}
+
 typedef struct symbol_io {
     const dl_tables *dl;
-    rans_encoder *enc; /* set when encoding */
-    rans_decoder *dec; /* set when decoding */
-    latent_log *log;   /* optional, encoding only */
+    rans_encoder *enc;  /* set when encoding */
+    rans_decoder *dec;  /* set when decoding */
+    latent_log *log;    /* optional, encoding only */
+    nn_kernel kernel;   /* how the model's nets run; never changes the result */
+    model_cache *cache; /* optional: work space kept across tiles */
 } symbol_io;
 
 static inline int32_t symbol_io_latent(symbol_io *io, int32_t value,

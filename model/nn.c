@@ -27,7 +27,8 @@ static uint32_t tensor_channels(const nn_net *net, uint32_t t)
     return t == 0 ? net->cin : net->layer[t - 1].cout;
 }
 
-size_t nn_scratch_size(const nn_net *net, uint32_t h, uint32_t w)
+/* Elements of scratch the tensors take; a kernel's own scratch follows. */
+static size_t tensors_size(const nn_net *net, uint32_t h, uint32_t w)
 {
     const size_t plane = (size_t)h * w;
     size_t total = 0;
@@ -35,6 +36,17 @@ size_t nn_scratch_size(const nn_net *net, uint32_t h, uint32_t w)
     for (uint32_t t = 0; t < net->nlayers; t++)
         total += (size_t)tensor_channels(net, t) * plane;
     return total;
+}
+
+size_t nn_scratch_size(const nn_net *net, uint32_t h, uint32_t w)
+{
+    size_t kernel = 0;
+    for (uint32_t i = 0; i < net->nlayers; i++)
+        if (net->layer[i].op == NN_CONV) {
+            size_t s = conv_avx2_scratch(&net->layer[i], h, w);
+            kernel = s > kernel ? s : kernel;
+        }
+    return tensors_size(net, h, w) + kernel;
 }
 
 uint64_t nn_macs_per_position(const nn_net *net)
@@ -100,15 +112,11 @@ static void accumulate_tap(int32_t *acc, const int32_t *in, uint32_t h,
     }
 }
 
-/* plane[k] = clamp(floor((plane[k] * mult + round) / 2^shift), +-clamp). */
 static void requantise_plane(int32_t *plane, size_t n, int32_t mult,
                              unsigned shift, int32_t clamp)
 {
-    const int64_t round = shift ? (int64_t)1 << (shift - 1) : 0;
-    for (size_t k = 0; k < n; k++) {
-        const int64_t scaled = (int64_t)plane[k] * mult + round;
-        plane[k] = clamp_i64(nn_floor_shift(scaled, shift), clamp);
-    }
+    for (size_t k = 0; k < n; k++)
+        plane[k] = nn_requantise(plane[k], mult, shift, clamp);
 }
 
 static void conv_forward(const nn_layer *l, const int32_t *in, uint32_t h,
@@ -137,9 +145,15 @@ static void conv_forward(const nn_layer *l, const int32_t *in, uint32_t h,
 
 /* ---- elementwise layers ----------------------------------------------- */
 
-static void relu_forward(const int32_t *in, size_t n, int32_t *out)
+/* The elementwise loops below run a multiple of 8 times and then finish
+ * the rest, so GCC's -O2 cost model vectorises them (see axpy_i32). */
+static void relu_forward(const int32_t *restrict in, size_t n, int32_t *restrict out)
 {
-    for (size_t k = 0; k < n; k++)
+    const size_t n8 = n & ~(size_t)7;
+    size_t k;
+    for (k = 0; k < n8; k++)
+        out[k] = in[k] > 0 ? in[k] : 0;
+    for (; k < n; k++)
         out[k] = in[k] > 0 ? in[k] : 0;
 }
 
@@ -162,18 +176,44 @@ static void add_forward(const int32_t *a, const int32_t *b, size_t n,
         out[k] = clamp_i64((int64_t)a[k] + b[k], clamp);
 }
 
-static void clamp_input(const int32_t *in, size_t n, int32_t bound,
-                        int32_t *out)
+static int32_t clamp_i32(int32_t v, int32_t bound)
 {
-    for (size_t k = 0; k < n; k++)
-        out[k] = clamp_i64(in[k], bound);
+    return v > bound ? bound : (v < -bound ? -bound : v);
+}
+
+static void clamp_input(const int32_t *restrict in, size_t n, int32_t bound,
+                        int32_t *restrict out)
+{
+    const size_t n8 = n & ~(size_t)7;
+    size_t k;
+    for (k = 0; k < n8; k++)
+        out[k] = clamp_i32(in[k], bound);
+    for (; k < n; k++)
+        out[k] = clamp_i32(in[k], bound);
 }
 
 /* ---- the net ---------------------------------------------------------- */
 
-void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
-                int32_t *out, int32_t *scratch)
+/* Largest magnitude tensor t can hold, from the layers' clamps. */
+static int32_t next_bound(const nn_layer *l, int32_t bound)
 {
+    return (l->op == NN_CONV || l->op == NN_ADD) ? l->clamp : bound;
+}
+
+static void conv_dispatch(const nn_layer *l, const int32_t *in, int32_t in_bound, uint32_t h,
+                          uint32_t w, int32_t *out, int32_t *kernel_scratch, nn_kernel kernel)
+{
+    if (kernel != NN_KERNEL_PORTABLE && in_bound <= NN_KERNEL_INT16_BOUND)
+        conv_avx2(l, in, h, w, out, kernel_scratch);
+    else
+        conv_forward(l, in, h, w, out);
+}
+
+void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
+                int32_t *out, int32_t *scratch, nn_kernel kernel)
+{
+    int32_t *kernel_scratch = scratch + tensors_size(net, h, w);
+    int32_t bound = net->in_clamp;
     const size_t plane = (size_t)h * w;
     int32_t *tensor[NN_MAX_LAYERS + 1];
     const uint32_t n = net->nlayers;
@@ -194,7 +234,7 @@ void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
         const size_t count = (size_t)l->cout * plane;
         switch (l->op) {
         case NN_CONV:
-            conv_forward(l, src, h, w, dst);
+            conv_dispatch(l, src, bound, h, w, dst, kernel_scratch, kernel);
             break;
         case NN_RELU:
             relu_forward(src, count, dst);
@@ -208,5 +248,6 @@ void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
         default:
             break; /* the loader rejects unknown ops */
         }
+        bound = next_bound(l, bound);
     }
 }

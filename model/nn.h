@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/nn_kernels.h"
+
 #define NN_MAX_LAYERS 64
 #define NN_MAX_CHANNELS 1024
 #define NN_MAX_CLAMP (1 << 20)
@@ -48,6 +50,8 @@ typedef struct nn_layer {
     const int32_t *bias;   /* conv: [cout], in accumulator units */
     const int32_t *mult;   /* conv: [cout], 0 .. NN_MAX_MULT-1 */
     const uint8_t *shift;  /* conv: [cout], 0 .. NN_MAX_SHIFT */
+    const int32_t *packed; /* conv, optional: weights in the SIMD kernel's order
+                              (conv_avx2_pack); NULL: packed on each call */
 } nn_layer;
 
 typedef struct nn_net {
@@ -57,13 +61,16 @@ typedef struct nn_net {
     nn_layer layer[NN_MAX_LAYERS];
 } nn_net;
 
-/* int32 elements of scratch nn_forward needs for an h x w map. */
+/* int32 elements of scratch nn_forward needs for an h x w map (with any
+ * kernel). */
 size_t nn_scratch_size(const nn_net *net, uint32_t h, uint32_t w);
 
-/* Runs the net on in (cin planes of h*w) into out (cout planes).
- * scratch holds nn_scratch_size() elements; in and out may not overlap it. */
+/* Runs the net on in (cin planes of h*w) into out (cout planes), its convs
+ * with `kernel` where it serves them and the reference loops elsewhere;
+ * every kernel gives the same integers.  scratch holds nn_scratch_size()
+ * elements; in and out may not overlap it. */
 void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
-                int32_t *out, int32_t *scratch);
+                int32_t *out, int32_t *scratch, nn_kernel kernel);
 
 /* Multiply-accumulates per output position, for MAC/pixel reports. */
 uint64_t nn_macs_per_position(const nn_net *net);
@@ -74,6 +81,16 @@ static inline int64_t nn_floor_shift(int64_t v, unsigned s)
 {
     const uint64_t bias = (uint64_t)1 << 62; /* a multiple of 2^s */
     return (int64_t)(((uint64_t)v + bias) >> s) - (int64_t)(bias >> s);
+}
+
+/* The conv requantisation of nn.h, shared by every kernel:
+ * clamp(floor((acc * mult + round) / 2^shift), +-clamp). */
+static inline int32_t nn_requantise(int32_t acc, int32_t mult, unsigned shift,
+                                    int32_t clamp)
+{
+    const int64_t round = shift ? (int64_t)1 << (shift - 1) : 0;
+    const int64_t v = nn_floor_shift((int64_t)acc * mult + round, shift);
+    return v > clamp ? clamp : v < -(int64_t)clamp ? -clamp : (int32_t)v;
 }
 
 #endif

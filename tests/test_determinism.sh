@@ -1,10 +1,12 @@
 #!/bin/sh
 # test_determinism.sh BUILDDIR — the .idf bytes depend on nothing but the
-# input: not on the compiler, the optimisation level, the instruction set or
-# the thread count.  Builds the CLI three ways (gcc -O0, gcc -O3
+# input: not on the compiler, the optimisation level, the instruction set,
+# the conv kernel (SIMD or IDFZIP_KERNELS=portable) or the thread count.
+# Builds the CLI three ways (gcc -O0, gcc -O3
 # -march=native, clang -O2; each in its own build-det-* folder, which make
 # keeps up to date like any other build folder), compresses the same images
-# with each build at -T 1 and -T 2 with the model forced (--no-store), and
+# with each build at -T 1, -T 2 and -T 1 with portable kernels, with the
+# model forced (--no-store), and
 # requires every .idf to be byte-identical; then each build decodes the
 # other builds' files back to the original pixels.  Uses BUILDDIR's
 # make_random_model (for one image coded with a random tiny-rgb flow) and
@@ -63,18 +65,21 @@ chelsea $HERE/data/photos/chelsea.png -
 basn3p04 $HERE/data/pngsuite/basn3p04.png -
 basn6a16 $HERE/data/pngsuite/basn6a16.png -
 tiles $HERE/golden/tiles-rgb8.png -
-tiles-flow $HERE/golden/tiles-rgb8.png $T/tiny-rgb.idfw"
+tiles-flow $HERE/golden/tiles-rgb8.png $T/tiny-rgb.idfw
+chelsea-flow $HERE/data/photos/chelsea.png $T/tiny-rgb.idfw"
 
 model_option() { [ "$1" = - ] || echo "--model $1"; }
 
-compress_all() { # compress_all BUILD THREADS OUTDIR
+compress_all() { # compress_all BUILD VARIANT OUTDIR (VARIANT: 1, 2 or 1p)
     mkdir -p "$3"
     set -- "$@" $IMAGES
-    idfzip=$ROOT/build-det-$1/idfzip threads=$2 out=$3
+    idfzip=$ROOT/build-det-$1/idfzip threads=${2%p} out=$3
+    kernels=auto
+    [ "$threads" = "$2" ] || kernels=portable
     shift 3
     while [ $# -ge 3 ]; do
-        if ! "$idfzip" compress -q -f --no-store -T "$threads" $(model_option "$3") "$2" \
-            -o "$out/$1.idf"; then
+        if ! IDFZIP_KERNELS=$kernels "$idfzip" compress -q -f --no-store -T "$threads" \
+            $(model_option "$3") "$2" -o "$out/$1.idf"; then
             bad "$1: compress with $idfzip -T $threads"
         fi
         shift 3
@@ -83,13 +88,13 @@ compress_all() { # compress_all BUILD THREADS OUTDIR
 
 reference=""
 for name in $built; do
-    for threads in 1 2; do
-        dir=$T/$name-T$threads
-        compress_all "$name" "$threads" "$dir"
+    for variant in 1 2 1p; do
+        dir=$T/$name-T$variant
+        compress_all "$name" "$variant" "$dir"
         [ -z "$reference" ] && reference=$dir && continue
         for f in "$reference"/*.idf; do
             if cmp -s "$f" "$dir/$(basename "$f")"; then ok; else
-                bad "$(basename "$f"): $name -T $threads differs from $(basename "$reference")"
+                bad "$(basename "$f"): $name -T $variant differs from $(basename "$reference")"
             fi
         done
     done

@@ -50,7 +50,7 @@ static void test_inverse(const char *preset, int weight_mode)
         size_t n = (size_t)m->image_channels * h * w;
         int32_t *x = malloc(n * sizeof *x);
         fill_random(x, n, m->maxval, &rng);
-        bad += flow_check_inverse(m, x, h, w, NULL) != 0;
+        bad += flow_check_inverse(m, x, h, w, NULL, nn_kernel_best()) != 0;
         free(x);
     }
     CHECK(bad == 0, "%s weights %d: inverse failed %d times", preset, weight_mode, bad);
@@ -77,7 +77,7 @@ static void test_zero_is_identity(void)
     int32_t x[64], z[64];
     uint64_t rng = 3;
     fill_random(x, 64, 16, &rng);
-    CHECK(flow_check_inverse(m, x, 8, 8, z) == 0, "inverse");
+    CHECK(flow_check_inverse(m, x, 8, 8, z, NN_KERNEL_PORTABLE) == 0, "inverse");
     qsort(x, 64, sizeof *x, cmp_i32);
     qsort(z, 64, sizeof *z, cmp_i32);
     CHECK(memcmp(x, z, sizeof x) == 0, "zero nets changed the values");
@@ -116,7 +116,7 @@ static void test_hand_coupling(void)
                                    .mult = mults[k], .shift = shift};
         flow_model_bind(m);
         int32_t x[4] = {1, 2, 3, 4}, z[4];
-        CHECK(flow_check_inverse(m, x, 2, 2, z) == 0, "hand inverse");
+        CHECK(flow_check_inverse(m, x, 2, 2, z, nn_kernel_best()) == 0, "hand inverse");
         CHECK(memcmp(z, want[k], sizeof z) == 0, "mult %d: got %d %d %d %d", mults[k][0], z[0],
               z[1], z[2], z[3]);
         free(m);

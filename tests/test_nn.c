@@ -124,7 +124,7 @@ static void ref_forward(const nn_net *net, const int32_t *in, int h, int w,
  * scratch (so ASan sees any overrun and stale contents cannot leak into the
  * result) and checks it leaves its input and everything past out alone. */
 static void run_nn(const nn_net *net, const int32_t *in, uint32_t h,
-                   uint32_t w, int32_t *out, uint64_t *rng)
+                   uint32_t w, int32_t *out, uint64_t *rng, nn_kernel kernel)
 {
     const size_t plane = (size_t)h * w, nin = net->cin * plane;
     const size_t nout = net->cout * plane, nscratch = nn_scratch_size(net, h, w);
@@ -136,7 +136,7 @@ static void run_nn(const nn_net *net, const int32_t *in, uint32_t h,
         out[nout + k] = GUARD_VALUE;
     memcpy(in_copy, in, sizeof(int32_t) * nin);
 
-    nn_forward(net, in, h, w, out, scratch);
+    nn_forward(net, in, h, w, out, scratch, kernel);
 
     int guard_ok = 1;
     for (size_t k = 0; k < GUARD; k++)
@@ -336,8 +336,19 @@ static int32_t random_input(uint64_t *rng, int32_t in_clamp)
 }
 
 static const uint32_t map_sizes[][2] = {
-    {1, 1}, {1, 7}, {7, 1}, {5, 5}, {16, 16}, {33, 17},
+    {1, 1}, {1, 7}, {7, 1}, {5, 5}, {16, 16}, {33, 17}, {2, 2}, {32, 32}, {3, 19},
 };
+
+/* Every kernel this machine runs, the portable reference first; each must
+ * match the reference exactly. */
+static int kernels_to_test(nn_kernel *k)
+{
+    int n = 0;
+    for (int i = 0; i < NN_KERNEL_COUNT; i++)
+        if (nn_kernel_supported((nn_kernel)i))
+            k[n++] = (nn_kernel)i;
+    return n;
+}
 
 /* One random net on one map size against the reference. */
 static void check_random_net(uint64_t *rng, int trial)
@@ -358,15 +369,18 @@ static void check_random_net(uint64_t *rng, int trial)
     ref_forward(net, in, (int)h, (int)w, want);
     CHECK(!ref_overflow, "trial %d: the random net breaks the overflow bound",
           trial);
-    run_nn(net, in, h, w, got, rng);
-    size_t k = 0;
-    while (k < nout && got[k] == want[k])
-        k++;
-    CHECK(k == nout,
-          "trial %d: %u layers, %ux%u, cin %u cout %u: element %zu is %d, "
-          "reference %d",
-          trial, net->nlayers, h, w, net->cin, net->cout, k,
-          k < nout ? got[k] : 0, k < nout ? want[k] : 0);
+    nn_kernel kernels[NN_KERNEL_COUNT];
+    for (int kk = 0; kk < kernels_to_test(kernels); kk++) {
+        run_nn(net, in, h, w, got, rng, kernels[kk]);
+        size_t k = 0;
+        while (k < nout && got[k] == want[k])
+            k++;
+        CHECK(k == nout,
+              "trial %d (%s kernel): %u layers, %ux%u, cin %u cout %u: element %zu is %d, "
+              "reference %d",
+              trial, nn_kernel_name(kernels[kk]), net->nlayers, h, w, net->cin, net->cout, k,
+              k < nout ? got[k] : 0, k < nout ? want[k] : 0);
+    }
     free(in);
     free(got);
     free(want);
@@ -402,12 +416,15 @@ static void check_hand(const char *name, const nn_net *net, const int32_t *in,
     uint64_t rng = 1;
     size_t nout = net->cout * (size_t)h * w;
     int32_t got[64 + GUARD];
-    run_nn(net, in, h, w, got, &rng);
-    int ok = same_i32(got, expect, nout);
-    CHECK(ok, "%s", name);
-    if (!ok) {
-        print_i32("got   ", got, nout);
-        print_i32("expect", expect, nout);
+    nn_kernel kernels[NN_KERNEL_COUNT];
+    for (int kk = 0; kk < kernels_to_test(kernels); kk++) {
+        run_nn(net, in, h, w, got, &rng, kernels[kk]);
+        int ok = same_i32(got, expect, nout);
+        CHECK(ok, "%s (%s kernel)", name, nn_kernel_name(kernels[kk]));
+        if (!ok) {
+            print_i32("got   ", got, nout);
+            print_i32("expect", expect, nout);
+        }
     }
 }
 
@@ -591,16 +608,19 @@ static void print_conv_speed(void)
                               .mult = mult, .shift = shift};
     int32_t *scratch = malloc(sizeof(int32_t) * nn_scratch_size(&net, H, W));
     double macs = (double)nn_macs_per_position(&net) * H * W;
-    int runs = 0;
-    double start = now_seconds(), elapsed;
-    do {
-        nn_forward(&net, in, H, W, out, scratch);
-        runs++;
-        elapsed = now_seconds() - start;
-    } while (elapsed < 0.25);
-    printf("nn: 3x3 conv %d->%d on %dx%d: %.2f GMAC/s (%d runs, %.1f ms each)\n",
-           C, C, H, W, macs * runs / elapsed * 1e-9, runs,
-           elapsed / runs * 1e3);
+    nn_kernel kernels[NN_KERNEL_COUNT];
+    for (int kk = 0; kk < kernels_to_test(kernels); kk++) {
+        int runs = 0;
+        double start = now_seconds(), elapsed;
+        do {
+            nn_forward(&net, in, H, W, out, scratch, kernels[kk]);
+            runs++;
+            elapsed = now_seconds() - start;
+        } while (elapsed < 0.25);
+        printf("nn: 3x3 conv %d->%d on %dx%d, %s: %.2f GMAC/s (%d runs, %.2f ms each)\n", C, C,
+               H, W, nn_kernel_name(kernels[kk]), macs * runs / elapsed * 1e-9, runs,
+               elapsed / runs * 1e3);
+    }
     free(scratch);
 }
 

@@ -1,7 +1,8 @@
-/* bench_codec [-n] [-T N] [-r RUNS] [-m MODEL.idfw] FILE.png... — measures idfzip on real files:
+/* bench_codec [-n] [-p] [-T N] [-r RUNS] [-m MODEL.idfw] FILE.png... — measures idfzip on real files:
  * bits per subpixel of the .idf (8 * bytes / (W*H*C)) next to the input
  * PNG's, and encode/decode speed in megapixels per second (median of RUNS
- * runs).  Every decode is checked against the source pixels. */
+ * runs).  Every decode is checked against the source pixels.  -n: code with
+ * the model even where stored mode would win; -p: portable (non-SIMD) nets. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,8 +95,12 @@ int main(int argc, char **argv)
     int runs = 3, failed = 0, i = 1;
     const char *model_path = NULL;
     uint8_t *model = NULL;
-    for (; i < argc && !strcmp(argv[i], "-n"); i++)
-        o.force_model = 1; /* measure the model even where stored mode wins */
+    for (; i < argc && (!strcmp(argv[i], "-n") || !strcmp(argv[i], "-p")); i++) {
+        if (argv[i][1] == 'n')
+            o.force_model = 1; /* measure the model even where stored mode wins */
+        else
+            o.portable_kernels = 1;
+    }
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
         if (!strcmp(argv[i], "-T"))
             o.threads = atoi(argv[i + 1]);
@@ -111,9 +116,10 @@ int main(int argc, char **argv)
     for (; i < argc; i++)
         failed |= bench_file(argv[i], &o, runs, &t) != 0;
     if (t.subpixels > 0)
-        printf("TOTAL (-T %d, median of %d): PNG %.3f bpsp, idfzip %.3f bpsp (%.1f%% of PNG), "
+        printf("TOTAL (-T %d, %s nets, median of %d): PNG %.3f bpsp, idfzip %.3f bpsp (%.1f%% of PNG), "
                "encode %.2f MP/s, decode %.2f MP/s\n",
-               o.threads, runs, 8 * t.png_bytes / t.subpixels, 8 * t.idf_bytes / t.subpixels,
+               o.threads, nn_kernel_name(o.portable_kernels ? NN_KERNEL_PORTABLE : nn_kernel_best()),
+               runs, 8 * t.png_bytes / t.subpixels, 8 * t.idf_bytes / t.subpixels,
                100 * t.idf_bytes / t.png_bytes, t.pixels / 1e6 / t.enc_s, t.pixels / 1e6 / t.dec_s);
     free(model);
     return failed;

@@ -32,7 +32,7 @@ static int run(const flow_model *m, int32_t *samples, uint32_t w, uint32_t h, FI
     dl_tables *dl = dl_tables_create();
     rans_encoder enc;
     rans_encoder_init(&enc);
-    symbol_io io = {dl, &enc, NULL, &log};
+    symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL};
     model_tile tile = {w, h, m->image_channels, m->maxval, samples};
     int ok = log.value && log.mean16 && log.scale && dl &&
              m->slot.code_tile(&m->slot, &tile, &io) == 0;

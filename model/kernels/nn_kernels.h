@@ -1,0 +1,55 @@
+/* nn_kernels.h — SIMD kernels for model/nn.c's convolution, one per
+ * instruction set, chosen at run time.
+ *
+ * Owns: the kernel interface and CPU detection.  A kernel computes exactly
+ * what nn.h defines for NN_CONV; the portable loops in nn.c are the
+ * reference, and tests/test_nn.c checks every kernel against them on
+ * random layers.  Results are bit-identical by construction: every partial
+ * sum of an accumulator is an exact int32 (the .idfw loader bounds them
+ * below 2^31), so the order in which the products are added cannot change
+ * the sum, and the requantisation is the shared nn_requantise().
+ */
+#ifndef IDFZIP_NN_KERNELS_H
+#define IDFZIP_NN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nn_layer;
+
+typedef enum nn_kernel {
+    NN_KERNEL_PORTABLE = 0, /* nn.c's reference loops */
+    NN_KERNEL_AVX2 = 1,     /* int16 pairs through vpmaddwd */
+    NN_KERNEL_COUNT
+} nn_kernel;
+
+/* Whether this CPU runs kernel k (the portable one always). */
+int nn_kernel_supported(nn_kernel k);
+
+/* The fastest kernel this CPU runs (NN_KERNEL_PORTABLE off x86). */
+nn_kernel nn_kernel_best(void);
+
+/* Name for reports ("portable", "avx2"). */
+const char *nn_kernel_name(nn_kernel k);
+
+/* The AVX2 kernel works on int16 inputs: it serves a conv whose input
+ * magnitudes are at most this. */
+#define NN_KERNEL_INT16_BOUND 32767
+
+/* int32 elements conv_avx2_pack writes for this layer. */
+size_t conv_avx2_packed_size(const struct nn_layer *l);
+
+/* The layer's weights in the order conv_avx2 reads them, so a loaded
+ * model can pack once (nn_layer.packed) instead of on every call. */
+void conv_avx2_pack(const struct nn_layer *l, int32_t *packed);
+
+/* int32 elements of scratch conv_avx2 needs for this layer on h x w. */
+size_t conv_avx2_scratch(const struct nn_layer *l, uint32_t h, uint32_t w);
+
+/* NN_CONV of l on in (cin planes of h x w, |values| <= 32767) into out
+ * (cout planes), identical to the reference.  Only where
+ * nn_kernel_supported(NN_KERNEL_AVX2). */
+void conv_avx2(const struct nn_layer *l, const int32_t *in, uint32_t h,
+               uint32_t w, int32_t *out, int32_t *scratch);
+
+#endif
