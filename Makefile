@@ -5,6 +5,7 @@
 #   make asan-test       the same suite under AddressSanitizer + UBSan
 #   make CC=clang test   any C11 compiler; CFLAGS may be overridden
 #   make bench           coder speed and bits per subpixel against PNG
+#   make bench-codecs    idfzip against PNG, WebP, JPEG XL, JPEG 2000, JPEG-LS ...
 #   make install         program, shared and static library, header, idfzip.pc and
 #                        man page under $(DESTDIR)$(PREFIX) (/usr/local); make uninstall
 #
@@ -75,6 +76,26 @@ bench: $(BENCH_BIN)
 	$(BUILDDIR)/tools/bench_rans
 	$(BUILDDIR)/tools/bench_codec -T 1 tests/data/photos/*.png
 	$(BUILDDIR)/tools/bench_codec -T 2 tests/data/photos/*.png
+
+# Comparison with other lossless codecs through their Debian command-line
+# tools (tools/bench_codecs.py: what it measures and how).  Tools that are
+# not installed are skipped with a note.  Writes $(OUT)/table.md,
+# per_image.csv and plot.png.
+#   make bench-codecs [CORPUS=dir] [OUT=dir] [RUNS=3] [THREADS=2]
+#   make bench-codecs-smoke     the two smallest images of CORPUS, one run
+CORPUS = tests/data/photos
+OUT = $(BUILDDIR)/bench-codecs
+RUNS = 3
+THREADS = 2
+BENCH_CODECS = /usr/bin/python3 tools/bench_codecs.py --idfzip $(CLI) \
+  --pngtool $(BUILDDIR)/tools/pngtool --threads $(THREADS)
+
+.PHONY: bench-codecs bench-codecs-smoke
+bench-codecs: idfzip $(BUILDDIR)/tools/pngtool
+	$(BENCH_CODECS) --runs $(RUNS) $(CORPUS) $(OUT)
+
+bench-codecs-smoke: idfzip $(BUILDDIR)/tools/pngtool
+	$(BENCH_CODECS) --smoke $(CORPUS) $(BUILDDIR)/bench-codecs-smoke
 
 # Compress and decompress a sample photo with the built-in model and check
 # that the pixels come back exactly.

@@ -1,8 +1,9 @@
 #!/bin/sh
 # tools/setup.sh         install what is missing, build, and round-trip a sample image
 # tools/setup.sh test    the same, plus test-only packages and the whole test suite
-#                        (gcc, clang, and gcc with AddressSanitizer + UBSan), then
-#                        each libFuzzer target for 60 seconds (make fuzz)
+#                        (gcc, clang, and gcc with AddressSanitizer + UBSan), the
+#                        codec comparison on two small images (make bench-codecs-smoke),
+#                        then each libFuzzer target for 60 seconds (make fuzz)
 #
 # Debian 12; uses apt-get (through sudo when not root) only for packages that
 # are not installed yet.
@@ -11,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 BUILD_PACKAGES="make gcc libc6-dev pkg-config libpng-dev zlib1g-dev"
 TEST_PACKAGES="clang python3 python3-torch python3-numpy pkg-config man-db"
+# make bench-codecs: the peer codecs' tools, GNU time (peak memory), the plot
+BENCH_PACKAGES="webp libjxl-tools optipng zopfli libopenjp2-tools libjpeg-tools time python3-matplotlib"
 
 install_missing() {
     missing=""
@@ -34,10 +37,15 @@ case "${1:-}" in
     ;;
 test)
     install_missing $BUILD_PACKAGES $TEST_PACKAGES
+    install_missing $BENCH_PACKAGES ||
+        echo "setup: not every bench-codecs peer could be installed; the missing ones are skipped"
     make -j"$JOBS" test
     make -j"$JOBS" CC=clang BUILDDIR=build-clang test
     make -j"$JOBS" asan-test
     echo "setup: all test configurations passed (gcc, clang, gcc+asan/ubsan)"
+    # Every peer on two small images, one run; a missing peer is only a note.
+    make -j"$JOBS" bench-codecs-smoke
+    echo "setup: codec comparison smoke passed"
     # Five targets one after the other, a minute each, plus the build.
     make -j"$JOBS" fuzz FUZZ_SECONDS=60
     echo "setup: fuzzing found nothing"
