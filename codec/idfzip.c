@@ -163,22 +163,17 @@ static int write_tiles(const idf_header *h, uint8_t **payload, uint8_t **out, si
     return st;
 }
 
-static int write_coded(const idfzip_image *img, const idfzip_options *o,
-                       uint8_t **out, size_t *out_size)
+static int write_with_model(const idfzip_image *img, const idfzip_options *o,
+                            const idf_model *model, uint8_t **out, size_t *out_size)
 {
-    model_ref ref;
-    int st = choose_model(o, img, &ref);
-    if (st != IDFZIP_OK)
-        return st;
     dl_tables *dl = dl_tables_create();
     idf_header h;
-    header_for_model(&h, img, ref.model);
-    tile_plan plan = {ref.model, dl, h.tile_width, h.tile_height, h.tile_count, o->threads,
+    header_for_model(&h, img, model);
+    tile_plan plan = {model, dl, h.tile_width, h.tile_height, h.tile_count, o->threads,
                       plan_kernel(o)};
     uint8_t **payload = NULL;
-    st = dl ? tiles_encode(&plan, img, &payload, &h.tiles) : IDFZIP_ERR_NOMEM;
+    int st = dl ? tiles_encode(&plan, img, &payload, &h.tiles) : IDFZIP_ERR_NOMEM;
     dl_tables_destroy(dl);
-    model_release(&ref);
     if (st != IDFZIP_OK)
         return st;
     st = write_tiles(&h, payload, out, out_size);
@@ -186,6 +181,34 @@ static int write_coded(const idfzip_image *img, const idfzip_options *o,
         free(payload[i]);
     free(payload);
     free(h.tiles);
+    return st;
+}
+
+/* Below this many pixels baseline-v2's larger parameter tables can cost
+ * more than its better prediction saves, so small images try v1 too. */
+#define SMALL_IMAGE_PIXELS 65536u
+
+static int write_coded(const idfzip_image *img, const idfzip_options *o,
+                       uint8_t **out, size_t *out_size)
+{
+    model_ref ref;
+    int st = choose_model(o, img, &ref);
+    if (st != IDFZIP_OK)
+        return st;
+    st = write_with_model(img, o, ref.model, out, out_size);
+    uint8_t *v1;
+    size_t v1_size;
+    if (st == IDFZIP_OK && ref.model == baseline_v2_model() &&
+        (uint64_t)img->width * img->height <= SMALL_IMAGE_PIXELS &&
+        write_with_model(img, o, baseline_model(), &v1, &v1_size) == IDFZIP_OK) {
+        if (v1_size < *out_size) {
+            free(*out);
+            *out = v1, *out_size = v1_size;
+        } else {
+            free(v1);
+        }
+    }
+    model_release(&ref);
     return st;
 }
 

@@ -110,7 +110,10 @@ struct idf_model {
     const void *params;
 };
 
-/* The non-learned model every image type can use (model/baseline.c). */
+/* The non-learned models every image type can use: v1 (model/baseline.c,
+ * kept for the files that name it and for a flow's edge strips) and v2
+ * (model/baseline2.c, what new files use when no learned model serves). */
 const idf_model *baseline_model(void);
+const idf_model *baseline_v2_model(void);
 
 #endif

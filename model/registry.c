@@ -52,7 +52,7 @@ int model_select_for_image(const uint8_t *user, size_t user_size,
             return IDFZIP_OK;
         model_release(out);
     }
-    out->model = baseline_model();
+    out->model = baseline_v2_model();
     return out->model->serves(out->model, kind) ? IDFZIP_OK : IDFZIP_ERR_UNSUPPORTED;
 }
 
@@ -65,10 +65,12 @@ int model_select_for_file(const char *name, uint32_t crc, const uint8_t *user,
                           size_t user_size, model_ref *out)
 {
     memset(out, 0, sizeof *out);
-    if (matches(baseline_model(), name, crc)) {
-        out->model = baseline_model();
-        return IDFZIP_OK;
-    }
+    const idf_model *fixed[] = {baseline_model(), baseline_v2_model()};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (matches(fixed[i], name, crc)) {
+            out->model = fixed[i];
+            return IDFZIP_OK;
+        }
     if (user) {
         int st = load(user, user_size, out);
         if (st == IDFZIP_OK && matches(out->model, name, crc))

@@ -1,0 +1,453 @@
+/* baseline2.c — "baseline-v2", the non-learned model new files use when
+ * no learned model serves the image (baseline.c's v1 stays, frozen, for
+ * the files that name it).
+ *
+ * Flow: identity.  Prior: autoregressive within the tile, like v1, with
+ * three things v1 lacks, all chosen by the encoder per tile and channel and
+ * sent in a few bits:
+ *   - a predictor out of four (LOCO-I's median edge detector, the mean of
+ *     west and north, a 6-neighbour smooth average, the mean of west and
+ *     north-east);
+ *   - a fractional cross-channel weight: channel c is predicted on the
+ *     plane D = 4c - k*ref (k = 0..4, ref = green), i.e. "subtract k/4 of
+ *     green", where v1 had only k = 0 or 4;
+ *   - contexts that add, to the local activity, how far the reference
+ *     channel's sample at the same pixel missed its own prediction (a
+ *     surprise in green foretells one in red and blue).
+ * Means are in 1/16 (so half and quarter predictions cost nothing);
+ * everything is integer arithmetic, identical in encoder and decoder.
+ */
+#include <stdlib.h>
+
+#include "model.h"
+
+#define B2_TILE 256
+#define B2_MAX_CHANNELS 4
+#define B2_FIXED 8               /* fixed predictors; number B2_FIXED is their blend */
+#define B2_PREDICTORS (B2_FIXED + 1)
+#define B2_PREDICTOR_BITS 4
+#define B2_WEIGHTS 5             /* k = 0 .. 4 quarters of the reference */
+#define B2_ACTIVITY 24
+#define B2_SURPRISE 3
+#define B2_CONTEXTS (B2_ACTIVITY * B2_SURPRISE)
+#define B2_SCALE_BITS 7
+#define B2_BIAS_BITS 9
+#define B2_BIAS_LIMIT 255
+#define B2_ERR_DIV 8
+
+typedef struct b2_choice {
+    uint8_t predictor;           /* 0 .. B2_PREDICTORS-1 */
+    uint8_t weight;              /* k: quarters of the reference subtracted */
+} b2_choice;
+
+typedef struct b2_fit {
+    b2_choice choice;
+    uint8_t used[B2_CONTEXTS];
+    uint8_t scale[B2_CONTEXTS];
+    int32_t bias16[B2_CONTEXTS];
+} b2_fit;
+
+/* Coding order: green first, then red and blue leaning on it; alpha alone. */
+static const uint32_t ORDER_RGB[4] = {1, 0, 2, 3};
+static const uint32_t ORDER_PLAIN[4] = {0, 1, 2, 3};
+
+static int32_t reference_of(uint32_t channels, uint32_t c)
+{
+    return (channels >= 3 && (c == 0 || c == 2)) ? 1 : -1;
+}
+
+static int32_t abs32(int32_t v) { return v < 0 ? -v : v; }
+
+static int32_t median3(int32_t a, int32_t b, int32_t c)
+{
+    int32_t lo = a < b ? a : b, hi = a < b ? b : a;
+    return c < lo ? lo : (c > hi ? hi : c);
+}
+
+/* floor(v / 4) without the implementation-defined shift of negatives. */
+static int32_t floor_div4(int32_t v)
+{
+    return v >= 0 ? v / 4 : -((-v + 3) / 4);
+}
+
+/* The tile plus what every prediction needs. */
+typedef struct b2_tile {
+    const model_tile *t;
+    size_t plane;
+    int32_t mid;
+} b2_tile;
+
+/* Sample of plane D = 4*c - k*ref at (x, y), for in-tile coordinates. */
+static int32_t d_at(const b2_tile *bt, uint32_t c, int32_t ref, uint32_t k, int64_t x, int64_t y)
+{
+    const model_tile *t = bt->t;
+    size_t i = (size_t)y * t->width + (size_t)x;
+    int32_t v = 4 * t->samples[c * bt->plane + i];
+    return ref >= 0 ? v - (int32_t)k * t->samples[(size_t)ref * bt->plane + i] : v;
+}
+
+/* Causal neighbours on plane D, replicated where they fall outside:
+ * W, N, NW, NE, WW, NN, NEE. */
+enum { NB_W, NB_N, NB_NW, NB_NE, NB_WW, NB_NN, NB_NEE, NB_COUNT };
+
+static void neighbours(const b2_tile *bt, uint32_t c, int32_t ref, uint32_t k, uint32_t x,
+                       uint32_t y, int32_t nb[NB_COUNT])
+{
+    const int64_t w = bt->t->width;
+    if (y == 0) {
+        int32_t v = x ? d_at(bt, c, ref, k, x - 1, 0) : 4 * bt->mid;
+        int32_t vv = x > 1 ? d_at(bt, c, ref, k, x - 2, 0) : v;
+        for (int i = 0; i < NB_COUNT; i++)
+            nb[i] = v;
+        nb[NB_WW] = vv;
+        return;
+    }
+    nb[NB_N] = d_at(bt, c, ref, k, x, y - 1);
+    nb[NB_W] = x ? d_at(bt, c, ref, k, x - 1, y) : nb[NB_N];
+    nb[NB_NW] = x ? d_at(bt, c, ref, k, x - 1, y - 1) : nb[NB_N];
+    nb[NB_NE] = x + 1 < w ? d_at(bt, c, ref, k, x + 1, y - 1) : nb[NB_N];
+    nb[NB_NEE] = x + 2 < w ? d_at(bt, c, ref, k, x + 2, y - 1) : nb[NB_NE];
+    nb[NB_WW] = x > 1 ? d_at(bt, c, ref, k, x - 2, y) : nb[NB_W];
+    nb[NB_NN] = y > 1 ? d_at(bt, c, ref, k, x, y - 2) : nb[NB_N];
+}
+
+/* Prediction of D, in 1/16 of D's units. */
+static int32_t predict_d16(uint32_t predictor, const int32_t nb[NB_COUNT])
+{
+    const int32_t w = nb[NB_W], n = nb[NB_N], nw = nb[NB_NW], ne = nb[NB_NE];
+    switch (predictor) {
+    case 0: return 16 * median3(w, n, w + n - nw);
+    case 1: return 8 * (w + n);
+    case 2: /* (6N - 2NN + 7W + WW + NEE + 3NE) / 16 */
+        return 6 * n - 2 * nb[NB_NN] + 7 * w + nb[NB_WW] + nb[NB_NEE] + 3 * ne;
+    case 3: return 8 * (w + ne);
+    case 4: return 16 * (w + n - nw);
+    case 5: return 16 * n + 8 * (w - nw);
+    case 6: return 16 * w + 8 * (n - nw);
+    default: return 8 * (n + ne);
+    }
+}
+
+/* Activity bucket from D's local gradients (D is 4x the sample scale) and
+ * from how far this channel's west and north samples missed their means
+ * (err16, x16). */
+static uint32_t activity_bucket(const int32_t nb[NB_COUNT], uint32_t err16)
+{
+    uint32_t act = (uint32_t)(abs32(nb[NB_W] - nb[NB_NW]) + abs32(nb[NB_N] - nb[NB_NW]) +
+                              abs32(nb[NB_NE] - nb[NB_N])) / 4 + err16 / B2_ERR_DIV;
+    if (act == 0)
+        return 0;
+    uint32_t top = 31;
+    while (!(act >> top))
+        top--;
+    uint32_t half = top ? (act >> (top - 1)) & 1 : 0;
+    uint32_t b = 1 + 2 * top + half;
+    return b < B2_ACTIVITY ? b : B2_ACTIVITY - 1;
+}
+
+/* How far the reference sample missed its prediction: 0, 1 or 2. */
+static uint32_t surprise_bucket(int32_t miss16)
+{
+    int32_t m = abs32(miss16);
+    return m <= 24 ? 0 : (m <= 96 ? 1 : 2);
+}
+
+/* What coding a channel leaves behind for the contexts and the blend of
+ * later samples, in raster order. */
+typedef struct b2_trace {
+    int32_t *miss;     /* sample x16 minus its mean */
+    int32_t *err;      /* [B2_FIXED][plane]: |D x16 - fixed prediction i| */
+} b2_trace;
+
+/* Sum of a plane's values at the west, north, north-west and north-east
+ * neighbours that exist. */
+static uint64_t near_sum(const int32_t *p, uint32_t w, uint32_t x, uint32_t y)
+{
+    size_t i = (size_t)y * w + x;
+    uint64_t e = 0;
+    if (x)
+        e += (uint64_t)p[i - 1];
+    if (y) {
+        e += (uint64_t)p[i - w];
+        if (x)
+            e += (uint64_t)p[i - w - 1];
+        if (x + 1 < w)
+            e += (uint64_t)p[i - w + 1];
+    }
+    return e;
+}
+
+/* Rounded a / b for b > 0, symmetric for negative a. */
+static int64_t div_round(int64_t a, int64_t b)
+{
+    return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b);
+}
+
+/* The fixed predictions weighted by 2^32 / (1 + their nearby errors)^2
+ * (the idea of JPEG XL's weighted predictor): a predictor that has been
+ * missing lately fades out.  Exact integers: weights <= 2^32, |d16| < 2^23,
+ * so the sums stay below 2^57. */
+static int32_t blend_d16(const int32_t d16[B2_FIXED], const b2_trace *tr, size_t plane,
+                         uint32_t w, uint32_t x, uint32_t y)
+{
+    int64_t num = 0, den = 0;
+    for (int i = 0; i < B2_FIXED; i++) {
+        uint64_t e = 1 + near_sum(tr->err + (size_t)i * plane, w, x, y);
+        uint64_t wt = e < ((uint64_t)1 << 16) ? ((uint64_t)1 << 32) / (e * e) : 0;
+        num += (int64_t)wt * d16[i];
+        den += (int64_t)wt;
+    }
+    return den ? (int32_t)div_round(num, den) : d16[0];
+}
+
+/* Sum of |miss| at the west, north, north-west and north-east neighbours. */
+static uint64_t near_sum_abs(const int32_t *p, uint32_t w, uint32_t x, uint32_t y)
+{
+    size_t i = (size_t)y * w + x;
+    uint64_t e = 0;
+    if (x)
+        e += (uint64_t)abs32(p[i - 1]);
+    if (y) {
+        e += (uint64_t)abs32(p[i - w]);
+        if (x)
+            e += (uint64_t)abs32(p[i - w - 1]);
+        if (x + 1 < w)
+            e += (uint64_t)abs32(p[i - w + 1]);
+    }
+    return e;
+}
+
+
+/* Mean (1/16 sample units) and context of sample (x, y) of channel c.
+ * ref_miss16: the reference sample's value minus its mean, x16; tr: the
+ * channel's trace so far; d16 receives the fixed predictions (blend). */
+static int32_t b2_predict(const b2_tile *bt, uint32_t c, b2_choice ch, int32_t ref_miss16,
+                          const b2_trace *tr, uint32_t x, uint32_t y, uint32_t *ctx,
+                          int32_t fixed[B2_FIXED])
+{
+    const model_tile *t = bt->t;
+    int32_t ref = reference_of(t->channels, c), nb[NB_COUNT];
+    uint32_t k = ref >= 0 ? ch.weight : 0;
+    neighbours(bt, c, ref, k, x, y, nb);
+    int32_t d16;
+    if (ch.predictor == B2_FIXED) {
+        for (int i = 0; i < B2_FIXED; i++)
+            fixed[i] = predict_d16((uint32_t)i, nb);
+        d16 = blend_d16(fixed, tr, bt->plane, t->width, x, y);
+    } else {
+        d16 = predict_d16(ch.predictor, nb);
+    }
+    int32_t ref16 = ref >= 0 ? 16 * (int32_t)k * t->samples[(size_t)ref * bt->plane +
+                                                            (size_t)y * t->width + x] : 0;
+    int32_t mean16 = floor_div4(d16 + ref16 + 2);
+    int32_t hi = 16 * (int32_t)t->maxval;
+    mean16 = mean16 < 0 ? 0 : (mean16 > hi ? hi : mean16);
+    *ctx = activity_bucket(nb, (uint32_t)(near_sum_abs(tr->miss, t->width, x, y) * 2 / 3)) * B2_SURPRISE + (ref >= 0 ? surprise_bucket(ref_miss16) : 0);
+    return mean16;
+}
+
+/* Records sample (x, y) of channel c, now known, in its trace. */
+static void b2_record(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trace *tr,
+                      uint32_t x, uint32_t y, int32_t mean16, const int32_t fixed[B2_FIXED])
+{
+    const model_tile *t = bt->t;
+    size_t i = (size_t)y * t->width + x;
+    tr->miss[i] = 16 * t->samples[c * bt->plane + i] - mean16;
+    if (ch.predictor != B2_FIXED)
+        return;
+    int32_t ref = reference_of(t->channels, c);
+    int32_t d16 = 16 * d_at(bt, c, ref, ref >= 0 ? ch.weight : 0, x, y);
+    for (int p = 0; p < B2_FIXED; p++)
+        tr->err[(size_t)p * bt->plane + i] = abs32(d16 - fixed[p]);
+}
+
+/* ---- encoder: choosing and fitting ------------------------------------ */
+
+typedef struct b2_stats {
+    int64_t sum_abs[B2_CONTEXTS], sum[B2_CONTEXTS], count[B2_CONTEXTS];
+    int64_t total_abs;
+} b2_stats;
+
+/* Residuals of channel c under choice ch (x16) into its trace, given the
+ * misses (x16) of the reference channel, or NULL. */
+static void b2_gather(const b2_tile *bt, uint32_t c, b2_choice ch, const int32_t *ref_miss,
+                      const b2_trace *tr, b2_stats *st)
+{
+    const model_tile *t = bt->t;
+    for (size_t k = 0; k < B2_CONTEXTS; k++)
+        st->sum_abs[k] = st->sum[k] = st->count[k] = 0;
+    st->total_abs = 0;
+    for (uint32_t y = 0; y < t->height; y++)
+        for (uint32_t x = 0; x < t->width; x++) {
+            size_t i = (size_t)y * t->width + x;
+            uint32_t ctx;
+            int32_t fixed[B2_FIXED];
+            int32_t mean16 =
+                b2_predict(bt, c, ch, ref_miss ? ref_miss[i] : 0, tr, x, y, &ctx, fixed);
+            b2_record(bt, c, ch, tr, x, y, mean16, fixed);
+            int32_t r16 = tr->miss[i];
+            st->sum_abs[ctx] += abs32(r16);
+            st->sum[ctx] += r16;
+            st->count[ctx]++;
+            st->total_abs += abs32(r16);
+        }
+}
+
+/* Per-context bias and scale from the statistics of the chosen variant. */
+static void b2_fit_contexts(const b2_stats *st, b2_fit *fit)
+{
+    for (uint32_t k = 0; k < B2_CONTEXTS; k++) {
+        fit->used[k] = st->count[k] > 0;
+        if (!fit->used[k])
+            continue;
+        int64_t bias = div_round(st->sum[k], st->count[k]);
+        bias = bias < -B2_BIAS_LIMIT ? -B2_BIAS_LIMIT : (bias > B2_BIAS_LIMIT ? B2_BIAS_LIMIT : bias);
+        fit->bias16[k] = (int32_t)bias;
+        /* mean absolute deviation around the biased mean, x16 */
+        int64_t mad16 = div_round(st->sum_abs[k], st->count[k]);
+        fit->scale[k] = (uint8_t)dl_scale_for_mad((uint64_t)mad16);
+    }
+}
+
+/* Tries every variant of channel c, keeps the one with the smallest total
+ * absolute residual, fits its contexts and leaves its misses in miss_out. */
+static int64_t b2_try(const b2_tile *bt, uint32_t c, b2_choice ch, const int32_t *ref_miss,
+                      const b2_trace *tr, b2_stats *st, b2_choice *best, int64_t best_abs)
+{
+    b2_gather(bt, c, ch, ref_miss, tr, st);
+    if (st->total_abs >= best_abs)
+        return best_abs;
+    *best = ch;
+    return st->total_abs;
+}
+
+/* Chooses channel c's variant by the smallest total absolute residual (the
+ * reference weight under the median predictor, then the predictor under
+ * that weight), fits its contexts and leaves its trace in tr. */
+static void b2_choose(const b2_tile *bt, uint32_t c, const int32_t *ref_miss, const b2_trace *tr,
+                      b2_fit *fit)
+{
+    b2_stats st;
+    uint32_t weights = reference_of(bt->t->channels, c) >= 0 ? B2_WEIGHTS : 1;
+    b2_choice best = {0, 0};
+    int64_t best_abs = INT64_MAX;
+    for (uint32_t k = 0; k < weights; k++)
+        best_abs = b2_try(bt, c, (b2_choice){B2_FIXED, (uint8_t)k}, ref_miss, tr, &st, &best,
+                          best_abs);
+    fit->choice = best;
+    b2_gather(bt, c, best, ref_miss, tr, &st);
+    b2_fit_contexts(&st, fit);
+}
+
+/* ---- both directions --------------------------------------------------- */
+
+/* Sends (encoding) or receives (decoding) one channel's choice and fit. */
+static int b2_code_fit(symbol_io *io, const model_tile *t, uint32_t c, b2_fit *fit)
+{
+    fit->choice.predictor = (uint8_t)symbol_io_bits(io, fit->choice.predictor, B2_PREDICTOR_BITS);
+    if (reference_of(t->channels, c) >= 0)
+        fit->choice.weight = (uint8_t)symbol_io_bits(io, fit->choice.weight, 3);
+    else
+        fit->choice.weight = 0;
+    if (fit->choice.weight >= B2_WEIGHTS || fit->choice.predictor >= B2_PREDICTORS)
+        return -1;
+    for (uint32_t k = 0; k < B2_CONTEXTS; k++) {
+        fit->used[k] = (uint8_t)symbol_io_bits(io, fit->used[k], 1);
+        if (!fit->used[k])
+            continue;
+        fit->scale[k] = (uint8_t)symbol_io_bits(io, fit->scale[k], B2_SCALE_BITS);
+        uint32_t b = symbol_io_bits(io, (uint32_t)(fit->bias16[k] + B2_BIAS_LIMIT), B2_BIAS_BITS);
+        fit->bias16[k] = (int32_t)b - B2_BIAS_LIMIT;
+        if (fit->scale[k] >= DL_NUM_SCALES || b > 2 * B2_BIAS_LIMIT)
+            return -1;
+    }
+    return 0;
+}
+
+static int b2_code_samples(const b2_tile *bt, model_tile *t, const uint32_t *order,
+                           const b2_fit *fits, const b2_trace *traces, symbol_io *io)
+{
+    for (uint32_t y = 0; y < t->height; y++) {
+        for (uint32_t x = 0; x < t->width; x++) {
+            const size_t at = (size_t)y * t->width + x;
+            for (uint32_t i = 0; i < t->channels; i++) {
+                uint32_t c = order[i], ctx;
+                int32_t fixed[B2_FIXED], ref = reference_of(t->channels, c);
+                int32_t ref_miss = ref >= 0 ? traces[ref].miss[at] : 0; /* coded already */
+                int32_t mean16 =
+                    b2_predict(bt, c, fits[c].choice, ref_miss, &traces[c], x, y, &ctx, fixed);
+                if (!fits[c].used[ctx])
+                    return -1; /* decoding: the encoder never saw this context */
+                int32_t *s = t->samples + c * bt->plane + (size_t)y * t->width + x;
+                *s = symbol_io_latent(io, *s, mean16 + fits[c].bias16[ctx], fits[c].scale[ctx]);
+                if (*s < 0 || *s > (int32_t)t->maxval)
+                    return -1;
+                b2_record(bt, c, fits[c].choice, &traces[c], x, y, mean16, fixed);
+            }
+        }
+        if (symbol_io_failed(io))
+            return -1;
+    }
+    return 0;
+}
+
+/* Encoder: chooses and fits every channel in coding order. */
+static void b2_fit_all(const b2_tile *bt, const uint32_t *order, b2_fit *fits,
+                       const b2_trace *traces)
+{
+    const model_tile *t = bt->t;
+    for (uint32_t i = 0; i < t->channels; i++) {
+        uint32_t c = order[i];
+        int32_t ref = reference_of(t->channels, c);
+        b2_choose(bt, c, ref >= 0 ? traces[ref].miss : NULL, &traces[c], &fits[c]);
+    }
+}
+
+static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
+{
+    (void)m;
+    b2_fit fits[B2_MAX_CHANNELS];
+    const uint32_t *order = t->channels >= 3 ? ORDER_RGB : ORDER_PLAIN;
+    if (t->channels < 1 || t->channels > B2_MAX_CHANNELS)
+        return -1;
+    b2_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2)};
+    /* Every channel's trace: contexts and blend weights of later samples. */
+    b2_trace traces[B2_MAX_CHANNELS];
+    int32_t *store = malloc(bt.plane * t->channels * (1 + B2_FIXED) * sizeof *store);
+    if (!store)
+        return -1;
+    for (uint32_t c = 0; c < t->channels; c++) {
+        traces[c].miss = store + (size_t)c * (1 + B2_FIXED) * bt.plane;
+        traces[c].err = traces[c].miss + bt.plane;
+    }
+    int st = 0;
+    if (io->enc)
+        b2_fit_all(&bt, order, fits, traces);
+    for (uint32_t i = 0; st == 0 && i < t->channels; i++)
+        st = b2_code_fit(io, t, order[i], &fits[order[i]]);
+    if (st == 0)
+        st = b2_code_samples(&bt, t, order, fits, traces, io);
+    free(store);
+    return st;
+}
+
+static int b2_serves(const idf_model *m, const model_image_kind *kind)
+{
+    (void)m;
+    return kind->channels >= 1 && kind->channels <= B2_MAX_CHANNELS;
+}
+
+static const idf_model BASELINE_V2 = {
+    .name = "baseline-v2",
+    .crc = 0,
+    .tile_width = B2_TILE,
+    .tile_height = B2_TILE,
+    .serves = b2_serves,
+    .code_tile = b2_code_tile,
+    .params = NULL,
+};
+
+const idf_model *baseline_v2_model(void)
+{
+    return &BASELINE_V2;
+}
