@@ -34,6 +34,7 @@
 #define B2_BIAS_BITS 9
 #define B2_BIAS_LIMIT 255
 #define B2_ERR_DIV 8
+#define B2_TRIAL_ROWS 128        /* the encoder picks k on this many rows */
 
 typedef struct b2_choice {
     uint8_t predictor;           /* 0 .. B2_PREDICTORS-1 */
@@ -268,16 +269,16 @@ typedef struct b2_stats {
     int64_t total_abs;
 } b2_stats;
 
-/* Residuals of channel c under choice ch (x16) into its trace, given the
- * misses (x16) of the reference channel, or NULL. */
+/* Residuals of channel c's first `rows` rows under choice ch (x16) into its
+ * trace, given the misses (x16) of the reference channel, or NULL. */
 static void b2_gather(const b2_tile *bt, uint32_t c, b2_choice ch, const int32_t *ref_miss,
-                      const b2_trace *tr, b2_stats *st)
+                      const b2_trace *tr, uint32_t rows, b2_stats *st)
 {
     const model_tile *t = bt->t;
     for (size_t k = 0; k < B2_CONTEXTS; k++)
         st->sum_abs[k] = st->sum[k] = st->count[k] = 0;
     st->total_abs = 0;
-    for (uint32_t y = 0; y < t->height; y++)
+    for (uint32_t y = 0; y < rows; y++)
         for (uint32_t x = 0; x < t->width; x++) {
             size_t i = (size_t)y * t->width + x;
             uint32_t ctx;
@@ -314,28 +315,29 @@ static void b2_fit_contexts(const b2_stats *st, b2_fit *fit)
 static int64_t b2_try(const b2_tile *bt, uint32_t c, b2_choice ch, const int32_t *ref_miss,
                       const b2_trace *tr, b2_stats *st, b2_choice *best, int64_t best_abs)
 {
-    b2_gather(bt, c, ch, ref_miss, tr, st);
+    uint32_t rows = bt->t->height < B2_TRIAL_ROWS ? bt->t->height : B2_TRIAL_ROWS;
+    b2_gather(bt, c, ch, ref_miss, tr, rows, st);
     if (st->total_abs >= best_abs)
         return best_abs;
     *best = ch;
     return st->total_abs;
 }
 
-/* Chooses channel c's variant by the smallest total absolute residual (the
- * reference weight under the median predictor, then the predictor under
- * that weight), fits its contexts and leaves its trace in tr. */
+/* Chooses channel c's reference weight k by the smallest total absolute
+ * residual of the blend over the tile's first B2_TRIAL_ROWS rows, fits its
+ * contexts on the whole tile and leaves its trace in tr. */
 static void b2_choose(const b2_tile *bt, uint32_t c, const int32_t *ref_miss, const b2_trace *tr,
                       b2_fit *fit)
 {
     b2_stats st;
     uint32_t weights = reference_of(bt->t->channels, c) >= 0 ? B2_WEIGHTS : 1;
-    b2_choice best = {0, 0};
+    b2_choice best = {B2_FIXED, 0};
     int64_t best_abs = INT64_MAX;
-    for (uint32_t k = 0; k < weights; k++)
+    for (uint32_t k = 0; weights > 1 && k < weights; k++)
         best_abs = b2_try(bt, c, (b2_choice){B2_FIXED, (uint8_t)k}, ref_miss, tr, &st, &best,
                           best_abs);
     fit->choice = best;
-    b2_gather(bt, c, best, ref_miss, tr, &st);
+    b2_gather(bt, c, best, ref_miss, tr, bt->t->height, &st);
     b2_fit_contexts(&st, fit);
 }
 

@@ -1,8 +1,9 @@
-/* bench_codec [-n] [-p] [-T N] [-r RUNS] [-m MODEL.idfw] FILE.png... — measures idfzip on real files:
+/* bench_codec [-n] [-p] [-b] [-T N] [-r RUNS] [-m MODEL.idfw] FILE.png... — measures idfzip on real files:
  * bits per subpixel of the .idf (8 * bytes / (W*H*C)) next to the input
  * PNG's, and encode/decode speed in megapixels per second (median of RUNS
  * runs).  Every decode is checked against the source pixels.  -n: code with
- * the model even where stored mode would win; -p: portable (non-SIMD) nets. */
+ * the model even where stored mode would win; -p: portable (non-SIMD) nets;
+ * -b: also a time breakdown on one thread (see breakdown()). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,9 @@
 #include <time.h>
 
 #include "../codec/idfzip.h"
+#include "../model/flow.h"
 #include "../model/idfw.h"
+#include "../model/registry.h"
 #include "read_file.h"
 
 static double now(void)
@@ -72,6 +75,131 @@ static int bench_file(const char *path, const idfzip_options *o, int runs, total
     return ok ? 0 : -1;
 }
 
+/* ---- time breakdown ------------------------------------------------------
+ * Where one thread's time goes, all measured (medians of the runs):
+ *   PNG read and PNG write: idfzip_png_decode / idfzip_png_encode;
+ *   encode and decode: idfzip_compress_image / idfzip_decompress_image;
+ *   entropy coding: the image coded once as one tile through the model with
+ *     every latent and its (mean, scale) logged, then only those symbols
+ *     coded again (DL table lookup + rANS) and timed;
+ *   model: encode minus entropy coding (prediction or network, container,
+ *     CRCs).  Mixture-coded top latents are left out of the entropy part. */
+
+typedef struct breakdown_times {
+    double png_read, png_write, encode, decode, entropy;
+} breakdown_times;
+
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
+}
+
+/* Codes img once through the model slot with a latent log; returns the log
+ * (caller frees its arrays) or count 0 on failure. */
+static latent_log log_latents(const idfzip_image *img, const idfzip_options *o)
+{
+    size_t n = (size_t)img->width * img->height * img->channels;
+    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n};
+    int32_t *planes = malloc(n * sizeof *planes);
+    model_ref ref = {0};
+    model_image_kind kind = {img->channels, img->bit_depth, img->color_type};
+    dl_tables *dl = dl_tables_create();
+    rans_encoder enc;
+    rans_encoder_init(&enc);
+    int ok = log.value && log.mean16 && log.scale && planes && dl &&
+             model_select_for_image(o->model, o->model_size, &kind, (1u << img->bit_depth) - 1,
+                                    &ref) == IDFZIP_OK;
+    for (size_t i = 0; ok && i < n; i++) /* interleaved -> planar */
+        planes[(i % img->channels) * (n / img->channels) + i / img->channels] = img->samples[i];
+    symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL};
+    model_tile tile = {img->width, img->height, img->channels, (1u << img->bit_depth) - 1, planes};
+    if (!ok || ref.model->code_tile(ref.model, &tile, &io) != 0)
+        log.count = 0;
+    if (ref.model)
+        model_release(&ref);
+    rans_encoder_free(&enc);
+    dl_tables_destroy(dl);
+    free(planes);
+    return log;
+}
+
+/* Seconds to code the logged symbols again (tables + rANS, no model). */
+static double time_entropy(const latent_log *log)
+{
+    dl_tables *dl = dl_tables_create();
+    rans_encoder enc;
+    rans_encoder_init(&enc);
+    double t0 = now();
+    for (size_t i = 0; dl && i < log->count; i++)
+        if (log->scale[i] >= 0)
+            dl_encode(dl, &enc, log->value[i], log->mean16[i], (uint32_t)log->scale[i]);
+    size_t bound = rans_encoder_bound(&enc);
+    uint8_t *buf = malloc(bound);
+    if (buf)
+        rans_encoder_finish(&enc, buf, bound);
+    double t = now() - t0;
+    free(buf);
+    rans_encoder_free(&enc);
+    dl_tables_destroy(dl);
+    return t;
+}
+
+static int breakdown(const char *path, const idfzip_options *opt, int runs, breakdown_times *sum)
+{
+    idfzip_options o = *opt;
+    o.threads = 1;
+    size_t png_size, idf_size = 0, out_size;
+    uint8_t *png = read_file(path, &png_size), *idf = NULL, *out = NULL;
+    idfzip_image img, back;
+    if (!png || idfzip_png_decode(png, png_size, 0, &img) != IDFZIP_OK) {
+        free(png);
+        return -1;
+    }
+    double t[5][16];
+    int ok = 1;
+    for (int r = 0; r < runs && ok; r++) {
+        idfzip_image tmp;
+        double a = now();
+        ok = idfzip_png_decode(png, png_size, 0, &tmp) == IDFZIP_OK;
+        double b = now();
+        ok = ok && idfzip_png_encode(&tmp, &out, &out_size) == IDFZIP_OK;
+        double c = now();
+        idfzip_free(out), idfzip_image_free(&tmp), idfzip_free(idf);
+        ok = ok && idfzip_compress_image(&img, &o, &idf, &idf_size) == IDFZIP_OK;
+        double d = now();
+        ok = ok && idfzip_decompress_image(idf, idf_size, &o, &back) == IDFZIP_OK;
+        double e = now();
+        if (ok)
+            idfzip_image_free(&back);
+        t[0][r] = b - a, t[1][r] = c - b, t[2][r] = d - c, t[3][r] = e - d;
+    }
+    latent_log log = ok ? log_latents(&img, &o) : (latent_log){0};
+    for (int r = 0; r < runs && log.count; r++)
+        t[4][r] = time_entropy(&log);
+    ok = ok && log.count > 0;
+    if (ok) {
+        sum->png_read += median_of(t[0], runs), sum->png_write += median_of(t[1], runs);
+        sum->encode += median_of(t[2], runs), sum->decode += median_of(t[3], runs);
+        sum->entropy += median_of(t[4], runs);
+    }
+    free(log.value), free(log.mean16), free(log.scale);
+    idfzip_free(idf);
+    idfzip_image_free(&img);
+    free(png);
+    return ok ? 0 : -1;
+}
+
+static void print_breakdown(const breakdown_times *b, double pixels)
+{
+    double model = b->encode - b->entropy;
+    printf("breakdown (one thread, s per MP): PNG read %.3f, PNG write %.3f; encode %.3f = "
+           "model %.3f (%.0f%%) + entropy coding %.3f (%.0f%%: DL tables + rANS); decode %.3f\n",
+           b->png_read / pixels, b->png_write / pixels, b->encode / pixels, model / pixels,
+           100 * model / b->encode, b->entropy / pixels, 100 * b->entropy / b->encode,
+           b->decode / pixels);
+}
+
 /* Loads a model for the runs and reports its size in MACs per pixel. */
 static int load_model(const char *path, idfzip_options *o, uint8_t **data)
 {
@@ -95,11 +223,15 @@ int main(int argc, char **argv)
     int runs = 3, failed = 0, i = 1;
     const char *model_path = NULL;
     uint8_t *model = NULL;
-    for (; i < argc && (!strcmp(argv[i], "-n") || !strcmp(argv[i], "-p")); i++) {
+    int want_breakdown = 0;
+    for (; i < argc && (!strcmp(argv[i], "-n") || !strcmp(argv[i], "-p") || !strcmp(argv[i], "-b"));
+         i++) {
         if (argv[i][1] == 'n')
             o.force_model = 1; /* measure the model even where stored mode wins */
-        else
+        else if (argv[i][1] == 'p')
             o.portable_kernels = 1;
+        else
+            want_breakdown = 1;
     }
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
         if (!strcmp(argv[i], "-T"))
@@ -113,14 +245,22 @@ int main(int argc, char **argv)
     if (model_path && load_model(model_path, &o, &model) != 0)
         return 1;
     totals t = {0};
-    for (; i < argc; i++)
+    breakdown_times bt = {0};
+    for (; i < argc; i++) {
         failed |= bench_file(argv[i], &o, runs, &t) != 0;
+        if (want_breakdown && breakdown(argv[i], &o, runs, &bt) != 0) {
+            fprintf(stderr, "%s: breakdown failed\n", argv[i]);
+            failed = 1;
+        }
+    }
     if (t.subpixels > 0)
         printf("TOTAL (-T %d, %s nets, median of %d): PNG %.3f bpsp, idfzip %.3f bpsp (%.1f%% of PNG), "
                "encode %.2f MP/s, decode %.2f MP/s\n",
                o.threads, nn_kernel_name(o.portable_kernels ? NN_KERNEL_PORTABLE : nn_kernel_best()),
                runs, 8 * t.png_bytes / t.subpixels, 8 * t.idf_bytes / t.subpixels,
                100 * t.idf_bytes / t.png_bytes, t.pixels / 1e6 / t.enc_s, t.pixels / 1e6 / t.dec_s);
+    if (want_breakdown && t.pixels > 0)
+        print_breakdown(&bt, t.pixels / 1e6);
     free(model);
     return failed;
 }
