@@ -72,10 +72,14 @@ asan-test:
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=address,undefined" test
 
+# The held-out photos (768x512, tools/corpus) when they have been built,
+# else the small photo fixtures; BENCH_MODEL=file.idfw measures that model.
+BENCH_IMAGES ?= $(or $(wildcard corpus/heldout/*.png),$(wildcard tests/data/photos/*.png))
+BENCH_MODEL_OPT = $(if $(BENCH_MODEL),-n -m $(BENCH_MODEL))
 bench: $(BENCH_BIN)
 	$(BUILDDIR)/tools/bench_rans
-	$(BUILDDIR)/tools/bench_codec -T 1 tests/data/photos/*.png
-	$(BUILDDIR)/tools/bench_codec -T 2 tests/data/photos/*.png
+	$(BUILDDIR)/tools/bench_codec -b -T 1 $(BENCH_MODEL_OPT) $(BENCH_IMAGES)
+	$(BUILDDIR)/tools/bench_codec -T 2 $(BENCH_MODEL_OPT) $(BENCH_IMAGES)
 
 # Comparison with other lossless codecs through their Debian command-line
 # tools (tools/bench_codecs.py: what it measures and how).  Tools that are

@@ -17,6 +17,7 @@
  * Means are in 1/16 (so half and quarter predictions cost nothing);
  * everything is integer arithmetic, identical in encoder and decoder.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "model.h"
@@ -405,6 +406,37 @@ static void b2_fit_all(const b2_tile *bt, const uint32_t *order, b2_fit *fits,
     }
 }
 
+/* Work space kept in the thread's model cache across tiles. */
+typedef struct b2_work {
+    size_t capacity; /* int32 elements of data */
+    int32_t data[];
+} b2_work;
+
+static void b2_work_free(void *p)
+{
+    free(p);
+}
+
+/* n int32 elements for the traces: from io's cache (grown when a tile needs
+ * more), or malloc'ed for this tile only when there is no cache. */
+static int32_t *trace_store(symbol_io *io, size_t n)
+{
+    model_cache *c = io->cache;
+    if (!c)
+        return malloc(n * sizeof(int32_t));
+    b2_work *wk = c->release == b2_work_free ? c->work : NULL;
+    if (!wk || wk->capacity < n) {
+        model_cache_release(c);
+        if (n > (SIZE_MAX - sizeof *wk) / sizeof(int32_t) ||
+            !(wk = malloc(sizeof *wk + n * sizeof(int32_t))))
+            return NULL;
+        wk->capacity = n;
+        c->work = wk;
+        c->release = b2_work_free;
+    }
+    return wk->data;
+}
+
 static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
 {
     (void)m;
@@ -415,7 +447,7 @@ static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
     b2_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2)};
     /* Every channel's trace: contexts and blend weights of later samples. */
     b2_trace traces[B2_MAX_CHANNELS];
-    int32_t *store = malloc(bt.plane * t->channels * (1 + B2_FIXED) * sizeof *store);
+    int32_t *store = trace_store(io, bt.plane * t->channels * (1 + B2_FIXED));
     if (!store)
         return -1;
     for (uint32_t c = 0; c < t->channels; c++) {
@@ -429,7 +461,8 @@ static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
         st = b2_code_fit(io, t, order[i], &fits[order[i]]);
     if (st == 0)
         st = b2_code_samples(&bt, t, order, fits, traces, io);
-    free(store);
+    if (!io->cache)
+        free(store);
     return st;
 }
 
