@@ -54,7 +54,8 @@ static const char USAGE[] =
     "  -v, --verbose    report sizes, bits per subpixel, time and peak memory\n"
     "  -q, --quiet      no messages except errors\n"
     "  -T, --threads N  use N threads (0: one per core; default 1)\n"
-    "      --model FILE code with the model in FILE (.idfw) instead of the built-in one\n"
+    "      --model M    code with model M: a built-in one by name (baseline-v2, the\n"
+    "                   default; baseline-v1, readable by idfzip 0.1) or an .idfw file\n"
     "      --max-pixels N  refuse images of more than N pixels (default 268435456)\n"
     "  -h, --help       show this help\n"
     "  -V, --version    show the version\n"
@@ -372,9 +373,14 @@ static int parse_number(const char *s, unsigned long long max, unsigned long lon
     return (errno || *end || *v > max) ? -1 : 0;
 }
 
+/* --model: a built-in model's name, else a file to read. */
 static int load_model(cli *c)
 {
     size_t size;
+    if (idfzip_builtin_model(c->model_path)) {
+        c->opt.model_name = c->model_path;
+        return 0;
+    }
     if (read_input(c->model_path, &c->model_bytes, &size) != 0) {
         report(c->model_path, strerror(errno));
         return 1;

@@ -80,7 +80,18 @@ static uint32_t max_sample(const idfzip_image *img)
 static int choose_model(const idfzip_options *o, const idfzip_image *img, model_ref *ref)
 {
     model_image_kind kind = {img->channels, img->bit_depth, img->color_type};
-    return model_select_for_image(o->model, o->model_size, &kind, max_sample(img), ref);
+    if (o->model || !o->model_name)
+        return model_select_for_image(o->model, o->model_size, &kind, max_sample(img), ref);
+    return model_select_by_name(o->model_name, &kind, max_sample(img), ref);
+}
+
+int idfzip_builtin_model(const char *name)
+{
+    model_ref ref;
+    if (!name || model_select_by_name(name, NULL, 0, &ref) != IDFZIP_OK)
+        return 0;
+    model_release(&ref);
+    return 1;
 }
 
 /* Header, then payload pieces back to back, into one malloc'ed buffer. */
@@ -198,7 +209,7 @@ static int write_coded(const idfzip_image *img, const idfzip_options *o,
     st = write_with_model(img, o, ref.model, out, out_size);
     uint8_t *v1;
     size_t v1_size;
-    if (st == IDFZIP_OK && ref.model == baseline_v2_model() &&
+    if (st == IDFZIP_OK && ref.model == baseline_v2_model() && !o->model_name &&
         (uint64_t)img->width * img->height <= SMALL_IMAGE_PIXELS &&
         write_with_model(img, o, baseline_model(), &v1, &v1_size) == IDFZIP_OK) {
         if (v1_size < *out_size) {

@@ -97,6 +97,10 @@ typedef struct idfzip_options {
     int force_model;        /* 1: never fall back to stored mode */
     int portable_kernels;   /* 1: plain C nets, no SIMD (same output, slower;
                                for tests and for comparing) */
+    const char *model_name; /* compress with this built-in model (e.g.
+                               "baseline-v1" for files idfzip 0.1 can read);
+                               NULL: chosen automatically.  Ignored when
+                               model is set. */
 } idfzip_options;
 
 #define IDFZIP_DEFAULT_MAX_PIXELS ((uint64_t)1 << 28) /* 268 MP */
@@ -131,6 +135,10 @@ IDFZIP_API int idfzip_decompress_image(const uint8_t *idf, size_t idf_size,
                                        const idfzip_options *opt, idfzip_image *img);
 /* Reads and checks the header only. */
 IDFZIP_API int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info *info);
+
+/* 1 when name is a model compiled into the library ("baseline-v1",
+ * "baseline-v2", and any embedded learned model), else 0. */
+IDFZIP_API int idfzip_builtin_model(const char *name);
 
 /* Name (NUL-terminated, up to 16 characters) and CRC of an .idfw model. */
 IDFZIP_API int idfzip_model_info(const uint8_t *model, size_t model_size, char name[17],

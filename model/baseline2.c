@@ -147,10 +147,9 @@ static uint32_t activity_bucket(const int32_t nb[NB_COUNT], uint32_t err16)
     return b < B2_ACTIVITY ? b : B2_ACTIVITY - 1;
 }
 
-/* How far the reference sample missed its prediction: 0, 1 or 2. */
-static uint32_t surprise_bucket(int32_t miss16)
+/* Bucket of a reference's |miss| (x16): 0, 1 or 2. */
+static uint32_t surprise_bucket(uint32_t m)
 {
-    int32_t m = abs32(miss16);
     return m <= 24 ? 0 : (m <= 96 ? 1 : 2);
 }
 
@@ -221,9 +220,9 @@ static uint64_t near_sum_abs(const int32_t *p, uint32_t w, uint32_t x, uint32_t 
 
 
 /* Mean (1/16 sample units) and context of sample (x, y) of channel c.
- * ref_miss16: the reference sample's value minus its mean, x16; tr: the
- * channel's trace so far; d16 receives the fixed predictions (blend). */
-static int32_t b2_predict(const b2_tile *bt, uint32_t c, b2_choice ch, int32_t ref_miss16,
+ * surprise: reference_surprise() of the sample; tr: the channel's trace so
+ * far; fixed receives the fixed predictions (blend). */
+static int32_t b2_predict(const b2_tile *bt, uint32_t c, b2_choice ch, uint32_t surprise,
                           const b2_trace *tr, uint32_t x, uint32_t y, uint32_t *ctx,
                           int32_t fixed[B2_FIXED])
 {
@@ -244,7 +243,7 @@ static int32_t b2_predict(const b2_tile *bt, uint32_t c, b2_choice ch, int32_t r
     int32_t mean16 = floor_div4(d16 + ref16 + 2);
     int32_t hi = 16 * (int32_t)t->maxval;
     mean16 = mean16 < 0 ? 0 : (mean16 > hi ? hi : mean16);
-    *ctx = activity_bucket(nb, (uint32_t)(near_sum_abs(tr->miss, t->width, x, y) * 2 / 3)) * B2_SURPRISE + (ref >= 0 ? surprise_bucket(ref_miss16) : 0);
+    *ctx = activity_bucket(nb, (uint32_t)(near_sum_abs(tr->miss, t->width, x, y) * 2 / 3)) * B2_SURPRISE + surprise;
     return mean16;
 }
 
@@ -263,6 +262,21 @@ static void b2_record(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trac
         tr->err[(size_t)p * bt->plane + i] = abs32(d16 - fixed[p]);
 }
 
+/* The surprise part of sample i's context: how far the reference missed
+ * its mean at this pixel (x16); blue also counts half of red's miss (red is
+ * coded before blue).  0 without a reference. */
+static uint32_t reference_surprise(const b2_trace *traces, uint32_t channels, uint32_t c,
+                                   size_t i)
+{
+    int32_t ref = reference_of(channels, c);
+    if (ref < 0)
+        return 0;
+    uint32_t m = (uint32_t)abs32(traces[ref].miss[i]);
+    if (c == 2)
+        m += (uint32_t)abs32(traces[0].miss[i]) / 2;
+    return surprise_bucket(m);
+}
+
 /* ---- encoder: choosing and fitting ------------------------------------ */
 
 typedef struct b2_stats {
@@ -272,7 +286,7 @@ typedef struct b2_stats {
 
 /* Residuals of channel c's first `rows` rows under choice ch (x16) into its
  * trace, given the misses (x16) of the reference channel, or NULL. */
-static void b2_gather(const b2_tile *bt, uint32_t c, b2_choice ch, const int32_t *ref_miss,
+static void b2_gather(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trace *traces,
                       const b2_trace *tr, uint32_t rows, b2_stats *st)
 {
     const model_tile *t = bt->t;
@@ -285,7 +299,8 @@ static void b2_gather(const b2_tile *bt, uint32_t c, b2_choice ch, const int32_t
             uint32_t ctx;
             int32_t fixed[B2_FIXED];
             int32_t mean16 =
-                b2_predict(bt, c, ch, ref_miss ? ref_miss[i] : 0, tr, x, y, &ctx, fixed);
+                b2_predict(bt, c, ch, reference_surprise(traces, t->channels, c, i), tr, x, y, &ctx,
+                           fixed);
             b2_record(bt, c, ch, tr, x, y, mean16, fixed);
             int32_t r16 = tr->miss[i];
             st->sum_abs[ctx] += abs32(r16);
@@ -313,11 +328,11 @@ static void b2_fit_contexts(const b2_stats *st, b2_fit *fit)
 
 /* Tries every variant of channel c, keeps the one with the smallest total
  * absolute residual, fits its contexts and leaves its misses in miss_out. */
-static int64_t b2_try(const b2_tile *bt, uint32_t c, b2_choice ch, const int32_t *ref_miss,
+static int64_t b2_try(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trace *traces,
                       const b2_trace *tr, b2_stats *st, b2_choice *best, int64_t best_abs)
 {
     uint32_t rows = bt->t->height < B2_TRIAL_ROWS ? bt->t->height : B2_TRIAL_ROWS;
-    b2_gather(bt, c, ch, ref_miss, tr, rows, st);
+    b2_gather(bt, c, ch, traces, tr, rows, st);
     if (st->total_abs >= best_abs)
         return best_abs;
     *best = ch;
@@ -327,7 +342,7 @@ static int64_t b2_try(const b2_tile *bt, uint32_t c, b2_choice ch, const int32_t
 /* Chooses channel c's reference weight k by the smallest total absolute
  * residual of the blend over the tile's first B2_TRIAL_ROWS rows, fits its
  * contexts on the whole tile and leaves its trace in tr. */
-static void b2_choose(const b2_tile *bt, uint32_t c, const int32_t *ref_miss, const b2_trace *tr,
+static void b2_choose(const b2_tile *bt, uint32_t c, const b2_trace *traces, const b2_trace *tr,
                       b2_fit *fit)
 {
     b2_stats st;
@@ -335,10 +350,10 @@ static void b2_choose(const b2_tile *bt, uint32_t c, const int32_t *ref_miss, co
     b2_choice best = {B2_FIXED, 0};
     int64_t best_abs = INT64_MAX;
     for (uint32_t k = 0; weights > 1 && k < weights; k++)
-        best_abs = b2_try(bt, c, (b2_choice){B2_FIXED, (uint8_t)k}, ref_miss, tr, &st, &best,
+        best_abs = b2_try(bt, c, (b2_choice){B2_FIXED, (uint8_t)k}, traces, tr, &st, &best,
                           best_abs);
     fit->choice = best;
-    b2_gather(bt, c, best, ref_miss, tr, bt->t->height, &st);
+    b2_gather(bt, c, best, traces, tr, bt->t->height, &st);
     b2_fit_contexts(&st, fit);
 }
 
@@ -375,10 +390,10 @@ static int b2_code_samples(const b2_tile *bt, model_tile *t, const uint32_t *ord
             const size_t at = (size_t)y * t->width + x;
             for (uint32_t i = 0; i < t->channels; i++) {
                 uint32_t c = order[i], ctx;
-                int32_t fixed[B2_FIXED], ref = reference_of(t->channels, c);
-                int32_t ref_miss = ref >= 0 ? traces[ref].miss[at] : 0; /* coded already */
+                int32_t fixed[B2_FIXED];
+                uint32_t surprise = reference_surprise(traces, t->channels, c, at);
                 int32_t mean16 =
-                    b2_predict(bt, c, fits[c].choice, ref_miss, &traces[c], x, y, &ctx, fixed);
+                    b2_predict(bt, c, fits[c].choice, surprise, &traces[c], x, y, &ctx, fixed);
                 if (!fits[c].used[ctx])
                     return -1; /* decoding: the encoder never saw this context */
                 int32_t *s = t->samples + c * bt->plane + (size_t)y * t->width + x;
@@ -401,8 +416,7 @@ static void b2_fit_all(const b2_tile *bt, const uint32_t *order, b2_fit *fits,
     const model_tile *t = bt->t;
     for (uint32_t i = 0; i < t->channels; i++) {
         uint32_t c = order[i];
-        int32_t ref = reference_of(t->channels, c);
-        b2_choose(bt, c, ref >= 0 ? traces[ref].miss : NULL, &traces[c], &fits[c]);
+        b2_choose(bt, c, traces, &traces[c], &fits[c]);
     }
 }
 

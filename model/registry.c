@@ -56,6 +56,42 @@ int model_select_for_image(const uint8_t *user, size_t user_size,
     return out->model->serves(out->model, kind) ? IDFZIP_OK : IDFZIP_ERR_UNSUPPORTED;
 }
 
+static int named(const idf_model *m, const char *name)
+{
+    return strlen(name) <= MODEL_NAME_SIZE && strncmp(m->name, name, MODEL_NAME_SIZE) == 0;
+}
+
+static int find_by_name(const char *name, model_ref *out)
+{
+    const idf_model *fixed[] = {baseline_model(), baseline_v2_model()};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (named(fixed[i], name)) {
+            out->model = fixed[i];
+            return IDFZIP_OK;
+        }
+    for (const builtin_weights *b = idfzip_builtin_weights; b->data; b++) {
+        if (load(b->data, b->size, out) == IDFZIP_OK && named(out->model, name))
+            return IDFZIP_OK;
+        model_release(out);
+    }
+    return IDFZIP_ERR_MODEL;
+}
+
+int model_select_by_name(const char *name, const model_image_kind *kind, uint32_t max_sample,
+                         model_ref *out)
+{
+    memset(out, 0, sizeof *out);
+    int st = find_by_name(name, out);
+    if (st != IDFZIP_OK || !kind)
+        return st;
+    int ok = out->owned ? serves(out, kind, max_sample) : out->model->serves(out->model, kind);
+    if (!ok) {
+        model_release(out);
+        return IDFZIP_ERR_MODEL_KIND;
+    }
+    return IDFZIP_OK;
+}
+
 static int matches(const idf_model *m, const char *name, uint32_t crc)
 {
     return strncmp(m->name, name, MODEL_NAME_SIZE) == 0 && m->crc == crc;

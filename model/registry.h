@@ -40,6 +40,12 @@ int model_select_for_image(const uint8_t *user, size_t user_size,
 int model_select_for_file(const char *name, uint32_t crc, const uint8_t *user,
                           size_t user_size, model_ref *out);
 
+/* A built-in model by name (the baselines and the embedded weights):
+ * IDFZIP_ERR_MODEL when there is none of that name, IDFZIP_ERR_MODEL_KIND
+ * when it does not serve the image (kind NULL: any image). */
+int model_select_by_name(const char *name, const model_image_kind *kind, uint32_t max_sample,
+                         model_ref *out);
+
 void model_release(model_ref *ref);
 
 #endif

@@ -79,6 +79,14 @@ if [ -e g.png ]; then bad "--rm left input"; else ok; fi
 # --- info and test ---
 "$IDFZIP" info a.idf >info.txt 2>&1 && grep -q '32x32 RGB 8-bit' info.txt && ok || bad "info"
 check "test good file" "$IDFZIP" test a.idf
+check "--model baseline-v1" "$IDFZIP" compress -f --no-store --model baseline-v1 orig.png -o v1.idf
+check "v1 file names baseline-v1" sh -c "'$IDFZIP' info v1.idf | grep -q 'model baseline-v1 '"
+check "--model baseline-v2" "$IDFZIP" compress -f --no-store --model baseline-v2 orig.png -o v2.idf
+check "v2 file names baseline-v2" sh -c "'$IDFZIP' info v2.idf | grep -q 'model baseline-v2 '"
+check "v1 file decodes without --model" "$IDFZIP" decompress -f v1.idf -o v1.png
+check "v1 pixels" "$PNGCMP" orig.png v1.png
+expect_error "--model with no such name or file" "$IDFZIP" compress -f --model no-such-model orig.png -o nm.idf
+check "no output for a missing model" test ! -e nm.idf
 check "--help" "$IDFZIP" --help
 "$IDFZIP" --version | grep -q '^idfzip [0-9]' && ok || bad "--version"
 "$IDFZIP" frobnicate a.idf 2>/dev/null; [ $? -eq 2 ] && ok || bad "unknown command exits 2"

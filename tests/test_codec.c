@@ -294,9 +294,59 @@ static void test_golden(const char *dir)
     CHECK(count >= 3, "only %d golden files", count);
 }
 
+/* A built-in model chosen by name codes every kind at small sizes (where
+ * the automatic choice may pick the other baseline) and names itself in
+ * the file; an unknown name is an error. */
+static void test_named_models(void)
+{
+    static const char *const names[] = {"baseline-v1", "baseline-v2"};
+    static const uint32_t sizes[][2] = {{1, 1}, {23, 9}, {300, 17}};
+    uint64_t rng = 7;
+    for (size_t n = 0; n < 2; n++)
+        for (size_t k = 0; k < sizeof KINDS / sizeof *KINDS; k++)
+            for (size_t s = 0; s < 3; s++) {
+                idfzip_image img, back;
+                if (make_image(&img, KINDS[k], sizes[s][0], sizes[s][1], GRADIENT, &rng))
+                    continue;
+                idfzip_options o;
+                idfzip_options_init(&o);
+                o.force_model = 1;
+                o.model_name = names[n];
+                uint8_t *idf = NULL;
+                size_t size = 0;
+                idfzip_info info;
+                int st = idfzip_compress_image(&img, &o, &idf, &size);
+                st = st ? st : idfzip_get_info(idf, size, &info);
+                CHECK(st == IDFZIP_OK && !strcmp(info.model_name, names[n]),
+                      "%s, kind %zu, %ux%u: %s", names[n], k, sizes[s][0], sizes[s][1],
+                      idfzip_error_string(st));
+                st = st ? st : idfzip_decompress_image(idf, size, NULL, &back);
+                if (st == IDFZIP_OK) {
+                    CHECK(idfzip_image_equal(&img, &back), "%s: pixels", names[n]);
+                    idfzip_image_free(&back);
+                }
+                idfzip_free(idf);
+                idfzip_image_free(&img);
+            }
+    idfzip_image img;
+    make_image(&img, KINDS[5], 8, 8, GRADIENT, &rng);
+    idfzip_options o;
+    idfzip_options_init(&o);
+    o.model_name = "baseline-v3";
+    uint8_t *idf = NULL;
+    size_t size = 0;
+    CHECK(idfzip_compress_image(&img, &o, &idf, &size) == IDFZIP_ERR_MODEL, "unknown model name");
+    idfzip_image_free(&img);
+    CHECK(idfzip_builtin_model("baseline-v1") && idfzip_builtin_model("baseline-v2") &&
+              !idfzip_builtin_model("baseline") && !idfzip_builtin_model("") &&
+              !idfzip_builtin_model(NULL) && !idfzip_builtin_model("baseline-v2-and-more"),
+          "idfzip_builtin_model");
+}
+
 int main(int argc, char **argv)
 {
     test_all_kinds();
+    test_named_models();
     test_thread_invariance();
     test_stored_mode();
     test_damage();

@@ -8,7 +8,9 @@ the same description the C side reads from the .idfw file:
      "tile": [64, 64], "initial_squeezes": 0,
      "levels": [{"squeeze": 1, "factor_out": 1, "couplings": 4, "kind": 4}, ...],
      "width": 64, "hidden": 2, "kernel": 3, "act": "relu" or "leaky3",
-     "perm": "flip" or "shuffle"}
+     "perm": "flip" or "shuffle",
+     "prior_width": 96, "prior_hidden": 2,   # optional, default width/hidden
+     "top_components": 3}                    # optional, default 1
 
 Two forward modes share the weights:
   * float (training): float convs, straight-through rounding of each
@@ -237,8 +239,11 @@ class Prior(nn.Module):
     def __init__(self, c_half, cfg):
         super().__init__()
         g = output_gain(cfg)
-        self.net = Net(c_half, 2 * c_half, cfg["width"], cfg["hidden"], cfg["kernel"], cfg["act"], g,
-                       input_scale(cfg))
+        # Priors may be wider or deeper than the coupling nets: in the first
+        # measurements most bits sat in the factored-out latents.
+        width = cfg.get("prior_width", cfg["width"])
+        hidden = cfg.get("prior_hidden", cfg["hidden"])
+        self.net = Net(c_half, 2 * c_half, width, hidden, cfg["kernel"], cfg["act"], g, input_scale(cfg))
         self.c = c_half
         # Start from a broad DL at mid-range (the last layer's weights are
         # zero), so early training sees finite likelihoods.
