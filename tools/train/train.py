@@ -41,7 +41,9 @@ def parse_args():
     p.add_argument("--steps", type=int, default=0)
     p.add_argument("--qat-steps", type=int, default=0)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--patch", type=int, default=32)
+    p.add_argument("--patch", type=int, default=0,
+                   help="training patch side (default: the config's tile, which is what the codec "
+                        "codes each block at; see docs/ablation.md)")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup", type=int, default=300)
     p.add_argument("--ema", type=float, default=0.999)
@@ -165,7 +167,8 @@ def main():
         opt.load_state_dict(saved["opt"])
         state = saved["state"]
         print("train: resumed at step %d (%.1f min)" % (state["step"], state["elapsed"] / 60), flush=True)
-    data = Patches(args.data, args.patch, cfg["channels"], args.seed + state["step"])
+    patch = args.patch or min(cfg["tile"])
+    data = Patches(args.data, patch, cfg["channels"], args.seed + state["step"])
     val = load_val(args.val, args.val_images, cfg["channels"], alignment(cfg))
     log_path = os.path.join(args.out, "log.csv")
     if not os.path.exists(log_path):
