@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 
+#include "baseline_util.h"
 #include "model.h"
 
 #define BASE_TILE 256
@@ -39,13 +40,6 @@ static int32_t reference_channel(uint32_t channels, uint32_t c)
     return (channels >= 3 && (c == 0 || c == 2)) ? 1 : -1;
 }
 
-static int32_t abs32(int32_t v) { return v < 0 ? -v : v; }
-
-static int32_t median3(int32_t a, int32_t b, int32_t c)
-{
-    int32_t lo = a < b ? a : b, hi = a < b ? b : a;
-    return c < lo ? lo : (c > hi ? hi : c);
-}
 
 /* West, north, north-west, north-east neighbours, replicated at borders. */
 static void fetch_neighbours(const int32_t *plane, uint32_t w, uint32_t x,
@@ -66,16 +60,9 @@ static void fetch_neighbours(const int32_t *plane, uint32_t w, uint32_t x,
 /* Context from the local gradient sum, on a half-octave log scale. */
 static uint32_t activity_context(const int32_t nb[4])
 {
-    uint32_t act = (uint32_t)(abs32(nb[0] - nb[2]) + abs32(nb[1] - nb[2]) +
-                              abs32(nb[3] - nb[1]));
-    if (act == 0)
-        return 0;
-    uint32_t top = 31;
-    while (!(act >> top))
-        top--;
-    uint32_t half = top ? (act >> (top - 1)) & 1 : 0;
-    uint32_t ctx = 1 + 2 * top + half;
-    return ctx < BASE_CONTEXTS ? ctx : BASE_CONTEXTS - 1;
+    uint32_t act = (uint32_t)(base_abs32(nb[0] - nb[2]) + base_abs32(nb[1] - nb[2]) +
+                              base_abs32(nb[3] - nb[1]));
+    return base_log_bucket(act, BASE_CONTEXTS);
 }
 
 /* Integer prediction and context of sample (x, y) of channel c. */
@@ -87,12 +74,12 @@ static int32_t predict(const model_tile *t, uint32_t c, int cross, uint32_t x,
     fetch_neighbours(t->samples + c * n, t->width, x, y, mid, nb);
     *ctx = activity_context(nb);
     if (!cross)
-        return median3(nb[0], nb[1], nb[0] + nb[1] - nb[2]);
+        return base_median3(nb[0], nb[1], nb[0] + nb[1] - nb[2]);
     int32_t rb[4];
     const int32_t *ref = t->samples + (size_t)reference_channel(t->channels, c) * n;
     fetch_neighbours(ref, t->width, x, y, mid, rb);
     int32_t p = ref[(size_t)y * t->width + x] +
-                median3(nb[0] - rb[0], nb[1] - rb[1], nb[0] - rb[0] + nb[1] - rb[1] - nb[2] + rb[2]);
+                base_median3(nb[0] - rb[0], nb[1] - rb[1], nb[0] - rb[0] + nb[1] - rb[1] - nb[2] + rb[2]);
     return p < 0 ? 0 : (p > (int32_t)t->maxval ? (int32_t)t->maxval : p);
 }
 
@@ -105,19 +92,14 @@ static void gather_stats(const model_tile *t, uint32_t c, int cross,
             uint32_t ctx;
             int32_t p = predict(t, c, cross, x, y, &ctx);
             int32_t r = t->samples[(size_t)c * t->width * t->height + (size_t)y * t->width + x] - p;
-            st->sum_abs[ctx] += abs32(r);
+            st->sum_abs[ctx] += base_abs32(r);
             st->sum[ctx] += r;
             st->count[ctx]++;
-            *total_abs += abs32(r);
+            *total_abs += base_abs32(r);
         }
     }
 }
 
-/* Rounded a / b for b > 0, symmetric for negative a. */
-static int64_t div_round(int64_t a, int64_t b)
-{
-    return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b);
-}
 
 static void fit_channel(const model_tile *t, uint32_t c, channel_fit *fit)
 {
@@ -132,10 +114,10 @@ static void fit_channel(const model_tile *t, uint32_t c, channel_fit *fit)
         fit->used[k] = st->count[k] > 0;
         if (!fit->used[k])
             continue;
-        int64_t bias = div_round(16 * st->sum[k], st->count[k]);
+        int64_t bias = base_div_round(16 * st->sum[k], st->count[k]);
         bias = bias < -BASE_BIAS_LIMIT ? -BASE_BIAS_LIMIT : (bias > BASE_BIAS_LIMIT ? BASE_BIAS_LIMIT : bias);
         fit->bias16[k] = (int32_t)bias;
-        fit->scale[k] = (uint8_t)dl_scale_for_mad((uint64_t)div_round(16 * st->sum_abs[k], st->count[k]));
+        fit->scale[k] = (uint8_t)dl_scale_for_mad((uint64_t)base_div_round(16 * st->sum_abs[k], st->count[k]));
     }
 }
 
@@ -199,7 +181,7 @@ static int baseline_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
     return code_samples(t, order, fits, io);
 }
 
-static int baseline_serves(const idf_model *m, const model_image_kind *kind)
+int baseline_serves(const idf_model *m, const model_image_kind *kind)
 {
     (void)m;
     return kind->channels >= 1 && kind->channels <= BASE_MAX_CHANNELS;

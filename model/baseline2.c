@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "baseline_util.h"
 #include "model.h"
 
 #define B2_TILE 256
@@ -58,13 +59,6 @@ static int32_t reference_of(uint32_t channels, uint32_t c)
     return (channels >= 3 && (c == 0 || c == 2)) ? 1 : -1;
 }
 
-static int32_t abs32(int32_t v) { return v < 0 ? -v : v; }
-
-static int32_t median3(int32_t a, int32_t b, int32_t c)
-{
-    int32_t lo = a < b ? a : b, hi = a < b ? b : a;
-    return c < lo ? lo : (c > hi ? hi : c);
-}
 
 /* floor(v / 4) without the implementation-defined shift of negatives. */
 static int32_t floor_div4(int32_t v)
@@ -118,7 +112,7 @@ static int32_t predict_d16(uint32_t predictor, const int32_t nb[NB_COUNT])
 {
     const int32_t w = nb[NB_W], n = nb[NB_N], nw = nb[NB_NW], ne = nb[NB_NE];
     switch (predictor) {
-    case 0: return 16 * median3(w, n, w + n - nw);
+    case 0: return 16 * base_median3(w, n, w + n - nw);
     case 1: return 8 * (w + n);
     case 2: /* (6N - 2NN + 7W + WW + NEE + 3NE) / 16 */
         return 6 * n - 2 * nb[NB_NN] + 7 * w + nb[NB_WW] + nb[NB_NEE] + 3 * ne;
@@ -135,16 +129,9 @@ static int32_t predict_d16(uint32_t predictor, const int32_t nb[NB_COUNT])
  * (err16, x16). */
 static uint32_t activity_bucket(const int32_t nb[NB_COUNT], uint32_t err16)
 {
-    uint32_t act = (uint32_t)(abs32(nb[NB_W] - nb[NB_NW]) + abs32(nb[NB_N] - nb[NB_NW]) +
-                              abs32(nb[NB_NE] - nb[NB_N])) / 4 + err16 / B2_ERR_DIV;
-    if (act == 0)
-        return 0;
-    uint32_t top = 31;
-    while (!(act >> top))
-        top--;
-    uint32_t half = top ? (act >> (top - 1)) & 1 : 0;
-    uint32_t b = 1 + 2 * top + half;
-    return b < B2_ACTIVITY ? b : B2_ACTIVITY - 1;
+    uint32_t act = (uint32_t)(base_abs32(nb[NB_W] - nb[NB_NW]) + base_abs32(nb[NB_N] - nb[NB_NW]) +
+                              base_abs32(nb[NB_NE] - nb[NB_N])) / 4 + err16 / B2_ERR_DIV;
+    return base_log_bucket(act, B2_ACTIVITY);
 }
 
 /* Bucket of a reference's |miss| (x16): 0, 1 or 2. */
@@ -178,11 +165,6 @@ static uint64_t near_sum(const int32_t *p, uint32_t w, uint32_t x, uint32_t y)
     return e;
 }
 
-/* Rounded a / b for b > 0, symmetric for negative a. */
-static int64_t div_round(int64_t a, int64_t b)
-{
-    return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b);
-}
 
 /* The fixed predictions weighted by 2^32 / (1 + their nearby errors)^2
  * (the idea of JPEG XL's weighted predictor): a predictor that has been
@@ -198,7 +180,7 @@ static int32_t blend_d16(const int32_t d16[B2_FIXED], const b2_trace *tr, size_t
         num += (int64_t)wt * d16[i];
         den += (int64_t)wt;
     }
-    return den ? (int32_t)div_round(num, den) : d16[0];
+    return den ? (int32_t)base_div_round(num, den) : d16[0];
 }
 
 /* Sum of |miss| at the west, north, north-west and north-east neighbours. */
@@ -207,13 +189,13 @@ static uint64_t near_sum_abs(const int32_t *p, uint32_t w, uint32_t x, uint32_t 
     size_t i = (size_t)y * w + x;
     uint64_t e = 0;
     if (x)
-        e += (uint64_t)abs32(p[i - 1]);
+        e += (uint64_t)base_abs32(p[i - 1]);
     if (y) {
-        e += (uint64_t)abs32(p[i - w]);
+        e += (uint64_t)base_abs32(p[i - w]);
         if (x)
-            e += (uint64_t)abs32(p[i - w - 1]);
+            e += (uint64_t)base_abs32(p[i - w - 1]);
         if (x + 1 < w)
-            e += (uint64_t)abs32(p[i - w + 1]);
+            e += (uint64_t)base_abs32(p[i - w + 1]);
     }
     return e;
 }
@@ -259,7 +241,7 @@ static void b2_record(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trac
     int32_t ref = reference_of(t->channels, c);
     int32_t d16 = 16 * d_at(bt, c, ref, ref >= 0 ? ch.weight : 0, x, y);
     for (int p = 0; p < B2_FIXED; p++)
-        tr->err[(size_t)p * bt->plane + i] = abs32(d16 - fixed[p]);
+        tr->err[(size_t)p * bt->plane + i] = base_abs32(d16 - fixed[p]);
 }
 
 /* The surprise part of sample i's context: how far the reference missed
@@ -271,9 +253,9 @@ static uint32_t reference_surprise(const b2_trace *traces, uint32_t channels, ui
     int32_t ref = reference_of(channels, c);
     if (ref < 0)
         return 0;
-    uint32_t m = (uint32_t)abs32(traces[ref].miss[i]);
+    uint32_t m = (uint32_t)base_abs32(traces[ref].miss[i]);
     if (c == 2)
-        m += (uint32_t)abs32(traces[0].miss[i]) / 2;
+        m += (uint32_t)base_abs32(traces[0].miss[i]) / 2;
     return surprise_bucket(m);
 }
 
@@ -303,10 +285,10 @@ static void b2_gather(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trac
                            fixed);
             b2_record(bt, c, ch, tr, x, y, mean16, fixed);
             int32_t r16 = tr->miss[i];
-            st->sum_abs[ctx] += abs32(r16);
+            st->sum_abs[ctx] += base_abs32(r16);
             st->sum[ctx] += r16;
             st->count[ctx]++;
-            st->total_abs += abs32(r16);
+            st->total_abs += base_abs32(r16);
         }
 }
 
@@ -317,11 +299,11 @@ static void b2_fit_contexts(const b2_stats *st, b2_fit *fit)
         fit->used[k] = st->count[k] > 0;
         if (!fit->used[k])
             continue;
-        int64_t bias = div_round(st->sum[k], st->count[k]);
+        int64_t bias = base_div_round(st->sum[k], st->count[k]);
         bias = bias < -B2_BIAS_LIMIT ? -B2_BIAS_LIMIT : (bias > B2_BIAS_LIMIT ? B2_BIAS_LIMIT : bias);
         fit->bias16[k] = (int32_t)bias;
         /* mean absolute deviation around the biased mean, x16 */
-        int64_t mad16 = div_round(st->sum_abs[k], st->count[k]);
+        int64_t mad16 = base_div_round(st->sum_abs[k], st->count[k]);
         fit->scale[k] = (uint8_t)dl_scale_for_mad((uint64_t)mad16);
     }
 }
@@ -480,18 +462,12 @@ static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
     return st;
 }
 
-static int b2_serves(const idf_model *m, const model_image_kind *kind)
-{
-    (void)m;
-    return kind->channels >= 1 && kind->channels <= B2_MAX_CHANNELS;
-}
-
 static const idf_model BASELINE_V2 = {
     .name = "baseline-v2",
     .crc = 0,
     .tile_width = B2_TILE,
     .tile_height = B2_TILE,
-    .serves = b2_serves,
+    .serves = baseline_serves,
     .code_tile = b2_code_tile,
     .params = NULL,
 };
