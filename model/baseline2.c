@@ -147,43 +147,8 @@ typedef struct b2_trace {
     int32_t *err;      /* [B2_FIXED][plane]: |D x16 - fixed prediction i| */
 } b2_trace;
 
-/* Sum of a plane's values at the west, north, north-west and north-east
- * neighbours that exist. */
-static uint64_t near_sum(const int32_t *p, uint32_t w, uint32_t x, uint32_t y)
-{
-    size_t i = (size_t)y * w + x;
-    uint64_t e = 0;
-    if (x)
-        e += (uint64_t)p[i - 1];
-    if (y) {
-        e += (uint64_t)p[i - w];
-        if (x)
-            e += (uint64_t)p[i - w - 1];
-        if (x + 1 < w)
-            e += (uint64_t)p[i - w + 1];
-    }
-    return e;
-}
-
-
-/* The fixed predictions weighted by 2^32 / (1 + their nearby errors)^2
- * (the idea of JPEG XL's weighted predictor): a predictor that has been
- * missing lately fades out.  Exact integers: weights <= 2^32, |d16| < 2^23,
- * so the sums stay below 2^57. */
-static int32_t blend_d16(const int32_t d16[B2_FIXED], const b2_trace *tr, size_t plane,
-                         uint32_t w, uint32_t x, uint32_t y)
-{
-    int64_t num = 0, den = 0;
-    for (int i = 0; i < B2_FIXED; i++) {
-        uint64_t e = 1 + near_sum(tr->err + (size_t)i * plane, w, x, y);
-        uint64_t wt = e < ((uint64_t)1 << 16) ? ((uint64_t)1 << 32) / (e * e) : 0;
-        num += (int64_t)wt * d16[i];
-        den += (int64_t)wt;
-    }
-    return den ? (int32_t)base_div_round(num, den) : d16[0];
-}
-
-/* Sum of |miss| at the west, north, north-west and north-east neighbours. */
+/* Sum of |p| at the west, north, north-west and north-east neighbours that
+ * exist (a miss plane, or an error plane, which holds magnitudes already). */
 static uint64_t near_sum_abs(const int32_t *p, uint32_t w, uint32_t x, uint32_t y)
 {
     size_t i = (size_t)y * w + x;
@@ -200,6 +165,22 @@ static uint64_t near_sum_abs(const int32_t *p, uint32_t w, uint32_t x, uint32_t 
     return e;
 }
 
+/* The fixed predictions weighted by 2^32 / (1 + their nearby errors)^2
+ * (the idea of JPEG XL's weighted predictor): a predictor that has been
+ * missing lately fades out.  Exact integers: weights <= 2^32, |d16| < 2^23,
+ * so the sums stay below 2^57. */
+static int32_t blend_d16(const int32_t d16[B2_FIXED], const b2_trace *tr, size_t plane,
+                         uint32_t w, uint32_t x, uint32_t y)
+{
+    int64_t num = 0, den = 0;
+    for (int i = 0; i < B2_FIXED; i++) {
+        uint64_t e = 1 + near_sum_abs(tr->err + (size_t)i * plane, w, x, y);
+        uint64_t wt = e < ((uint64_t)1 << 16) ? ((uint64_t)1 << 32) / (e * e) : 0;
+        num += (int64_t)wt * d16[i];
+        den += (int64_t)wt;
+    }
+    return den ? (int32_t)base_div_round(num, den) : d16[0];
+}
 
 /* Mean (1/16 sample units) and context of sample (x, y) of channel c.
  * surprise: reference_surprise() of the sample; tr: the channel's trace so

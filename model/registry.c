@@ -61,14 +61,20 @@ static int named(const idf_model *m, const char *name)
     return strlen(name) <= MODEL_NAME_SIZE && strncmp(m->name, name, MODEL_NAME_SIZE) == 0;
 }
 
-static int find_by_name(const char *name, model_ref *out)
+/* The non-learned built-in model called name, or NULL. */
+static const idf_model *fixed_model(const char *name)
 {
     const idf_model *fixed[] = {baseline_model(), baseline_v2_model()};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (named(fixed[i], name)) {
-            out->model = fixed[i];
-            return IDFZIP_OK;
-        }
+        if (named(fixed[i], name))
+            return fixed[i];
+    return NULL;
+}
+
+static int find_by_name(const char *name, model_ref *out)
+{
+    if ((out->model = fixed_model(name)) != NULL)
+        return IDFZIP_OK;
     for (const builtin_weights *b = idfzip_builtin_weights; b->data; b++) {
         if (load(b->data, b->size, out) == IDFZIP_OK && named(out->model, name))
             return IDFZIP_OK;
@@ -101,12 +107,11 @@ int model_select_for_file(const char *name, uint32_t crc, const uint8_t *user,
                           size_t user_size, model_ref *out)
 {
     memset(out, 0, sizeof *out);
-    const idf_model *fixed[] = {baseline_model(), baseline_v2_model()};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-        if (matches(fixed[i], name, crc)) {
-            out->model = fixed[i];
-            return IDFZIP_OK;
-        }
+    const idf_model *fixed = fixed_model(name);
+    if (fixed && matches(fixed, name, crc)) {
+        out->model = fixed;
+        return IDFZIP_OK;
+    }
     if (user) {
         int st = load(user, user_size, out);
         if (st == IDFZIP_OK && matches(out->model, name, crc))
