@@ -37,6 +37,7 @@ run "$B/tests/test_codec" "$HERE/data/pngsuite" "$HERE/golden"
 run "$B/tests/test_regressions" "$HERE/regressions"
 run sh "$HERE/test_generated.sh" "$ROOT"
 run sh "$HERE/test_cli.sh" "$B"
+run sh "$HERE/test_digits.sh" "$B"
 run sh "$HERE/test_determinism.sh" "$B"
 run sh "$HERE/test_install.sh" "$B"
 # The trainer's exact emulation against the C model (Debian's python3-torch).

@@ -10,7 +10,8 @@ the same description the C side reads from the .idfw file:
      "width": 64, "hidden": 2, "kernel": 3, "act": "relu" or "leaky3",
      "perm": "flip" or "shuffle",
      "prior_width": 96, "prior_hidden": 2,   # optional, default width/hidden
-     "top_components": 3}                    # optional, default 1
+     "top_components": 3,                    # optional, default 1
+     "top_init_span": 8.0}                   # optional, see Flow.__init__
 
 Two forward modes share the weights:
   * float (training): float convs, straight-through rounding of each
@@ -301,7 +302,10 @@ class Flow(nn.Module):
         k = cfg.get("top_components", 1)
         maxval = cfg["maxval"]
         self.top_k = k
-        self.top_center, self.top_span = maxval / 2.0, max(4.0, maxval / 4.0)
+        # top_init_span (optional): half-width of the initial spread of the
+        # component means, so a mixture can start covering the whole range.
+        self.top_center = maxval / 2.0
+        self.top_span = cfg.get("top_init_span", max(4.0, maxval / 4.0))
         self.top_scale0 = (math.log(maxval / 4.0) - LOG_S0) / LOG_STEP
         spread = torch.linspace(-1.0, 1.0, k) if k > 1 else torch.zeros(1)
         self._top_mean = nn.Parameter(spread.repeat(c, 1))
