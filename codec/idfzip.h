@@ -19,7 +19,7 @@ extern "C" {
 
 #define IDFZIP_VERSION_MAJOR 0
 #define IDFZIP_VERSION_MINOR 2
-#define IDFZIP_VERSION_PATCH 0
+#define IDFZIP_VERSION_PATCH 1
 
 /* IDFZIP_API marks the functions the shared library exports.  The library
  * is built with -fvisibility=hidden and IDFZIP_BUILD_SHARED defined, so
