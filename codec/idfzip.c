@@ -195,7 +195,7 @@ static int write_with_model(const idfzip_image *img, const idfzip_options *o,
     return st;
 }
 
-/* Below this many pixels baseline-v2's larger parameter tables can cost
+/* Below this many pixels baseline-v3's larger parameter tables can cost
  * more than its better prediction saves, so small images try v1 too. */
 #define SMALL_IMAGE_PIXELS 65536u
 
@@ -209,7 +209,7 @@ static int write_coded(const idfzip_image *img, const idfzip_options *o,
     st = write_with_model(img, o, ref.model, out, out_size);
     uint8_t *v1;
     size_t v1_size;
-    if (st == IDFZIP_OK && ref.model == baseline_v2_model() && !o->model_name &&
+    if (st == IDFZIP_OK && ref.model == baseline_v3_model() && !o->model_name &&
         (uint64_t)img->width * img->height <= SMALL_IMAGE_PIXELS &&
         write_with_model(img, o, baseline_model(), &v1, &v1_size) == IDFZIP_OK) {
         if (v1_size < *out_size) {

@@ -18,8 +18,8 @@ extern "C" {
 #endif
 
 #define IDFZIP_VERSION_MAJOR 0
-#define IDFZIP_VERSION_MINOR 2
-#define IDFZIP_VERSION_PATCH 1
+#define IDFZIP_VERSION_MINOR 3
+#define IDFZIP_VERSION_PATCH 0
 
 /* IDFZIP_API marks the functions the shared library exports.  The library
  * is built with -fvisibility=hidden and IDFZIP_BUILD_SHARED defined, so
@@ -137,7 +137,7 @@ IDFZIP_API int idfzip_decompress_image(const uint8_t *idf, size_t idf_size,
 IDFZIP_API int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info *info);
 
 /* 1 when name is a model compiled into the library ("baseline-v1",
- * "baseline-v2", and any embedded learned model), else 0. */
+ * "baseline-v2", "baseline-v3", and any embedded learned model), else 0. */
 IDFZIP_API int idfzip_builtin_model(const char *name);
 
 /* Name (NUL-terminated, up to 16 characters) and CRC of an .idfw model. */

@@ -1,6 +1,8 @@
-/* baseline2.c — "baseline-v2", the non-learned model new files use when
- * no learned model serves the image (baseline.c's v1 stays, frozen, for
- * the files that name it).
+/* baseline2.c — "baseline-v2" and "baseline-v3", the non-learned models
+ * new files use when no learned model serves the image (baseline.c's v1
+ * stays, frozen, for the files that name it).  v3 is v2 with one blend
+ * member replaced by an adaptive linear (NLMS) predictor; v2 stays for the
+ * files that name it.
  *
  * Flow: identity.  Prior: autoregressive within the tile, like v1, with
  * three things v1 lacks, all chosen by the encoder per tile and channel and
@@ -67,10 +69,16 @@ static int32_t floor_div4(int32_t v)
 }
 
 /* The tile plus what every prediction needs. */
+/* What tells the versions apart (idf_model.params; NULL is v2). */
+typedef struct b2_version {
+    uint8_t lms; /* the blend's last member is the NLMS predictor (v3) */
+} b2_version;
+
 typedef struct b2_tile {
     const model_tile *t;
     size_t plane;
     int32_t mid;
+    int lms;
 } b2_tile;
 
 /* Sample of plane D = 4*c - k*ref at (x, y), for in-tile coordinates. */
@@ -140,9 +148,89 @@ static uint32_t surprise_bucket(uint32_t m)
     return m <= 24 ? 0 : (m <= 96 ? 1 : 2);
 }
 
+/* ---- v3: the NLMS predictor ------------------------------------------ *
+ * An adaptive linear prediction of D from differences to W: N, NW, NE, WW,
+ * NN, NEE minus W, then the reference's (green's) gradients at this pixel,
+ * then, for blue, red's.  Its weights start at "half of N - W" for every
+ * channel and pass over a tile and learn by normalised LMS as the samples
+ * become known: the same integers in encoder and decoder. */
+#define LMS_TAPS 10
+#define LMS_SHIFT 14                  /* weights in 1/2^14 */
+#define LMS_MU 256                    /* step size, in 1/2^12 of NLMS's unit step */
+#define LMS_WEIGHT_LIMIT (1 << 17)
+#define LMS_PRED_LIMIT (1 << 24)      /* |prediction x16| */
+
+typedef struct b2_lms {
+    int32_t w[LMS_TAPS];
+    int32_t in[LMS_TAPS]; /* the inputs of the last prediction, for its update */
+    int32_t pred16;
+} b2_lms;
+
+/* v / 2^s rounded toward zero (a shift without implementation-defined
+ * behaviour on negative values). */
+static int64_t trunc_shift(int64_t v, unsigned s)
+{
+    return v >= 0 ? v >> s : -((-v) >> s);
+}
+
+static void lms_reset(b2_lms *l)
+{
+    for (int i = 0; i < LMS_TAPS; i++)
+        l->w[i] = 0;
+    l->w[0] = 1 << (LMS_SHIFT - 1);
+}
+
+/* 4 x the gradients of plane p towards W and N at sample i, 0 where the
+ * neighbour is outside the tile. */
+static void gradients(const int32_t *p, size_t i, uint32_t w, uint32_t x, uint32_t y, int32_t out[2])
+{
+    out[0] = x ? 4 * (p[i] - p[i - 1]) : 0;
+    out[1] = y ? 4 * (p[i] - p[i - w]) : 0;
+}
+
+/* Prediction x16 of D at (x, y) of channel c; keeps its inputs in l. */
+static int32_t lms_predict(const model_tile *t, size_t plane, uint32_t c, int32_t ref,
+                           uint32_t x, uint32_t y, const int32_t nb[NB_COUNT], b2_lms *l)
+{
+    static const int spatial[6] = {NB_N, NB_NW, NB_NE, NB_WW, NB_NN, NB_NEE};
+    for (int i = 0; i < 6; i++)
+        l->in[i] = nb[spatial[i]] - nb[NB_W];
+    for (int i = 6; i < LMS_TAPS; i++)
+        l->in[i] = 0;
+    size_t at = (size_t)y * t->width + x;
+    if (ref >= 0)
+        gradients(t->samples + (size_t)ref * plane, at, t->width, x, y, l->in + 6);
+    if (ref >= 0 && c == 2)
+        gradients(t->samples, at, t->width, x, y, l->in + 8); /* red, coded before blue */
+    int64_t acc = 0;
+    for (int i = 0; i < LMS_TAPS; i++)
+        acc += (int64_t)l->w[i] * l->in[i];
+    int64_t p = 16 * (int64_t)nb[NB_W] + trunc_shift(acc, LMS_SHIFT - 4);
+    p = p > LMS_PRED_LIMIT ? LMS_PRED_LIMIT : (p < -LMS_PRED_LIMIT ? -LMS_PRED_LIMIT : p);
+    l->pred16 = (int32_t)p;
+    return l->pred16;
+}
+
+/* One NLMS step towards d16, the true D x16: w += mu * err * in / |in|^2.
+ * Bounds: |err16| < 2^25, so q < 2^39 and q * in < 2^59. */
+static void lms_update(b2_lms *l, int32_t d16)
+{
+    int64_t err16 = (int64_t)d16 - l->pred16;
+    int64_t norm = 64;
+    for (int i = 0; i < LMS_TAPS; i++)
+        norm += (int64_t)l->in[i] * l->in[i];
+    int64_t q = err16 * LMS_MU * 4096 / norm;
+    for (int i = 0; i < LMS_TAPS; i++) {
+        int64_t w = l->w[i] + trunc_shift(q * l->in[i], 12);
+        l->w[i] = (int32_t)(w > LMS_WEIGHT_LIMIT ? LMS_WEIGHT_LIMIT
+                                                  : (w < -LMS_WEIGHT_LIMIT ? -LMS_WEIGHT_LIMIT : w));
+    }
+}
+
 /* What coding a channel leaves behind for the contexts and the blend of
  * later samples, in raster order. */
 typedef struct b2_trace {
+    b2_lms *lms; /* v3 */
     int32_t *miss;     /* [plane]: sample x16 minus its mean */
     int32_t *err;      /* [2][width][B2_FIXED]: |D x16 - fixed prediction i| */
 } b2_trace;
@@ -211,6 +299,22 @@ static int32_t blend_d16(const int32_t d16[B2_FIXED], const b2_trace *tr, uint32
     return den ? (int32_t)base_div_round(num, den) : d16[0];
 }
 
+/* The blend's members: v2, the 8 fixed predictions; v3, the fixed ones but
+ * number 5 (which the NLMS predictor, the last member, makes redundant). */
+static void blend_members(const b2_tile *bt, uint32_t c, int32_t ref, uint32_t x, uint32_t y,
+                          const int32_t nb[NB_COUNT], const b2_trace *tr, int32_t fixed[B2_FIXED])
+{
+    if (!bt->lms) {
+        for (int i = 0; i < B2_FIXED; i++)
+            fixed[i] = predict_d16((uint32_t)i, nb);
+        return;
+    }
+    static const uint8_t v3_fixed[B2_FIXED - 1] = {0, 1, 2, 3, 4, 6, 7};
+    for (int i = 0; i < B2_FIXED - 1; i++)
+        fixed[i] = predict_d16(v3_fixed[i], nb);
+    fixed[B2_FIXED - 1] = lms_predict(bt->t, bt->plane, c, ref, x, y, nb, tr->lms);
+}
+
 /* Mean (1/16 sample units) and context of sample (x, y) of channel c.
  * surprise: reference_surprise() of the sample; tr: the channel's trace so
  * far; fixed receives the fixed predictions (blend). */
@@ -224,8 +328,7 @@ static int32_t b2_predict(const b2_tile *bt, uint32_t c, b2_choice ch, uint32_t 
     neighbours(bt, c, ref, k, x, y, nb);
     int32_t d16;
     if (ch.predictor == B2_FIXED) {
-        for (int i = 0; i < B2_FIXED; i++)
-            fixed[i] = predict_d16((uint32_t)i, nb);
+        blend_members(bt, c, ref, x, y, nb, tr, fixed);
         d16 = blend_d16(fixed, tr, t->width, x, y);
     } else {
         d16 = predict_d16(ch.predictor, nb);
@@ -253,6 +356,8 @@ static void b2_record(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trac
     int32_t *e = err_row(tr, t->width, y) + (size_t)x * B2_FIXED;
     for (int p = 0; p < B2_FIXED; p++)
         e[p] = base_abs32(d16 - fixed[p]);
+    if (bt->lms)
+        lms_update(tr->lms, d16);
 }
 
 /* The surprise part of sample i's context: how far the reference missed
@@ -286,6 +391,7 @@ static void b2_gather(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trac
     for (size_t k = 0; k < B2_CONTEXTS; k++)
         st->sum_abs[k] = st->sum[k] = st->count[k] = 0;
     st->total_abs = 0;
+    lms_reset(tr->lms); /* each pass replays the tile as the decoder will */
     for (uint32_t y = 0; y < rows; y++)
         for (uint32_t x = 0; x < t->width; x++) {
             size_t i = (size_t)y * t->width + x;
@@ -378,6 +484,8 @@ static int b2_code_fit(symbol_io *io, const model_tile *t, uint32_t c, b2_fit *f
 static int b2_code_samples(const b2_tile *bt, model_tile *t, const uint32_t *order,
                            const b2_fit *fits, const b2_trace *traces, symbol_io *io)
 {
+    for (uint32_t c = 0; c < t->channels; c++)
+        lms_reset(traces[c].lms);
     for (uint32_t y = 0; y < t->height; y++) {
         for (uint32_t x = 0; x < t->width; x++) {
             const size_t at = (size_t)y * t->width + x;
@@ -446,14 +554,16 @@ static int32_t *trace_store(symbol_io *io, size_t n)
 
 static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
 {
-    (void)m;
+    const b2_version *ver = m->params;
     b2_fit fits[B2_MAX_CHANNELS];
     const uint32_t *order = t->channels >= 3 ? ORDER_RGB : ORDER_PLAIN;
     if (t->channels < 1 || t->channels > B2_MAX_CHANNELS)
         return -1;
-    b2_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2)};
+    b2_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2),
+                  ver && ver->lms};
     /* Every channel's trace: contexts and blend weights of later samples. */
     b2_trace traces[B2_MAX_CHANNELS];
+    b2_lms lms[B2_MAX_CHANNELS];
     size_t per_channel = bt.plane + 2 * (size_t)t->width * B2_FIXED;
     int32_t *store = trace_store(io, per_channel * t->channels);
     if (!store)
@@ -461,6 +571,7 @@ static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
     for (uint32_t c = 0; c < t->channels; c++) {
         traces[c].miss = store + (size_t)c * per_channel;
         traces[c].err = traces[c].miss + bt.plane;
+        traces[c].lms = &lms[c];
     }
     int st = 0;
     if (io->enc)
@@ -487,4 +598,21 @@ static const idf_model BASELINE_V2 = {
 const idf_model *baseline_v2_model(void)
 {
     return &BASELINE_V2;
+}
+
+static const b2_version V3 = {.lms = 1};
+
+static const idf_model BASELINE_V3 = {
+    .name = "baseline-v3",
+    .crc = 0,
+    .tile_width = B2_TILE,
+    .tile_height = B2_TILE,
+    .serves = baseline_serves,
+    .code_tile = b2_code_tile,
+    .params = &V3,
+};
+
+const idf_model *baseline_v3_model(void)
+{
+    return &BASELINE_V3;
 }

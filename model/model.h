@@ -111,9 +111,11 @@ struct idf_model {
 };
 
 /* The non-learned models every image type can use: v1 (model/baseline.c,
- * kept for the files that name it and for a flow's edge strips) and v2
- * (model/baseline2.c, what new files use when no learned model serves). */
+ * kept for the files that name it and for a flow's edge strips), v2 (kept
+ * for the files that name it) and v3 (both in model/baseline2.c; what new
+ * files use when no learned model serves). */
 const idf_model *baseline_model(void);
 const idf_model *baseline_v2_model(void);
+const idf_model *baseline_v3_model(void);
 
 #endif

@@ -52,7 +52,7 @@ int model_select_for_image(const uint8_t *user, size_t user_size,
             return IDFZIP_OK;
         model_release(out);
     }
-    out->model = baseline_v2_model();
+    out->model = baseline_v3_model();
     return out->model->serves(out->model, kind) ? IDFZIP_OK : IDFZIP_ERR_UNSUPPORTED;
 }
 
@@ -64,7 +64,7 @@ static int named(const idf_model *m, const char *name)
 /* The non-learned built-in model called name, or NULL. */
 static const idf_model *fixed_model(const char *name)
 {
-    const idf_model *fixed[] = {baseline_model(), baseline_v2_model()};
+    const idf_model *fixed[] = {baseline_model(), baseline_v2_model(), baseline_v3_model()};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (named(fixed[i], name))
             return fixed[i];

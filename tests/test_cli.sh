@@ -83,6 +83,10 @@ check "--model baseline-v1" "$IDFZIP" compress -f --no-store --model baseline-v1
 check "v1 file names baseline-v1" sh -c "'$IDFZIP' info v1.idf | grep -q 'model baseline-v1 '"
 check "--model baseline-v2" "$IDFZIP" compress -f --no-store --model baseline-v2 orig.png -o v2.idf
 check "v2 file names baseline-v2" sh -c "'$IDFZIP' info v2.idf | grep -q 'model baseline-v2 '"
+check "v2 file decodes without --model" "$IDFZIP" decompress -f v2.idf -o v2.png
+check "v2 pixels" "$PNGCMP" orig.png v2.png
+check "default model" "$IDFZIP" compress -f --no-store -o d.idf orig.png
+check "the default is baseline-v3" sh -c "'$IDFZIP' info d.idf | grep -q 'model baseline-v3 '"
 check "v1 file decodes without --model" "$IDFZIP" decompress -f v1.idf -o v1.png
 check "v1 pixels" "$PNGCMP" orig.png v1.png
 expect_error "--model with no such name or file" "$IDFZIP" compress -f --model no-such-model orig.png -o nm.idf

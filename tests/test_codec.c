@@ -299,10 +299,10 @@ static void test_golden(const char *dir)
  * the file; an unknown name is an error. */
 static void test_named_models(void)
 {
-    static const char *const names[] = {"baseline-v1", "baseline-v2"};
+    static const char *const names[] = {"baseline-v1", "baseline-v2", "baseline-v3"};
     static const uint32_t sizes[][2] = {{1, 1}, {23, 9}, {300, 17}};
     uint64_t rng = 7;
-    for (size_t n = 0; n < 2; n++)
+    for (size_t n = 0; n < sizeof names / sizeof *names; n++)
         for (size_t k = 0; k < sizeof KINDS / sizeof *KINDS; k++)
             for (size_t s = 0; s < 3; s++) {
                 idfzip_image img, back;
@@ -332,12 +332,13 @@ static void test_named_models(void)
     make_image(&img, KINDS[5], 8, 8, GRADIENT, &rng);
     idfzip_options o;
     idfzip_options_init(&o);
-    o.model_name = "baseline-v3";
+    o.model_name = "baseline-v4";
     uint8_t *idf = NULL;
     size_t size = 0;
     CHECK(idfzip_compress_image(&img, &o, &idf, &size) == IDFZIP_ERR_MODEL, "unknown model name");
     idfzip_image_free(&img);
     CHECK(idfzip_builtin_model("baseline-v1") && idfzip_builtin_model("baseline-v2") &&
+              idfzip_builtin_model("baseline-v3") &&
               !idfzip_builtin_model("baseline") && !idfzip_builtin_model("") &&
               !idfzip_builtin_model(NULL) && !idfzip_builtin_model("baseline-v2-and-more"),
           "idfzip_builtin_model");
