@@ -19,6 +19,10 @@ static void put_bytes(byte_writer *w, const void *p, size_t n)
 {
     if (w->failed)
         return;
+    if (n > SIZE_MAX / 2 - w->size) { /* keeps size + n and the doubling below in range */
+        w->failed = 1;
+        return;
+    }
     if (w->size + n > w->cap) {
         size_t cap = w->cap ? w->cap : 256;
         while (cap < w->size + n)
