@@ -1,51 +1,15 @@
 /* container.c — .idf header serialisation and validation (see FORMAT.md). */
 #include "container.h"
 
+#include "byte_writer.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 static const uint8_t IDF_MAGIC[IDF_MAGIC_SIZE] = {0x89, 'I', 'D', 'F', 0x0D, 0x0A, 0x1A, 0x0A};
 
-/* ---- little-endian byte writer (grows) and reader (bounds-checked) ---- */
-
-typedef struct byte_writer {
-    uint8_t *buf;
-    size_t size, cap;
-    int failed;
-} byte_writer;
-
-static void put_bytes(byte_writer *w, const void *p, size_t n)
-{
-    if (w->failed)
-        return;
-    if (n > SIZE_MAX / 2 - w->size) { /* keeps size + n and the doubling below in range */
-        w->failed = 1;
-        return;
-    }
-    if (w->size + n > w->cap) {
-        size_t cap = w->cap ? w->cap : 256;
-        while (cap < w->size + n)
-            cap *= 2;
-        uint8_t *nb = realloc(w->buf, cap);
-        if (!nb) {
-            w->failed = 1;
-            return;
-        }
-        w->buf = nb;
-        w->cap = cap;
-    }
-    memcpy(w->buf + w->size, p, n);
-    w->size += n;
-}
-
-static void put_le(byte_writer *w, uint32_t v, unsigned bytes)
-{
-    uint8_t b[4];
-    for (unsigned i = 0; i < bytes; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    put_bytes(w, b, bytes);
-}
+/* ---- little-endian byte reader (bounds-checked); the writer is byte_writer.h ---- */
 
 typedef struct byte_reader {
     const uint8_t *p;
@@ -143,46 +107,46 @@ static void write_coded_fields(byte_writer *w, const idf_header *h)
     uint8_t name[IDF_MODEL_NAME_SIZE] = {0};
     for (size_t i = 0; i < IDF_MODEL_NAME_SIZE && h->model_name[i]; i++)
         name[i] = (uint8_t)h->model_name[i];
-    put_bytes(w, name, sizeof name);
-    put_le(w, h->model_crc, 4);
-    put_le(w, h->tile_width, 2);
-    put_le(w, h->tile_height, 2);
-    put_le(w, h->palette_size, 2);
-    put_bytes(w, h->palette, 3 * (size_t)h->palette_size);
-    put_le(w, h->trns_size, 2);
-    put_bytes(w, h->trns, h->trns_size);
-    put_le(w, h->chunk_count, 2);
+    byte_writer_put(w, name, sizeof name);
+    byte_writer_put_le(w, h->model_crc, 4);
+    byte_writer_put_le(w, h->tile_width, 2);
+    byte_writer_put_le(w, h->tile_height, 2);
+    byte_writer_put_le(w, h->palette_size, 2);
+    byte_writer_put(w, h->palette, 3 * (size_t)h->palette_size);
+    byte_writer_put_le(w, h->trns_size, 2);
+    byte_writer_put(w, h->trns, h->trns_size);
+    byte_writer_put_le(w, h->chunk_count, 2);
     for (uint32_t i = 0; i < h->chunk_count; i++) {
         const idfzip_chunk *c = &h->chunks[i];
-        put_bytes(w, c->type, 4);
-        put_le(w, c->where, 1);
-        put_le(w, c->size, 4);
-        put_bytes(w, c->data, c->size);
+        byte_writer_put(w, c->type, 4);
+        byte_writer_put_le(w, c->where, 1);
+        byte_writer_put_le(w, c->size, 4);
+        byte_writer_put(w, c->data, c->size);
     }
     for (uint32_t i = 0; i < h->tile_count; i++) {
-        put_le(w, h->tiles[i].size, 4);
-        put_le(w, h->tiles[i].crc, 4);
+        byte_writer_put_le(w, h->tiles[i].size, 4);
+        byte_writer_put_le(w, h->tiles[i].crc, 4);
     }
 }
 
 int idf_header_write(const idf_header *h, uint8_t **out, size_t *out_size)
 {
     byte_writer w = {0};
-    put_bytes(&w, IDF_MAGIC, IDF_MAGIC_SIZE);
+    byte_writer_put(&w, IDF_MAGIC, IDF_MAGIC_SIZE);
     uint8_t fixed[6] = {IDF_VERSION, (uint8_t)h->mode, (uint8_t)h->color_type,
                         (uint8_t)h->bit_depth, (uint8_t)h->channels, 0};
-    put_bytes(&w, fixed, sizeof fixed);
-    put_le(&w, h->width, 4);
-    put_le(&w, h->height, 4);
+    byte_writer_put(&w, fixed, sizeof fixed);
+    byte_writer_put_le(&w, h->width, 4);
+    byte_writer_put_le(&w, h->height, 4);
     if (h->mode == IDF_MODE_CODED) {
         write_coded_fields(&w, h);
     } else {
-        put_le(&w, h->stored_size, 4);
-        put_le(&w, h->stored_crc, 4);
+        byte_writer_put_le(&w, h->stored_size, 4);
+        byte_writer_put_le(&w, h->stored_crc, 4);
     }
-    put_le(&w, h->pixel_crc, 4);
+    byte_writer_put_le(&w, h->pixel_crc, 4);
     if (!w.failed)
-        put_le(&w, (uint32_t)crc32(0L, w.buf, (uInt)w.size), 4);
+        byte_writer_put_le(&w, (uint32_t)crc32(0L, w.buf, (uInt)w.size), 4);
     if (w.failed) {
         free(w.buf);
         return IDFZIP_ERR_NOMEM;

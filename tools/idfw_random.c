@@ -14,6 +14,8 @@
  */
 #include "idfw_random.h"
 
+#include "../codec/byte_writer.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -84,47 +86,15 @@ int idfw_arch_preset(const char *name, idfw_arch *a)
     return -1;
 }
 
-/* ---- growing little-endian writer ---- */
+/* ---- little-endian writer (codec/byte_writer.h) ---- */
 
-typedef struct writer {
-    uint8_t *buf;
-    size_t size, cap;
-    int failed;
-} writer;
+typedef byte_writer writer;
 
-static void put_bytes(writer *w, const void *p, size_t n)
-{
-    if (w->failed)
-        return;
-    if (n > w->cap - w->size) {
-        size_t cap = w->cap ? w->cap : 4096;
-        while (cap - w->size < n && cap <= SIZE_MAX / 2)
-            cap *= 2;
-        uint8_t *grown = cap - w->size >= n ? realloc(w->buf, cap) : NULL;
-        if (!grown) {
-            w->failed = 1;
-            return;
-        }
-        w->buf = grown;
-        w->cap = cap;
-    }
-    memcpy(w->buf + w->size, p, n);
-    w->size += n;
-}
-
-static void put_le(writer *w, uint32_t v, unsigned bytes)
-{
-    uint8_t b[4];
-    for (unsigned i = 0; i < bytes; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    put_bytes(w, b, bytes);
-}
-
-static void put_u8(writer *w, uint32_t v) { put_le(w, v, 1); }
-static void put_u16(writer *w, uint32_t v) { put_le(w, v, 2); }
-static void put_u32(writer *w, uint32_t v) { put_le(w, v, 4); }
+static void put_u8(writer *w, uint32_t v) { byte_writer_put_le(w, v, 1); }
+static void put_u16(writer *w, uint32_t v) { byte_writer_put_le(w, v, 2); }
+static void put_u32(writer *w, uint32_t v) { byte_writer_put_le(w, v, 4); }
 /* Two's complement bytes; the conversion to uint32_t is well defined. */
-static void put_i32(writer *w, int32_t v) { put_le(w, (uint32_t)v, 4); }
+static void put_i32(writer *w, int32_t v) { byte_writer_put_le(w, (uint32_t)v, 4); }
 
 /* ---- the builder: writer, random state, arch ---- */
 
@@ -261,7 +231,7 @@ static void write_conv(builder *b, const conv_spec *c)
     size_t taps = (size_t)k * k * c->cin;
     for (size_t i = 0; i < taps * c->cout && !w->failed; i++) {
         int8_t v = random_weight(b);
-        put_bytes(w, &v, 1);
+        byte_writer_put(w, &v, 1);
     }
     channel_params *p = malloc(sizeof *p * (c->cout ? c->cout : 1));
     if (!p) {
@@ -422,9 +392,9 @@ static void write_header(builder *b)
     }
     if (len)
         memcpy(name, a->name, len);
-    put_bytes(&b->w, magic, sizeof magic);
+    byte_writer_put(&b->w, magic, sizeof magic);
     put_u16(&b->w, 1);
-    put_bytes(&b->w, name, sizeof name);
+    byte_writer_put(&b->w, name, sizeof name);
     put_u8(&b->w, a->channels);
     put_u8(&b->w, a->bit_depth);
     put_u32(&b->w, a->maxval);
