@@ -79,6 +79,8 @@ typedef struct b2_tile {
     size_t plane;
     int32_t mid;
     int lms;
+    const dl_tables *dl; /* encoder: what coding costs */
+    int32_t *members;    /* encoder: [plane], samples grouped by context */
 } b2_tile;
 
 /* Sample of plane D = 4*c - k*ref at (x, y), for in-tile coordinates. */
@@ -231,6 +233,7 @@ static void lms_update(b2_lms *l, int32_t d16)
  * later samples, in raster order. */
 typedef struct b2_trace {
     b2_lms *lms; /* v3 */
+    int32_t *ctx;      /* [plane]: each sample's context (encoder) */
     int32_t *miss;     /* [plane]: sample x16 minus its mean */
     int32_t *err;      /* [2][width][B2_FIXED]: |D x16 - fixed prediction i| */
 } b2_trace;
@@ -401,6 +404,7 @@ static void b2_gather(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trac
                 b2_predict(bt, c, ch, reference_surprise(traces, t->channels, c, i), tr, x, y, &ctx,
                            fixed);
             b2_record(bt, c, ch, tr, x, y, mean16, fixed);
+            tr->ctx[i] = (int32_t)ctx;
             int32_t r16 = tr->miss[i];
             st->sum_abs[ctx] += base_abs32(r16);
             st->sum[ctx] += r16;
@@ -422,6 +426,48 @@ static void b2_fit_contexts(const b2_stats *st, b2_fit *fit)
         /* mean absolute deviation around the biased mean, x16 */
         int64_t mad16 = base_div_round(st->sum_abs[k], st->count[k]);
         fit->scale[k] = (uint8_t)dl_scale_for_mad((uint64_t)mad16);
+    }
+}
+
+/* Bits (1/16) of context k's samples, listed in members, at scale s. */
+static uint64_t b2_context_cost(const b2_tile *bt, uint32_t c, const b2_trace *tr,
+                                const int32_t *members, uint32_t n, int32_t bias16, uint32_t s)
+{
+    const int32_t *v = bt->t->samples + (size_t)c * bt->plane;
+    uint64_t bits = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        int32_t i = members[j];
+        bits += dl_cost16(bt->dl, v[i], 16 * v[i] - tr->miss[i] + bias16, s);
+    }
+    return bits;
+}
+
+/* Encoder: the scale index of each context that codes the tile's samples
+ * of that context in the fewest bits, found by stepping one index at a
+ * time from the MAD estimate (which misjudges heavy-tailed residuals).
+ * The decoder just reads the scales, so this is the encoder's business. */
+static void b2_refine_scales(const b2_tile *bt, uint32_t c, const b2_trace *tr, b2_fit *fit)
+{
+    uint32_t start[B2_CONTEXTS + 1] = {0}, at[B2_CONTEXTS];
+    for (size_t i = 0; i < bt->plane; i++)
+        start[tr->ctx[i] + 1]++;
+    for (uint32_t k = 0; k < B2_CONTEXTS; k++)
+        start[k + 1] += start[k], at[k] = start[k];
+    for (size_t i = 0; i < bt->plane; i++)
+        bt->members[at[tr->ctx[i]]++] = (int32_t)i;
+    for (uint32_t k = 0; k < B2_CONTEXTS; k++) {
+        if (!fit->used[k])
+            continue;
+        const int32_t *m = bt->members + start[k];
+        uint32_t n = start[k + 1] - start[k], s = fit->scale[k];
+        int32_t bias = fit->bias16[k];
+        uint64_t best = b2_context_cost(bt, c, tr, m, n, bias, s), cost;
+        uint32_t s0 = s;
+        while (s + 1 < DL_NUM_SCALES && (cost = b2_context_cost(bt, c, tr, m, n, bias, s + 1)) < best)
+            s++, best = cost;
+        while (s == s0 && s > 0 && (cost = b2_context_cost(bt, c, tr, m, n, bias, s - 1)) < best)
+            s0 = --s, best = cost;
+        fit->scale[k] = (uint8_t)s;
     }
 }
 
@@ -454,6 +500,7 @@ static void b2_choose(const b2_tile *bt, uint32_t c, const b2_trace *traces, con
     fit->choice = best;
     b2_gather(bt, c, best, traces, tr, bt->t->height, &st);
     b2_fit_contexts(&st, fit);
+    b2_refine_scales(bt, c, tr, fit);
 }
 
 /* ---- both directions --------------------------------------------------- */
@@ -560,17 +607,19 @@ static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
     if (t->channels < 1 || t->channels > B2_MAX_CHANNELS)
         return -1;
     b2_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2),
-                  ver && ver->lms};
+                  ver && ver->lms, io->dl, NULL};
     /* Every channel's trace: contexts and blend weights of later samples. */
     b2_trace traces[B2_MAX_CHANNELS];
     b2_lms lms[B2_MAX_CHANNELS];
-    size_t per_channel = bt.plane + 2 * (size_t)t->width * B2_FIXED;
-    int32_t *store = trace_store(io, per_channel * t->channels);
+    size_t per_channel = 2 * bt.plane + 2 * (size_t)t->width * B2_FIXED;
+    int32_t *store = trace_store(io, per_channel * t->channels + bt.plane);
     if (!store)
         return -1;
+    bt.members = store + per_channel * t->channels;
     for (uint32_t c = 0; c < t->channels; c++) {
         traces[c].miss = store + (size_t)c * per_channel;
-        traces[c].err = traces[c].miss + bt.plane;
+        traces[c].ctx = traces[c].miss + bt.plane;
+        traces[c].err = traces[c].ctx + bt.plane;
         traces[c].lms = &lms[c];
     }
     int st = 0;

@@ -153,6 +153,46 @@ void dl_encode(const dl_tables *t, rans_encoder *enc, int32_t value,
     rans_encoder_put_bits(enc, (uint32_t)(d - q * (1 << b)), b);
 }
 
+/* 16 * log2(f) for 1 <= f <= 2^16: the top bit, then the next four bits
+ * through round(16 * log2(1 + i/16)). */
+static uint32_t log2_16(uint32_t f)
+{
+    static const uint8_t frac16[16] = {0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15};
+#if defined(__GNUC__)
+    unsigned top = 31u - (unsigned)__builtin_clz(f);
+#else
+    unsigned top = 0;
+    while (f >> (top + 1))
+        top++;
+#endif
+    uint32_t m = top >= 4 ? (f >> (top - 4)) & 15u : (f << (4 - top)) & 15u;
+    return 16u * top + frac16[m];
+}
+
+static uint32_t escape_bits(int32_t d)
+{
+    uint32_t zz = d >= 0 ? 2u * (uint32_t)d : 2u * (uint32_t)(-(int64_t)d) - 1u;
+    unsigned len = 0;
+    while ((zz >> len) != 0)
+        len++;
+    return DL_ESCAPE_LEN_BITS + (len > 1 ? len - 1 : 0);
+}
+
+uint32_t dl_cost16(const dl_tables *t, int32_t value, int32_t mean16, uint32_t scale)
+{
+    int32_t mean_int = floor_shift(mean16, DL_MEAN_FRAC_BITS);
+    uint32_t frac = (uint32_t)(mean16 - mean_int * DL_MEAN_FRACS);
+    const freq_table *ft = &t->table[scale][frac];
+    unsigned b = DL_SCALE_SHIFT[scale];
+    int32_t half = (int32_t)DL_HALF_WIDTH[scale];
+    int32_t d = value - mean_int;
+    int32_t q = floor_shift(d, b);
+    uint32_t sym = (q < -half || q > half) ? ft->nsym - 1 : (uint32_t)(q + half);
+    uint32_t f = (uint32_t)ft->cum[sym + 1] - ft->cum[sym];
+    uint32_t bits = 16u * RANS_PROB_BITS - log2_16(f);
+    return bits + (sym == ft->nsym - 1 ? 16u * escape_bits(d) : 16u * b);
+}
+
 int32_t dl_decode(const dl_tables *t, rans_decoder *dec, int32_t mean16,
                   uint32_t scale)
 {

@@ -45,6 +45,12 @@ void dl_encode(const dl_tables *t, rans_encoder *enc, int32_t value,
 int32_t dl_decode(const dl_tables *t, rans_decoder *dec, int32_t mean16,
                   uint32_t scale);
 
+/* What dl_encode would spend on value, in 1/16 bit: -log2 of its symbol's
+ * probability (a 4-bit-mantissa log, accurate to about 1/16 bit), plus its
+ * raw low bits, plus an escape's bits.  Integer only, so an encoder that
+ * chooses parameters by it chooses alike in every build. */
+uint32_t dl_cost16(const dl_tables *t, int32_t value, int32_t mean16, uint32_t scale);
+
 /* Escape coding of any value with |d| <= 2^26: Elias-gamma of its zigzag
  * code in raw bits (also used after a table's escape symbol). */
 void dl_encode_escape(rans_encoder *enc, int32_t d);

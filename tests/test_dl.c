@@ -132,6 +132,27 @@ static void test_round_trip(const dl_tables *t)
     free(scale);
 }
 
+/* dl_cost16, the encoder's integer cost, is within 1/8 bit of what
+ * dl_encode spends, escapes and raw low bits included. */
+static void test_cost16(const dl_tables *t)
+{
+    uint64_t rng = 19;
+    double worst = 0, sum = 0;
+    for (int i = 0; i < 20000; i++) {
+        uint32_t s = test_rand_below(&rng, DL_NUM_SCALES);
+        int32_t mean16 = (int32_t)test_rand_below(&rng, 1u << 16) - (1 << 15);
+        int32_t v = sample_dl(&rng, mean16 / 16.0, scale_value(s));
+        if (i % 50 == 0)
+            v = (int32_t)test_rand_below(&rng, 1u << 20) - (1 << 19);
+        double err = dl_cost16(t, v, mean16, s) / 16.0 - coded_bits(t, v, mean16, s);
+        sum += err;
+        worst = fabs(err) > worst ? fabs(err) : worst;
+    }
+    printf("dl: cost16 worst error %.3f bits, mean %.4f\n", worst, sum / 20000);
+    CHECK(worst <= 0.125, "dl_cost16 off by %.3f bits", worst);
+    CHECK(fabs(sum / 20000) < 0.05, "dl_cost16 biased by %.4f bits", sum / 20000);
+}
+
 static void test_negative_means(const dl_tables *t)
 {
     static const int32_t means[] = {-17, -16, -15, -1, 0, 1, 15, 16, 17};
@@ -171,6 +192,7 @@ int main(void)
     test_cdf_accuracy();
     test_cost_overhead(t);
     test_round_trip(t);
+    test_cost16(t);
     test_negative_means(t);
     test_scale_for_mad();
     dl_tables_destroy(t);
