@@ -38,7 +38,7 @@
 #define B2_BIAS_BITS 9
 #define B2_BIAS_LIMIT 255
 #define B2_ERR_DIV 8
-#define B2_TRIAL_ROWS 128        /* the encoder picks k on this many rows */
+#define B2_TRIAL_ROWS 64         /* the encoder picks k on this many rows */
 
 typedef struct b2_choice {
     uint8_t predictor;           /* 0 .. B2_PREDICTORS-1 */
@@ -150,22 +150,28 @@ static uint32_t surprise_bucket(uint32_t m)
     return m <= 24 ? 0 : (m <= 96 ? 1 : 2);
 }
 
-/* ---- v3: the NLMS predictor ------------------------------------------ *
- * An adaptive linear prediction of D from differences to W: N, NW, NE, WW,
+/* ---- v3: two NLMS predictors ------------------------------------------ *
+ * Adaptive linear predictions of D from differences to W: N, NW, NE, WW,
  * NN, NEE minus W, then the reference's (green's) gradients at this pixel,
- * then, for blue, red's.  Its weights start at "half of N - W" for every
- * channel and pass over a tile and learn by normalised LMS as the samples
- * become known: the same integers in encoder and decoder. */
+ * then, for blue, red's.  Two weight sets share these inputs: a fast one
+ * (step 1/16) that follows local structure and a slow one (step 1/256)
+ * that keeps the tile's average; the blend weighs them by their recent
+ * errors like every other member.  Weights start at "half of N - W" in
+ * every tile and learn by normalised LMS as the samples become known: the
+ * same integers in encoder and decoder. */
 #define LMS_TAPS 10
+#define LMS_SETS 2
 #define LMS_SHIFT 14                  /* weights in 1/2^14 */
-#define LMS_MU 256                    /* step size, in 1/2^12 of NLMS's unit step */
 #define LMS_WEIGHT_LIMIT (1 << 17)
 #define LMS_PRED_LIMIT (1 << 24)      /* |prediction x16| */
 
+/* Step sizes in 1/2^12 of NLMS's unit step: fast, slow. */
+static const int64_t LMS_MU[LMS_SETS] = {256, 16};
+
 typedef struct b2_lms {
-    int32_t w[LMS_TAPS];
-    int32_t in[LMS_TAPS]; /* the inputs of the last prediction, for its update */
-    int32_t pred16;
+    int32_t w[LMS_SETS][LMS_TAPS];
+    int32_t in[LMS_TAPS];     /* the inputs of the last prediction, for its update */
+    int32_t pred16[LMS_SETS]; /* and its predictions */
 } b2_lms;
 
 /* v / 2^s rounded toward zero (a shift without implementation-defined
@@ -175,11 +181,18 @@ static int64_t trunc_shift(int64_t v, unsigned s)
     return v >= 0 ? v >> s : -((-v) >> s);
 }
 
+static int64_t clamp64(int64_t v, int64_t limit)
+{
+    return v > limit ? limit : (v < -limit ? -limit : v);
+}
+
 static void lms_reset(b2_lms *l)
 {
-    for (int i = 0; i < LMS_TAPS; i++)
-        l->w[i] = 0;
-    l->w[0] = 1 << (LMS_SHIFT - 1);
+    for (int k = 0; k < LMS_SETS; k++) {
+        for (int i = 0; i < LMS_TAPS; i++)
+            l->w[k][i] = 0;
+        l->w[k][0] = 1 << (LMS_SHIFT - 1);
+    }
 }
 
 /* 4 x the gradients of plane p towards W and N at sample i, 0 where the
@@ -190,9 +203,10 @@ static void gradients(const int32_t *p, size_t i, uint32_t w, uint32_t x, uint32
     out[1] = y ? 4 * (p[i] - p[i - w]) : 0;
 }
 
-/* Prediction x16 of D at (x, y) of channel c; keeps its inputs in l. */
-static int32_t lms_predict(const model_tile *t, size_t plane, uint32_t c, int32_t ref,
-                           uint32_t x, uint32_t y, const int32_t nb[NB_COUNT], b2_lms *l)
+/* Both predictions x16 of D at (x, y) of channel c into l->pred16; keeps
+ * the inputs in l. */
+static void lms_predict(const model_tile *t, size_t plane, uint32_t c, int32_t ref,
+                        uint32_t x, uint32_t y, const int32_t nb[NB_COUNT], b2_lms *l)
 {
     static const int spatial[6] = {NB_N, NB_NW, NB_NE, NB_WW, NB_NN, NB_NEE};
     for (int i = 0; i < 6; i++)
@@ -204,28 +218,28 @@ static int32_t lms_predict(const model_tile *t, size_t plane, uint32_t c, int32_
         gradients(t->samples + (size_t)ref * plane, at, t->width, x, y, l->in + 6);
     if (ref >= 0 && c == 2)
         gradients(t->samples, at, t->width, x, y, l->in + 8); /* red, coded before blue */
-    int64_t acc = 0;
-    for (int i = 0; i < LMS_TAPS; i++)
-        acc += (int64_t)l->w[i] * l->in[i];
-    int64_t p = 16 * (int64_t)nb[NB_W] + trunc_shift(acc, LMS_SHIFT - 4);
-    p = p > LMS_PRED_LIMIT ? LMS_PRED_LIMIT : (p < -LMS_PRED_LIMIT ? -LMS_PRED_LIMIT : p);
-    l->pred16 = (int32_t)p;
-    return l->pred16;
+    for (int k = 0; k < LMS_SETS; k++) {
+        int64_t acc = 0;
+        for (int i = 0; i < LMS_TAPS; i++)
+            acc += (int64_t)l->w[k][i] * l->in[i];
+        int64_t p = 16 * (int64_t)nb[NB_W] + trunc_shift(acc, LMS_SHIFT - 4);
+        l->pred16[k] = (int32_t)clamp64(p, LMS_PRED_LIMIT);
+    }
 }
 
-/* One NLMS step towards d16, the true D x16: w += mu * err * in / |in|^2.
- * Bounds: |err16| < 2^25, so q < 2^39 and q * in < 2^59. */
+/* One NLMS step of each set towards d16, the true D x16:
+ * w += mu * err * in / |in|^2.  Bounds: |err16| < 2^25, so q < 2^39 and
+ * q * in < 2^59. */
 static void lms_update(b2_lms *l, int32_t d16)
 {
-    int64_t err16 = (int64_t)d16 - l->pred16;
     int64_t norm = 64;
     for (int i = 0; i < LMS_TAPS; i++)
         norm += (int64_t)l->in[i] * l->in[i];
-    int64_t q = err16 * LMS_MU * 4096 / norm;
-    for (int i = 0; i < LMS_TAPS; i++) {
-        int64_t w = l->w[i] + trunc_shift(q * l->in[i], 12);
-        l->w[i] = (int32_t)(w > LMS_WEIGHT_LIMIT ? LMS_WEIGHT_LIMIT
-                                                  : (w < -LMS_WEIGHT_LIMIT ? -LMS_WEIGHT_LIMIT : w));
+    for (int k = 0; k < LMS_SETS; k++) {
+        int64_t q = ((int64_t)d16 - l->pred16[k]) * LMS_MU[k] * 4096 / norm;
+        for (int i = 0; i < LMS_TAPS; i++)
+            l->w[k][i] = (int32_t)clamp64(l->w[k][i] + trunc_shift(q * l->in[i], 12),
+                                          LMS_WEIGHT_LIMIT);
     }
 }
 
@@ -302,8 +316,9 @@ static int32_t blend_d16(const int32_t d16[B2_FIXED], const b2_trace *tr, uint32
     return den ? (int32_t)base_div_round(num, den) : d16[0];
 }
 
-/* The blend's members: v2, the 8 fixed predictions; v3, the fixed ones but
- * number 5 (which the NLMS predictor, the last member, makes redundant). */
+/* The blend's members: v2, the 8 fixed predictions; v3, six of them (not
+ * 4 and 5, which the NLMS predictors make redundant), then the slow and the
+ * fast NLMS prediction. */
 static void blend_members(const b2_tile *bt, uint32_t c, int32_t ref, uint32_t x, uint32_t y,
                           const int32_t nb[NB_COUNT], const b2_trace *tr, int32_t fixed[B2_FIXED])
 {
@@ -312,10 +327,12 @@ static void blend_members(const b2_tile *bt, uint32_t c, int32_t ref, uint32_t x
             fixed[i] = predict_d16((uint32_t)i, nb);
         return;
     }
-    static const uint8_t v3_fixed[B2_FIXED - 1] = {0, 1, 2, 3, 4, 6, 7};
-    for (int i = 0; i < B2_FIXED - 1; i++)
+    static const uint8_t v3_fixed[B2_FIXED - LMS_SETS] = {0, 1, 2, 3, 6, 7};
+    for (int i = 0; i < B2_FIXED - LMS_SETS; i++)
         fixed[i] = predict_d16(v3_fixed[i], nb);
-    fixed[B2_FIXED - 1] = lms_predict(bt->t, bt->plane, c, ref, x, y, nb, tr->lms);
+    lms_predict(bt->t, bt->plane, c, ref, x, y, nb, tr->lms);
+    fixed[B2_FIXED - 2] = tr->lms->pred16[1];
+    fixed[B2_FIXED - 1] = tr->lms->pred16[0];
 }
 
 /* Mean (1/16 sample units) and context of sample (x, y) of channel c.
