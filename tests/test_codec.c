@@ -24,7 +24,9 @@ static const kind KINDS[] = {
     {3, 1, 1}, {3, 2, 1}, {3, 4, 1}, {3, 8, 1}, {4, 8, 2}, {4, 16, 2}, {6, 8, 4}, {6, 16, 4},
 };
 
-enum pattern { NOISE, GRADIENT, FLAT };
+/* EXTREME: 0 and maxval in a pattern with edges everywhere, the worst
+ * case for the adaptive predictors' integer bounds (run under UBSan). */
+enum pattern { NOISE, GRADIENT, FLAT, EXTREME };
 
 static int make_image(idfzip_image *img, kind k, uint32_t w, uint32_t h, enum pattern p,
                       uint64_t *rng)
@@ -46,6 +48,7 @@ static int make_image(idfzip_image *img, kind k, uint32_t w, uint32_t h, enum pa
             for (uint32_t c = 0; c < k.channels; c++) {
                 uint32_t v = p == NOISE ? (uint32_t)test_rand(rng)
                            : p == GRADIENT ? (x * 7 + y * 3 + c * 50) * (maxval / 255 + 1) + (uint32_t)(test_rand(rng) % 3)
+                           : p == EXTREME ? ((x * y + c + x / 3) % 3 == 0 ? maxval : 0)
                            : maxval / 3;
                 img->samples[((size_t)y * w + x) * k.channels + c] = (uint16_t)(v & maxval);
             }
@@ -79,7 +82,7 @@ static void test_all_kinds(void)
     char what[96];
     for (size_t k = 0; k < sizeof KINDS / sizeof *KINDS; k++)
         for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
-            for (int p = NOISE; p <= FLAT; p++) {
+            for (int p = NOISE; p <= EXTREME; p++) {
                 idfzip_image img;
                 if (make_image(&img, KINDS[k], sizes[s][0], sizes[s][1], (enum pattern)p, &rng))
                     continue;
