@@ -110,12 +110,21 @@ const freq_table *dl_table_get(const dl_tables *t, uint32_t scale, uint32_t frac
     return &t->table[scale][frac];
 }
 
-void dl_encode_escape(rans_encoder *enc, int32_t d)
+/* The escape's zigzag code of d and its length in bits (0 for d = 0). */
+static unsigned escape_zigzag(int32_t d, uint32_t *zz_out)
 {
     uint32_t zz = d >= 0 ? 2u * (uint32_t)d : 2u * (uint32_t)(-(int64_t)d) - 1u;
     unsigned len = 0;
     while ((zz >> len) != 0)
         len++;
+    *zz_out = zz;
+    return len;
+}
+
+void dl_encode_escape(rans_encoder *enc, int32_t d)
+{
+    uint32_t zz;
+    unsigned len = escape_zigzag(d, &zz);
     rans_encoder_put_bits(enc, len, DL_ESCAPE_LEN_BITS);
     if (len > 1)
         rans_encoder_put_bits(enc, zz, len - 1); /* the leading 1 is implied */
@@ -134,23 +143,36 @@ int32_t dl_decode_escape(rans_decoder *dec)
     return (zz & 1) ? -(int32_t)(zz >> 1) - 1 : (int32_t)(zz >> 1);
 }
 
-void dl_encode(const dl_tables *t, rans_encoder *enc, int32_t value,
-               int32_t mean16, uint32_t scale)
+/* Where value falls in its table: the table, the symbol (the escape,
+ * nsym - 1, when outside the window), d = value - floor(mean) and the
+ * number b of raw low bits. */
+typedef struct dl_place {
+    const freq_table *ft;
+    uint32_t sym;
+    int32_t d;
+    unsigned b;
+} dl_place;
+
+static dl_place dl_locate(const dl_tables *t, int32_t value, int32_t mean16, uint32_t scale)
 {
     int32_t mean_int = floor_shift(mean16, DL_MEAN_FRAC_BITS);
     uint32_t frac = (uint32_t)(mean16 - mean_int * DL_MEAN_FRACS);
-    const freq_table *ft = &t->table[scale][frac];
-    unsigned b = DL_SCALE_SHIFT[scale];
+    dl_place p = {&t->table[scale][frac], 0, value - mean_int, DL_SCALE_SHIFT[scale]};
     int32_t half = (int32_t)DL_HALF_WIDTH[scale];
-    int32_t d = value - mean_int;
-    int32_t q = floor_shift(d, b);
-    if (q < -half || q > half) {
-        freq_table_encode(ft, enc, ft->nsym - 1);
-        dl_encode_escape(enc, d);
-        return;
-    }
-    freq_table_encode(ft, enc, (uint32_t)(q + half));
-    rans_encoder_put_bits(enc, (uint32_t)(d - q * (1 << b)), b);
+    int32_t q = floor_shift(p.d, p.b);
+    p.sym = (q < -half || q > half) ? p.ft->nsym - 1 : (uint32_t)(q + half);
+    return p;
+}
+
+void dl_encode(const dl_tables *t, rans_encoder *enc, int32_t value,
+               int32_t mean16, uint32_t scale)
+{
+    dl_place p = dl_locate(t, value, mean16, scale);
+    freq_table_encode(p.ft, enc, p.sym);
+    if (p.sym == p.ft->nsym - 1)
+        dl_encode_escape(enc, p.d);
+    else
+        rans_encoder_put_bits(enc, (uint32_t)p.d & ((1u << p.b) - 1u), p.b);
 }
 
 /* 16 * log2(f) for 1 <= f <= 2^16: the top bit, then the next four bits
@@ -169,28 +191,16 @@ static uint32_t log2_16(uint32_t f)
     return 16u * top + frac16[m];
 }
 
-static uint32_t escape_bits(int32_t d)
-{
-    uint32_t zz = d >= 0 ? 2u * (uint32_t)d : 2u * (uint32_t)(-(int64_t)d) - 1u;
-    unsigned len = 0;
-    while ((zz >> len) != 0)
-        len++;
-    return DL_ESCAPE_LEN_BITS + (len > 1 ? len - 1 : 0);
-}
-
 uint32_t dl_cost16(const dl_tables *t, int32_t value, int32_t mean16, uint32_t scale)
 {
-    int32_t mean_int = floor_shift(mean16, DL_MEAN_FRAC_BITS);
-    uint32_t frac = (uint32_t)(mean16 - mean_int * DL_MEAN_FRACS);
-    const freq_table *ft = &t->table[scale][frac];
-    unsigned b = DL_SCALE_SHIFT[scale];
-    int32_t half = (int32_t)DL_HALF_WIDTH[scale];
-    int32_t d = value - mean_int;
-    int32_t q = floor_shift(d, b);
-    uint32_t sym = (q < -half || q > half) ? ft->nsym - 1 : (uint32_t)(q + half);
-    uint32_t f = (uint32_t)ft->cum[sym + 1] - ft->cum[sym];
+    dl_place p = dl_locate(t, value, mean16, scale);
+    uint32_t f = (uint32_t)p.ft->cum[p.sym + 1] - p.ft->cum[p.sym];
     uint32_t bits = 16u * RANS_PROB_BITS - log2_16(f);
-    return bits + (sym == ft->nsym - 1 ? 16u * escape_bits(d) : 16u * b);
+    if (p.sym != p.ft->nsym - 1)
+        return bits + 16u * p.b;
+    uint32_t zz;
+    unsigned len = escape_zigzag(p.d, &zz);
+    return bits + 16u * (DL_ESCAPE_LEN_BITS + (len > 1 ? len - 1 : 0));
 }
 
 int32_t dl_decode(const dl_tables *t, rans_decoder *dec, int32_t mean16,
