@@ -1,21 +1,21 @@
 /* baseline2.c — "baseline-v2" and "baseline-v3", the non-learned models
  * new files use when no learned model serves the image (baseline.c's v1
- * stays, frozen, for the files that name it).  v3 is v2 with one blend
- * member replaced by an adaptive linear (NLMS) predictor; v2 stays for the
- * files that name it.
+ * stays, frozen, for the files that name it; v2 stays for the files that
+ * name it).  FORMAT.md is the exact definition.
  *
  * Flow: identity.  Prior: autoregressive within the tile, like v1, with
- * three things v1 lacks, all chosen by the encoder per tile and channel and
- * sent in a few bits:
- *   - a predictor out of four (LOCO-I's median edge detector, the mean of
- *     west and north, a 6-neighbour smooth average, the mean of west and
- *     north-east);
- *   - a fractional cross-channel weight: channel c is predicted on the
- *     plane D = 4c - k*ref (k = 0..4, ref = green), i.e. "subtract k/4 of
- *     green", where v1 had only k = 0 or 4;
- *   - contexts that add, to the local activity, how far the reference
- *     channel's sample at the same pixel missed its own prediction (a
- *     surprise in green foretells one in red and blue).
+ * what v1 lacks:
+ *   - the mean is a blend of eight predictions weighted 2^32/e^2 by their
+ *     errors at W, N, NW, NE (v2: eight fixed predictors; v3: six of them
+ *     and two NLMS predictors, a fast and a slow weight set that learn
+ *     across the tile);
+ *   - a fractional cross-channel weight, chosen per tile: channel c is
+ *     predicted on the plane D = 4c - k*ref (k = 0..4, ref = green), i.e.
+ *     "subtract k/4 of green", where v1 had only k = 0 or 4;
+ *   - 72 contexts: the local activity plus nearby misses, and how far the
+ *     reference channel's sample at the same pixel missed its own
+ *     prediction (a surprise in green foretells one in red and blue), each
+ *     with a scale and a bias the encoder fits per tile and sends.
  * Means are in 1/16 (so half and quarter predictions cost nothing);
  * everything is integer arithmetic, identical in encoder and decoder.
  */
