@@ -82,7 +82,12 @@ class Patches:
         return torch.from_numpy(np.ascontiguousarray(out.transpose(0, 3, 1, 2))).float()
 
 
-def load_val(folder, count, channels, align):
+def load_val(folder, count, channels, align, tile=None):
+    """The first `count` held-out images as float tensors.  With tile
+    (height, width), each image is cut into whole blocks of that size, a
+    batch per image, because the codec runs the flow block by block: a
+    whole-image NLL says little about the coded size (the nets see other
+    borders), a block NLL predicts it."""
     if not folder:
         return []
     from PIL import Image
@@ -91,8 +96,16 @@ def load_val(folder, count, channels, align):
         im = Image.open(os.path.join(folder, name)).convert("RGB" if channels == 3 else "L")
         a = np.asarray(im)
         a = a if a.ndim == 3 else a[..., None]
-        h, w = a.shape[0] // align * align, a.shape[1] // align * align
-        images.append(torch.from_numpy(np.ascontiguousarray(a[:h, :w].transpose(2, 0, 1)))[None].float())
+        th, tw = tile if tile else (align, align)
+        h, w = a.shape[0] // th * th, a.shape[1] // tw * tw
+        if not tile:
+            h, w = a.shape[0] // align * align, a.shape[1] // align * align
+        x = torch.from_numpy(np.ascontiguousarray(a[:h, :w].transpose(2, 0, 1)))[None].float()
+        if tile:
+            c = x.shape[1]
+            x = x.unfold(2, th, th).unfold(3, tw, tw)          # 1, C, H/th, W/tw, th, tw
+            x = x.permute(0, 2, 3, 1, 4, 5).reshape(-1, c, th, tw)
+        images.append(x)
     return images
 
 
@@ -106,8 +119,8 @@ def evaluate(model, images, exact, device):
         return float("nan")
     bits = subpixels = 0.0
     for x in images:
-        b, _ = model(x.to(device), exact=exact)
-        bits += float(b) * x.numel()
+        b, _ = model(x.to(device), exact=exact)  # bits/subpixel of each image or block
+        bits += float(b.sum()) * x[0].numel()
         subpixels += x.numel()
     return bits / subpixels
 
@@ -169,7 +182,7 @@ def main():
         print("train: resumed at step %d (%.1f min)" % (state["step"], state["elapsed"] / 60), flush=True)
     patch = args.patch or min(cfg["tile"])
     data = Patches(args.data, patch, cfg["channels"], args.seed + state["step"])
-    val = load_val(args.val, args.val_images, cfg["channels"], alignment(cfg))
+    val = load_val(args.val, args.val_images, cfg["channels"], alignment(cfg), tuple(cfg["tile"]))
     log_path = os.path.join(args.out, "log.csv")
     if not os.path.exists(log_path):
         open(log_path, "w").write("step,seen,train_bpsp,val_bpsp,phase\n")
