@@ -40,7 +40,6 @@ static int32_t reference_channel(uint32_t channels, uint32_t c)
     return (channels >= 3 && (c == 0 || c == 2)) ? 1 : -1;
 }
 
-
 /* West, north, north-west, north-east neighbours, replicated at borders. */
 static void fetch_neighbours(const int32_t *plane, uint32_t w, uint32_t x,
                              uint32_t y, int32_t mid, int32_t nb[4])
@@ -100,7 +99,6 @@ static void gather_stats(const model_tile *t, uint32_t c, int cross,
     }
 }
 
-
 static void fit_channel(const model_tile *t, uint32_t c, channel_fit *fit)
 {
     context_stats plain = {0}, crossed = {0};
@@ -114,9 +112,7 @@ static void fit_channel(const model_tile *t, uint32_t c, channel_fit *fit)
         fit->used[k] = st->count[k] > 0;
         if (!fit->used[k])
             continue;
-        int64_t bias = base_div_round(16 * st->sum[k], st->count[k]);
-        bias = bias < -BASE_BIAS_LIMIT ? -BASE_BIAS_LIMIT : (bias > BASE_BIAS_LIMIT ? BASE_BIAS_LIMIT : bias);
-        fit->bias16[k] = (int32_t)bias;
+        fit->bias16[k] = (int32_t)base_clamp(base_div_round(16 * st->sum[k], st->count[k]), BASE_BIAS_LIMIT);
         fit->scale[k] = (uint8_t)dl_scale_for_mad((uint64_t)base_div_round(16 * st->sum_abs[k], st->count[k]));
     }
 }

@@ -61,19 +61,18 @@ static int32_t reference_of(uint32_t channels, uint32_t c)
     return (channels >= 3 && (c == 0 || c == 2)) ? 1 : -1;
 }
 
-
 /* floor(v / 4) without the implementation-defined shift of negatives. */
 static int32_t floor_div4(int32_t v)
 {
     return v >= 0 ? v / 4 : -((-v + 3) / 4);
 }
 
-/* The tile plus what every prediction needs. */
 /* What tells the versions apart (idf_model.params; NULL is v2). */
 typedef struct b2_version {
-    uint8_t lms; /* the blend's last member is the NLMS predictor (v3) */
+    uint8_t lms; /* the blend's last two members are the NLMS predictors (v3) */
 } b2_version;
 
+/* The tile plus what every prediction needs. */
 typedef struct b2_tile {
     const model_tile *t;
     size_t plane;
@@ -181,11 +180,6 @@ static int64_t trunc_shift(int64_t v, unsigned s)
     return v >= 0 ? v >> s : -((-v) >> s);
 }
 
-static int64_t clamp64(int64_t v, int64_t limit)
-{
-    return v > limit ? limit : (v < -limit ? -limit : v);
-}
-
 static void lms_reset(b2_lms *l)
 {
     for (int k = 0; k < LMS_SETS; k++) {
@@ -223,7 +217,7 @@ static void lms_predict(const model_tile *t, size_t plane, uint32_t c, int32_t r
         for (int i = 0; i < LMS_TAPS; i++)
             acc += (int64_t)l->w[k][i] * l->in[i];
         int64_t p = 16 * (int64_t)nb[NB_W] + trunc_shift(acc, LMS_SHIFT - 4);
-        l->pred16[k] = (int32_t)clamp64(p, LMS_PRED_LIMIT);
+        l->pred16[k] = (int32_t)base_clamp(p, LMS_PRED_LIMIT);
     }
 }
 
@@ -238,8 +232,8 @@ static void lms_update(b2_lms *l, int32_t d16)
     for (int k = 0; k < LMS_SETS; k++) {
         int64_t q = ((int64_t)d16 - l->pred16[k]) * LMS_MU[k] * 4096 / norm;
         for (int i = 0; i < LMS_TAPS; i++)
-            l->w[k][i] = (int32_t)clamp64(l->w[k][i] + trunc_shift(q * l->in[i], 12),
-                                          LMS_WEIGHT_LIMIT);
+            l->w[k][i] = (int32_t)base_clamp(l->w[k][i] + trunc_shift(q * l->in[i], 12),
+                                             LMS_WEIGHT_LIMIT);
     }
 }
 
@@ -437,9 +431,7 @@ static void b2_fit_contexts(const b2_stats *st, b2_fit *fit)
         fit->used[k] = st->count[k] > 0;
         if (!fit->used[k])
             continue;
-        int64_t bias = base_div_round(st->sum[k], st->count[k]);
-        bias = bias < -B2_BIAS_LIMIT ? -B2_BIAS_LIMIT : (bias > B2_BIAS_LIMIT ? B2_BIAS_LIMIT : bias);
-        fit->bias16[k] = (int32_t)bias;
+        fit->bias16[k] = (int32_t)base_clamp(base_div_round(st->sum[k], st->count[k]), B2_BIAS_LIMIT);
         /* mean absolute deviation around the biased mean, x16 */
         int64_t mad16 = base_div_round(st->sum_abs[k], st->count[k]);
         fit->scale[k] = (uint8_t)dl_scale_for_mad((uint64_t)mad16);
@@ -479,11 +471,11 @@ static void b2_refine_scales(const b2_tile *bt, uint32_t c, const b2_trace *tr, 
         uint32_t n = start[k + 1] - start[k], s = fit->scale[k];
         int32_t bias = fit->bias16[k];
         uint64_t best = b2_context_cost(bt, c, tr, m, n, bias, s), cost;
-        uint32_t s0 = s;
+        int went_up = 0;
         while (s + 1 < DL_NUM_SCALES && (cost = b2_context_cost(bt, c, tr, m, n, bias, s + 1)) < best)
-            s++, best = cost;
-        while (s == s0 && s > 0 && (cost = b2_context_cost(bt, c, tr, m, n, bias, s - 1)) < best)
-            s0 = --s, best = cost;
+            s++, best = cost, went_up = 1;
+        while (!went_up && s > 0 && (cost = b2_context_cost(bt, c, tr, m, n, bias, s - 1)) < best)
+            s--, best = cost;
         fit->scale[k] = (uint8_t)s;
     }
 }
@@ -628,15 +620,19 @@ static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
     /* Every channel's trace: contexts and blend weights of later samples. */
     b2_trace traces[B2_MAX_CHANNELS];
     b2_lms lms[B2_MAX_CHANNELS];
-    size_t per_channel = 2 * bt.plane + 2 * (size_t)t->width * B2_FIXED;
-    int32_t *store = trace_store(io, per_channel * t->channels + bt.plane);
+    /* Per channel a miss plane and the error ring; the encoder also needs
+     * every channel's context plane and one plane of context members. */
+    size_t per_channel = bt.plane + 2 * (size_t)t->width * B2_FIXED;
+    size_t encoder_only = io->enc ? (t->channels + 1) * bt.plane : 0;
+    int32_t *store = trace_store(io, per_channel * t->channels + encoder_only);
     if (!store)
         return -1;
-    bt.members = store + per_channel * t->channels;
+    int32_t *encoder_space = store + per_channel * t->channels;
+    bt.members = io->enc ? encoder_space + (size_t)t->channels * bt.plane : NULL;
     for (uint32_t c = 0; c < t->channels; c++) {
         traces[c].miss = store + (size_t)c * per_channel;
-        traces[c].ctx = traces[c].miss + bt.plane;
-        traces[c].err = traces[c].ctx + bt.plane;
+        traces[c].err = traces[c].miss + bt.plane;
+        traces[c].ctx = io->enc ? encoder_space + (size_t)c * bt.plane : NULL;
         traces[c].lms = &lms[c];
     }
     int st = 0;

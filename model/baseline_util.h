@@ -22,6 +22,12 @@ static inline int64_t base_div_round(int64_t a, int64_t b)
     return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b);
 }
 
+/* v clamped to -limit .. limit. */
+static inline int64_t base_clamp(int64_t v, int64_t limit)
+{
+    return v > limit ? limit : (v < -limit ? -limit : v);
+}
+
 /* Half-octave log bucket of act: 0 for 0, else 1 + 2*floor(log2 act) + the
  * bit below the top one, capped at count - 1. */
 static inline uint32_t base_log_bucket(uint32_t act, uint32_t count)
