@@ -42,6 +42,8 @@ run sh "$HERE/test_determinism.sh" "$B"
 run sh "$HERE/test_install.sh" "$B"
 # The trainer's exact emulation against the C model (Debian's python3-torch).
 run /usr/bin/python3 "$ROOT/tools/train/test_export.py" "$B"
+# The trainer's plumbing: corpus pack, SIGTERM checkpoint and resume.
+run /usr/bin/python3 "$ROOT/tools/train/test_trainer.py" "$B"
 
 passed=$(awk '{p += $2} END {print p + 0}' "$LOG")
 failed=$(awk '{f += $4} END {print f + 0}' "$LOG")

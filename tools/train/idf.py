@@ -66,7 +66,7 @@ def quantise_weights(w):
     q = torch.floor(w.double() * (WEIGHT_ONE - k)).to(torch.int64) + 1
     rest = WEIGHT_ONE - q.sum(dim=-1)
     top = torch.argmax(w, dim=-1)
-    q[torch.arange(q.shape[0]), top] += rest
+    q[torch.arange(q.shape[0], device=q.device), top] += rest
     return q
 
 
@@ -130,8 +130,8 @@ class QConv(nn.Module):
         wq, bq, mult, shift = self.quantised()
         acc = F.conv2d(a.double(), wq.double(), None, padding=self.conv.padding)
         acc = acc.round().to(torch.int64) + bq.view(1, -1, 1, 1)
-        m = torch.tensor(mult, dtype=torch.int64).view(1, -1, 1, 1)
-        s = torch.tensor(shift, dtype=torch.int64).view(1, -1, 1, 1)
+        m = torch.tensor(mult, dtype=torch.int64, device=acc.device).view(1, -1, 1, 1)
+        s = torch.tensor(shift, dtype=torch.int64, device=acc.device).view(1, -1, 1, 1)
         r = torch.where(s > 0, 2 ** torch.clamp(s - 1, min=0), torch.zeros_like(s))
         out = torch.div(acc * m + r, 2 ** s, rounding_mode="floor")
         return torch.clamp(out, -self.clamp, self.clamp)
@@ -252,9 +252,37 @@ class Prior(nn.Module):
             self.net.layers[-1].conv.bias[:c_half] = cfg["maxval"] / 2.0 / g
             self.net.layers[-1].conv.bias[c_half:] = 40.0 / g
 
+        # Optional two-pass context (config "prior_checkerboard", trainer
+        # only so far: export refuses it): the anchor half of the positions
+        # ((y + x) even) is coded with net(h); the other half with net2(h,
+        # anchors), which sees the decoded 4-neighbours of each position.
+        self.checker = bool(cfg.get("prior_checkerboard", False))
+        if self.checker:
+            self.net2 = Net(2 * c_half, 2 * c_half, width, hidden, cfg["kernel"], cfg["act"], g, input_scale(cfg))
+            with torch.no_grad():
+                self.net2.layers[-1].conv.bias[:c_half] = cfg["maxval"] / 2.0 / g
+                self.net2.layers[-1].conv.bias[c_half:] = 40.0 / g
+
     def params(self, h, exact):
         out = self.net.output16(h, exact)
         return out[:, : self.c], out[:, self.c:]
+
+    def bits(self, z, h, exact):
+        """-log2 P(z | h) elementwise, one or two passes."""
+        mean16, scale16 = self.params(h, exact)
+        if exact:
+            mean16 = torch.clamp(mean16, -OUT_CLAMP, OUT_CLAMP)
+        b = dl_bits(z, mean16, scale16, exact)
+        if not self.checker:
+            return b
+        yy = torch.arange(z.shape[2], device=z.device).view(-1, 1)
+        xx = torch.arange(z.shape[3], device=z.device).view(1, -1)
+        anchor = ((yy + xx) % 2 == 0).to(z.dtype).view(1, 1, z.shape[2], z.shape[3])
+        out = self.net2.output16(torch.cat([h, z * anchor], 1), exact)
+        mean2, scale2 = out[:, : self.c], out[:, self.c:]
+        if exact:
+            mean2 = torch.clamp(mean2, -OUT_CLAMP, OUT_CLAMP)
+        return b * anchor + dl_bits(z, mean2, scale2, exact) * (1 - anchor)
 
 
 def dl_bits(z, mean16, scale16, exact):
@@ -367,10 +395,7 @@ class Flow(nn.Module):
             if lv["factor_out"]:
                 c = x.shape[1]
                 z, x = x[:, : c // 2], x[:, c // 2:]
-                mean16, scale16 = prior.params(x, exact)
-                if exact:
-                    mean16 = torch.clamp(mean16, -OUT_CLAMP, OUT_CLAMP)
-                parts.append(dl_bits(z, mean16, scale16, exact).sum(dim=(1, 2, 3)))
+                parts.append(prior.bits(z, x, exact).sum(dim=(1, 2, 3)))
         top = self.top_bits(x, exact)
         total = top + sum(parts) if parts else top
         return total / n_sub, [top / n_sub] + [p / n_sub for p in parts]
@@ -402,6 +427,8 @@ def pack_net(net):
 
 def export_idfw(flow):
     cfg = flow.cfg
+    if cfg.get("prior_checkerboard"):
+        raise ValueError("export: prior_checkerboard is not in the .idfw format yet")
     name = cfg["name"].encode("ascii")[:16].ljust(16, b"\0")
     out = [MAGIC, struct.pack("<H", 1), name,
            struct.pack("<BBIHHBB", cfg["channels"], cfg["bit_depth"], cfg["maxval"],
