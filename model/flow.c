@@ -282,6 +282,51 @@ static int code_latents(const flow_model *m, int32_t *z, uint32_t c, size_t n,
     return 0;
 }
 
+/* Codes the latents of plane positions (row + column) % 2 == parity only,
+ * c planes of h x w, params as in code_latents (out has c mean planes then
+ * c scale planes over all positions). */
+static int code_latents_parity(int32_t *z, uint32_t c, uint32_t h, uint32_t w,
+                               const int32_t *out, uint32_t parity, symbol_io *io)
+{
+    size_t n = (size_t)h * w;
+    for (uint32_t ch = 0; ch < c; ch++) {
+        for (uint32_t y = 0; y < h; y++)
+            for (uint32_t x = (y + parity) & 1; x < w; x += 2) {
+                size_t i = (size_t)ch * n + (size_t)y * w + x;
+                z[i] = symbol_io_latent(io, z[i], out[i], scale_index(out[(size_t)c * n + i]));
+            }
+        if (symbol_io_failed(io))
+            return -1;
+    }
+    return 0;
+}
+
+/* Codes the factored-out z (half planes of h x w) of level lv given its
+ * conditioner hc: one pass with prior, or the checkerboard's two (anchors
+ * from prior, the rest from prior2 on hc and the anchors).  The decoder
+ * reads z's anchors before prior2 runs; its other positions are masked. */
+static int code_factor_out(const flow_model *m, const flow_level *lv, flow_work *wk,
+                           int32_t *z, const int32_t *hc, uint32_t half, uint32_t h,
+                           uint32_t w, symbol_io *io)
+{
+    size_t n = (size_t)h * w;
+    nn_forward(&lv->prior, hc, h, w, wk->net_out, wk->scratch, wk->kernel);
+    if (!lv->checkerboard)
+        return code_latents(m, z, half, n, wk->net_out, io);
+    if (code_latents_parity(z, half, h, w, wk->net_out, 0, io) != 0)
+        return -1;
+    memcpy(wk->net_in, hc, (size_t)half * n * sizeof *hc);
+    int32_t *masked = wk->net_in + (size_t)half * n;
+    for (uint32_t ch = 0; ch < half; ch++)
+        for (uint32_t y = 0; y < h; y++)
+            for (uint32_t x = 0; x < w; x++) {
+                size_t i = (size_t)ch * n + (size_t)y * w + x;
+                masked[i] = ((x + y) & 1) ? 0 : z[i];
+            }
+    nn_forward(&lv->prior2, wk->net_in, h, w, wk->net_out, wk->scratch, wk->kernel);
+    return code_latents_parity(z, half, h, w, wk->net_out, 1, io);
+}
+
 /* Calls fn on every net of m. */
 static void for_each_net(flow_model *m, void (*fn)(nn_net *net, void *ctx), void *ctx)
 {
@@ -292,6 +337,8 @@ static void for_each_net(flow_model *m, void (*fn)(nn_net *net, void *ctx), void
                 fn(&lv->coupling[k].net[p], ctx);
         if (lv->factor_out)
             fn(&lv->prior, ctx);
+        if (lv->checkerboard)
+            fn(&lv->prior2, ctx);
     }
 }
 
@@ -376,11 +423,8 @@ static int emit_latents(const flow_model *m, const flow_dims *d, flow_work *wk, 
     for (uint32_t l = L; l-- > 0;) {
         if (!m->level[l].factor_out)
             continue;
-        uint32_t half = d->c[l + 1];
-        size_t n = level_positions(d, l);
-        nn_forward(&m->level[l].prior, wk->saved + wk->h_at[l], d->h[l + 1], d->w[l + 1],
-                   wk->net_out, wk->scratch, wk->kernel);
-        if (code_latents(m, wk->saved + wk->z_at[l], half, n, wk->net_out, io) != 0)
+        if (code_factor_out(m, &m->level[l], wk, wk->saved + wk->z_at[l], wk->saved + wk->h_at[l],
+                            d->c[l + 1], d->h[l + 1], d->w[l + 1], io) != 0)
             return -1;
     }
     return 0;
@@ -401,11 +445,9 @@ static int invert_from_top(const flow_model *m, const flow_dims *d, flow_work *w
             memmove(wk->x + half, wk->x, half * sizeof *wk->x);
             if (!io) {
                 memcpy(wk->x, wk->saved + wk->z_at[l], half * sizeof *wk->x);
-            } else {
-                nn_forward(&lv->prior, wk->x + half, d->h[l + 1], d->w[l + 1], wk->net_out,
-                           wk->scratch, wk->kernel);
-                if (code_latents(m, wk->x, c / 2, n, wk->net_out, io) != 0)
-                    return -1;
+            } else if (code_factor_out(m, lv, wk, wk->x, wk->x + half, c / 2, d->h[l + 1],
+                                       d->w[l + 1], io) != 0) {
+                return -1;
             }
         }
         level_inverse(lv, wk, c, d->h[l + 1], d->w[l + 1]);
@@ -442,6 +484,10 @@ static size_t max_net_scratch(const flow_model *m, const flow_dims *d, size_t *m
             }
         if (lv->factor_out) {
             size_t s = nn_scratch_size(&lv->prior, d->h[l + 1], d->w[l + 1]);
+            best = s > best ? s : best;
+        }
+        if (lv->checkerboard) { /* its input, C planes, fits net_in (max_io) */
+            size_t s = nn_scratch_size(&lv->prior2, d->h[l + 1], d->w[l + 1]);
             best = s > best ? s : best;
         }
     }
@@ -663,6 +709,7 @@ uint64_t flow_macs_per_pixel(const flow_model *m)
         const flow_level *lv = &m->level[l];
         s += lv->squeeze;
         uint64_t macs = lv->factor_out ? nn_macs_per_position(&lv->prior) : 0;
+        macs += lv->checkerboard ? nn_macs_per_position(&lv->prior2) : 0;
         for (uint32_t k = 0; k < lv->ncouplings; k++)
             for (uint32_t p = 0; p < (lv->coupling[k].kind == FLOW_BIPARTITE ? 1u : 4u); p++)
                 macs += nn_macs_per_position(&lv->coupling[k].net[p]);

@@ -19,6 +19,12 @@
  *                h (C/2 channels) to 2*(C/2) channels: first the means of
  *                z in 1/16 (clamped to +-2^20), then the scale indices in
  *                1/16 (index = clamp(floor((out + 8) / 16), 0, 95))
+ *   checkerboard factor-out (factor_out = 2 in the .idfw): z's positions
+ *                with (row + column) even, the anchors, take their params
+ *                from the prior net of h as above; the others from a second
+ *                net, prior2, whose input is C channels: h, then z with
+ *                every non-anchor position set to 0 (so each non-anchor
+ *                sees its decoded neighbours)
  *   top prior    what is left after the last level: per channel a constant
  *                mean (1/16) and scale index, or a mixture of K such DLs
  *                with integer weights (coded through a per-channel table;
@@ -26,7 +32,8 @@
  *
  * Coding order (so the decoder can invert level by level): the top latents,
  * then z of the last factor-out level, ..., then z of level 0; inside a
- * latent tensor channel by channel, each in raster order.
+ * latent tensor channel by channel, each in raster order (a checkerboard
+ * level: first every channel's anchors, then every channel's others).
  *
  * The flow works on blocks (the .idfw's tile size); a container tile groups
  * blocks (about 256x256 pixels) into one rANS stream, so small blocks such
@@ -65,6 +72,8 @@ typedef struct flow_level {
     uint32_t ncouplings;
     flow_coupling coupling[FLOW_MAX_COUPLINGS];
     nn_net prior;           /* factor_out only */
+    uint8_t checkerboard;   /* factor_out: two passes, prior2 for the rest */
+    nn_net prior2;          /* checkerboard only: (h, anchors) -> params */
 } flow_level;
 
 typedef struct flow_model {

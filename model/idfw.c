@@ -308,10 +308,12 @@ static void read_level(loader *ld, flow_model *m, uint32_t li, uint32_t *channel
 {
     flow_level *lv = &m->level[li];
     lv->squeeze = read_u8(ld);
-    lv->factor_out = read_u8(ld);
+    uint8_t factor_out = read_u8(ld); /* 2: a checkerboard factor-out, with prior2 */
+    lv->factor_out = factor_out != 0;
+    lv->checkerboard = factor_out == 2;
     lv->ncouplings = read_u16(ld);
     int last = li + 1 == m->nlevels;
-    if (!need(ld, lv->squeeze <= 1 && lv->factor_out <= 1 && !(last && lv->factor_out) &&
+    if (!need(ld, lv->squeeze <= 1 && factor_out <= 2 && !(last && lv->factor_out) &&
                       lv->ncouplings >= 1 && lv->ncouplings <= FLOW_MAX_COUPLINGS))
         return;
     uint64_t c = (uint64_t)*channels * (lv->squeeze ? 4 : 1);
@@ -323,6 +325,8 @@ static void read_level(loader *ld, flow_model *m, uint32_t li, uint32_t *channel
     *channels = lv->channels;
     if (lv->factor_out && need(ld, lv->channels % 2 == 0)) {
         read_net(ld, &lv->prior, lv->channels / 2, lv->channels);
+        if (lv->checkerboard)
+            read_net(ld, &lv->prior2, lv->channels, lv->channels);
         *channels = lv->channels / 2;
     }
 }

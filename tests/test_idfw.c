@@ -158,7 +158,8 @@ static void check_net(const idfw_arch *a, const nn_net *net, uint32_t cin, uint3
 
 static void check_level(const idfw_arch *a, const flow_level *lv, uint32_t li, uint32_t c)
 {
-    CHECK(lv->squeeze == a->level[li].squeeze && lv->factor_out == a->level[li].factor_out &&
+    CHECK(lv->squeeze == a->level[li].squeeze && lv->factor_out == (a->level[li].factor_out != 0) &&
+              lv->checkerboard == (a->level[li].factor_out == 2) &&
               lv->ncouplings == a->level[li].ncouplings && lv->channels == c,
           "level %u: squeeze %u factor %u K %u C %u (want C %u)", li, lv->squeeze,
           lv->factor_out, lv->ncouplings, lv->channels, c);
@@ -173,6 +174,8 @@ static void check_level(const idfw_arch *a, const flow_level *lv, uint32_t li, u
     }
     if (lv->factor_out)
         check_net(a, &lv->prior, c / 2, c);
+    if (lv->checkerboard)
+        check_net(a, &lv->prior2, c, c);
 }
 
 static void check_model(const idfw_arch *a, const flow_model *m, const uint8_t *d, size_t n)
@@ -223,6 +226,7 @@ static double arch_macs_per_pixel(const idfw_arch *a)
         uint64_t level = per_coupling * a->level[li].ncouplings;
         if (a->level[li].factor_out) {
             level += arch_net_macs(a, c / 2, c);
+            level += a->level[li].factor_out == 2 ? arch_net_macs(a, c, c) : 0;
             c /= 2;
         }
         total += (double)level * positions;
@@ -248,6 +252,7 @@ static double loaded_macs_per_pixel(const flow_model *m)
         const flow_level *lv = &m->level[li];
         positions /= lv->squeeze ? 4 : 1;
         uint64_t level = lv->factor_out ? loaded_net_macs(&lv->prior) : 0;
+        level += lv->checkerboard ? loaded_net_macs(&lv->prior2) : 0;
         for (uint32_t k = 0; k < lv->ncouplings; k++) {
             int nets = lv->coupling[k].kind == FLOW_QUADRIPARTITE ? 4 : 1;
             for (int n = 0; n < nets; n++)
@@ -446,7 +451,9 @@ static void test_header_fields(const uint8_t *d, size_t n)
 static void test_level_fields(const uint8_t *d, size_t n, const tiny_layout *t)
 {
     CHECK(patched_status(d, n, OFF_LEVEL0, 2, 1) == IDFZIP_ERR_MODEL, "squeeze 2");
-    CHECK(patched_status(d, n, OFF_LEVEL0 + 1, 2, 1) == IDFZIP_ERR_MODEL, "factor_out 2");
+    CHECK(patched_status(d, n, OFF_LEVEL0 + 1, 2, 1) == IDFZIP_ERR_MODEL,
+          "factor_out 2 without its second prior net");
+    CHECK(patched_status(d, n, OFF_LEVEL0 + 1, 3, 1) == IDFZIP_ERR_MODEL, "factor_out 3");
     CHECK(patched_status(d, n, OFF_LEVEL0 + 2, 0, 2) == IDFZIP_ERR_MODEL, "0 couplings");
     CHECK(patched_status(d, n, OFF_LEVEL0 + 2, 65, 2) == IDFZIP_ERR_MODEL, "65 couplings");
     CHECK(patched_status(d, n, OFF_LEVEL0 + 2, 1, 2) == IDFZIP_ERR_MODEL, "1 coupling less");
@@ -588,6 +595,12 @@ static void test_invalid_archs(void)
     a = preset("tiny-rgb");
     a.name = "";
     CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "empty name");
+    a = preset("tiny-rgb-checker");
+    a.level[0].factor_out = 3;
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "factor_out 3");
+    a = preset("tiny-rgb-checker");
+    a.level[1].factor_out = 2;
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "checkerboard factor-out on the last level");
 }
 
 /* maxval + couplings * (2^16 + 1) must stay below 2^24: 255 couplings fit

@@ -61,6 +61,12 @@ static const idfw_arch PRESETS[] = {
      .level = {{1, 1, FLOW_BIPARTITE, 2}, {1, 0, FLOW_QUADRIPARTITE, 2}},
      .width = 8, .hidden = 1, .kernel = 3, .leaky_shift = 0, .residual = 0,
      .weight_mode = IDFW_WEIGHTS_SMALL, .perm_mode = IDFW_PERM_FLIP, .top_components = 3},
+    /* tiny-rgb with a checkerboard (two-pass) factor-out: factor_out 2 */
+    {.name = "tiny-rgb-checker", .channels = 3, .bit_depth = 8, .maxval = 255, .tile_w = 32,
+     .tile_h = 32, .initial_squeezes = 0, .nlevels = 2,
+     .level = {{1, 2, FLOW_QUADRIPARTITE, 2}, {1, 0, FLOW_QUADRIPARTITE, 1}},
+     .width = 8, .hidden = 1, .kernel = 3, .leaky_shift = 0, .residual = 0,
+     .weight_mode = IDFW_WEIGHTS_SMALL, .perm_mode = IDFW_PERM_SHUFFLE},
     /* ~70k MACs/pixel: more couplings where the maps are larger would cost
      * four times as much per coupling. */
     {.name = "rgb-64x8", .channels = 3, .bit_depth = 8, .maxval = 255, .tile_w = 64,
@@ -374,6 +380,8 @@ static void write_level(builder *b, uint32_t li, uint32_t *channels)
     *channels = c;
     if (a->level[li].factor_out) {
         write_net(b, c / 2, c, ROLE_PRIOR);
+        if (a->level[li].factor_out == 2) /* checkerboard: (h, anchors) -> params */
+            write_net(b, c, c, ROLE_PRIOR);
         *channels = c / 2;
     }
 }

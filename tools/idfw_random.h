@@ -16,7 +16,7 @@ typedef struct idfw_arch {
     const char *name;
     uint32_t channels, bit_depth, maxval, tile_w, tile_h, initial_squeezes, nlevels;
     struct {
-        uint8_t squeeze, factor_out, kind;
+        uint8_t squeeze, factor_out, kind; /* factor_out 2: checkerboard */
         uint32_t ncouplings;
     } level[FLOW_MAX_LEVELS];
     uint32_t width;      /* hidden channels */
@@ -43,7 +43,7 @@ enum { IDFW_PERM_FLIP = 0, IDFW_PERM_SHUFFLE = 1 };
 int idfw_build_random(const idfw_arch *a, uint64_t seed, uint8_t **out, size_t *size);
 
 /* Fills *a with the named preset ("tiny-rgb", "tiny-grey", "digits-bi",
- * "digits-quad", "rgb-64x8").  Returns 0, or -1 for an unknown name. */
+ * "digits-quad", "tiny-rgb-mix", "tiny-rgb-checker", "rgb-64x8").  Returns 0, or -1 for an unknown name. */
 int idfw_arch_preset(const char *name, idfw_arch *a);
 
 /* The i-th preset's name, or NULL past the last, so callers can iterate. */

@@ -1,6 +1,7 @@
 /* fuzz_flow.c — libFuzzer target: the round trip of fuzz_roundtrip, through
  * a learned flow model: 8-bit grey and RGB images (see fuzz_image.h) coded
- * with the random tiny-grey or tiny-rgb model made once at start-up, with
+ * with the random tiny-grey, tiny-rgb or tiny-rgb-checker (two-pass
+ * factor-out; RGB images of odd width) model made once at start-up, with
  * odd sizes so the flow's block edges, rounding and baseline strips are
  * all reached. */
 #include "fuzz_image.h"
@@ -10,7 +11,7 @@ static const fuzz_kind KINDS[] = {
     {IDFZIP_COLOR_RGB, 8, 3},
 };
 
-static fuzz_model grey_model, rgb_model;
+static fuzz_model grey_model, rgb_model, checker_model;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -18,6 +19,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     grey_model = fuzz_build_model("tiny-grey");
     rgb_model = fuzz_build_model("tiny-rgb");
+    checker_model = fuzz_build_model("tiny-rgb-checker");
     return 0;
 }
 
@@ -26,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     idfzip_image img;
     if (fuzz_image_from_bytes(data, size, KINDS, sizeof KINDS / sizeof *KINDS, &img) != 0)
         return 0;
-    const fuzz_model *m = img.channels == 1 ? &grey_model : &rgb_model;
+    const fuzz_model *m = img.channels == 1 ? &grey_model
+                          : (img.width & 1) ? &checker_model : &rgb_model;
     idfzip_options o;
     idfzip_options_init(&o);
     o.max_pixels = FUZZ_MAX_PIXELS;

@@ -252,8 +252,8 @@ class Prior(nn.Module):
             self.net.layers[-1].conv.bias[:c_half] = cfg["maxval"] / 2.0 / g
             self.net.layers[-1].conv.bias[c_half:] = 40.0 / g
 
-        # Optional two-pass context (config "prior_checkerboard", trainer
-        # only so far: export refuses it): the anchor half of the positions
+        # Optional two-pass context (config "prior_checkerboard"; factor_out
+        # 2 in the .idfw): the anchor half of the positions
         # ((y + x) even) is coded with net(h); the other half with net2(h,
         # anchors), which sees the decoded 4-neighbours of each position.
         self.checker = bool(cfg.get("prior_checkerboard", False))
@@ -401,6 +401,27 @@ class Flow(nn.Module):
         return total / n_sub, [top / n_sub] + [p / n_sub for p in parts]
 
 
+@torch.no_grad()
+def warm_start(flow, state):
+    """Copies every tensor of state (a Flow state_dict) whose name and shape
+    match.  A checkerboard prior's second net missing from state starts as
+    a copy of the first, reading h alone (the weights for the anchors'
+    input are zero), so the model starts where the plain one left off.
+    Returns the number of tensors set."""
+    own = flow.state_dict()
+    copied = 0
+    for name, t in own.items():
+        src = state.get(name)
+        if src is None and ".net2." in name:
+            src = state.get(name.replace(".net2.", ".net."))
+            if src is not None and src.dim() == 4 and src.shape[1] * 2 == t.shape[1]:
+                src = torch.cat([src, torch.zeros_like(src)], 1)
+        if src is not None and src.shape == t.shape:
+            t.copy_(src)
+            copied += 1
+    return copied
+
+
 # --------------------------------------------------------------------------
 # export to .idfw (FORMAT.md)
 
@@ -427,14 +448,13 @@ def pack_net(net):
 
 def export_idfw(flow):
     cfg = flow.cfg
-    if cfg.get("prior_checkerboard"):
-        raise ValueError("export: prior_checkerboard is not in the .idfw format yet")
     name = cfg["name"].encode("ascii")[:16].ljust(16, b"\0")
     out = [MAGIC, struct.pack("<H", 1), name,
            struct.pack("<BBIHHBB", cfg["channels"], cfg["bit_depth"], cfg["maxval"],
                        cfg["tile"][0], cfg["tile"][1], cfg["initial_squeezes"], len(cfg["levels"]))]
     for lv, couplings, perms, prior in zip(cfg["levels"], flow.levels, flow.perms, flow.priors):
-        out.append(struct.pack("<BBH", lv["squeeze"], lv["factor_out"], lv["couplings"]))
+        checker = lv["factor_out"] and prior.checker
+        out.append(struct.pack("<BBH", lv["squeeze"], 2 if checker else lv["factor_out"], lv["couplings"]))
         for coupling, perm in zip(couplings, perms):
             out.append(struct.pack("<B", coupling.kind))
             out.append(struct.pack("<%dH" % len(perm), *perm))
@@ -442,6 +462,8 @@ def export_idfw(flow):
                 out.append(pack_net(net))
         if lv["factor_out"]:
             out.append(pack_net(prior.net))
+        if checker:
+            out.append(pack_net(prior.net2))
     means = torch.round(flow.top_mean.detach() * 16).to(torch.int64).flatten().tolist()
     scales = torch.clamp(torch.round(flow.top_scale.detach()), 0, NUM_SCALES - 1).to(torch.int64).flatten().tolist()
     weights = quantise_weights(torch.softmax(flow._top_logit.detach(), dim=1)).flatten().tolist()
@@ -455,6 +477,29 @@ def export_idfw(flow):
 
 # --------------------------------------------------------------------------
 # exact emulation of the codec's latents and parameters (for the export test)
+
+
+def emulate_factor_out(prior, z, h):
+    """(z, mean16, scale index) of one factor-out as flat vectors in the
+    codec's order: channel by channel in raster order, or for a
+    checkerboard level the anchors ((y + x) even) of every channel first."""
+    half = z.shape[1]
+
+    def params(out):
+        return (torch.clamp(out[:, :half], -OUT_CLAMP, OUT_CLAMP),
+                torch.clamp(floor_div_pow2(out[:, half:] + 8, 4), 0, NUM_SCALES - 1))
+
+    mean16, scale = params(prior.net.exact(h))
+    if not prior.checker:
+        return z.flatten(), mean16.flatten(), scale.flatten()
+    yy = torch.arange(z.shape[2]).view(-1, 1)
+    xx = torch.arange(z.shape[3]).view(1, -1)
+    anchor = ((yy + xx) % 2 == 0).view(1, 1, z.shape[2], z.shape[3]).expand(z.shape)
+    mean2, scale2 = params(prior.net2.exact(torch.cat([h.to(torch.int64), z * anchor], 1)))
+    pick = lambda a, m: a[m].flatten()      # boolean indexing: channel-major, raster order
+    return (torch.cat([pick(z, anchor), pick(z, ~anchor)]),
+            torch.cat([pick(mean16, anchor), pick(mean2, ~anchor)]),
+            torch.cat([pick(scale, anchor), pick(scale2, ~anchor)]))
 
 
 @torch.no_grad()
@@ -474,10 +519,7 @@ def emulate_coding(flow, x):
         if lv["factor_out"]:
             c = x.shape[1]
             z, x = x[:, : c // 2], x[:, c // 2:]
-            out = prior.net.exact(x)
-            mean16 = torch.clamp(out[:, : c // 2], -OUT_CLAMP, OUT_CLAMP)
-            scale = torch.clamp(floor_div_pow2(out[:, c // 2:] + 8, 4), 0, NUM_SCALES - 1)
-            saved.append((z, mean16, scale))
+            saved.append(emulate_factor_out(prior, z.to(torch.int64), x))
     if flow.top_k == 1:
         mean16 = torch.round(flow.top_mean[:, 0] * 16).to(torch.int64).view(1, -1, 1, 1).expand(x.shape)
         scale = torch.clamp(torch.round(flow.top_scale[:, 0]), 0, NUM_SCALES - 1).to(torch.int64)
@@ -485,7 +527,7 @@ def emulate_coding(flow, x):
     else:  # mixture latents are logged by the C side as mean 0, scale -1
         mean16 = torch.zeros(x.shape, dtype=torch.int64)
         scale = torch.full(x.shape, -1, dtype=torch.int64)
-    seq = [(x.to(torch.int64), mean16, scale)] + saved[::-1]
+    seq = [(x.to(torch.int64).flatten(), mean16.flatten(), scale.flatten())] + saved[::-1]
     cat = lambda i: torch.cat([s[i].flatten() for s in seq])
     return cat(0), cat(1), cat(2)
 

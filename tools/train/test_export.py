@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """test_export.py BUILDDIR -- the trainer and the C codec agree bit for bit.
 
-Trains two tiny models for a few steps (a convolutional RGB flow with
-bipartite and quadripartite couplings, and an MLP digits-style flow with
-LeakyReLU), runs a few quantisation-aware steps through the exact
+Trains three tiny models for a few steps (a convolutional RGB flow with
+bipartite and quadripartite couplings, the same with checkerboard factor-out
+priors, and an MLP digits-style flow with LeakyReLU), runs a few quantisation-aware steps through the exact
 emulation, exports .idfw files, then checks:
   * tools/flow_dump (the C model) and idf.emulate_coding (Python) give the
     same latents, means and scale indices on sample tiles;
@@ -30,6 +30,8 @@ RGB_CFG = {"name": "test-rgb", "channels": 3, "bit_depth": 8, "maxval": 255, "ti
            "initial_squeezes": 0, "width": 12, "hidden": 2, "kernel": 3, "act": "relu", "perm": "flip",
            "levels": [{"squeeze": 1, "factor_out": 1, "couplings": 2, "kind": 2},
                       {"squeeze": 1, "factor_out": 0, "couplings": 1, "kind": 4}]}
+# The same flow with checkerboard (two-pass) factor-out priors.
+CHECKER_CFG = dict(RGB_CFG, name="test-checker", prior_checkerboard=True)
 DIGITS_CFG = {"name": "test-digits", "channels": 1, "bit_depth": 8, "maxval": 16, "tile": [8, 8],
               "initial_squeezes": 3, "width": 32, "hidden": 2, "kernel": 1, "act": "leaky3",
               "perm": "shuffle", "top_components": 3,
@@ -173,13 +175,14 @@ def main():
     torch.set_num_threads(2)
     with tempfile.TemporaryDirectory() as tmp:
         rgb_data = smooth_images(64, 32, 32, 3, 255, 1)
-        rgb = train_briefly(RGB_CFG, rgb_data, 40, 3, 0.3)
-        rgb_path = os.path.join(tmp, "rgb.idfw")
-        with open(rgb_path, "wb") as f:
-            f.write(idf.export_idfw(rgb))
-        for k, tile in enumerate(smooth_images(2, 32, 32, 3, 255, 7)):
-            compare_tile(build, rgb, rgb_path, tile, tmp, "rgb-tile%d" % k)
-        compare_file(build, rgb, rgb_path, smooth_images(1, 64, 96, 3, 255, 9)[0], tmp, "rgb-file")
+        for cfg, label in ((RGB_CFG, "rgb"), (CHECKER_CFG, "checker")):
+            rgb = train_briefly(cfg, rgb_data, 40, 3, 0.3)
+            rgb_path = os.path.join(tmp, label + ".idfw")
+            with open(rgb_path, "wb") as f:
+                f.write(idf.export_idfw(rgb))
+            for k, tile in enumerate(smooth_images(2, 32, 32, 3, 255, 7)):
+                compare_tile(build, rgb, rgb_path, tile, tmp, "%s-tile%d" % (label, k))
+            compare_file(build, rgb, rgb_path, smooth_images(1, 64, 96, 3, 255, 9)[0], tmp, label + "-file")
 
         digits_data = smooth_images(256, 8, 8, 1, 16, 2)
         digits = train_briefly(DIGITS_CFG, digits_data, 60, 3, 0.5)

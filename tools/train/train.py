@@ -57,6 +57,8 @@ def parse_args():
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", help="start from this checkpoint's weights (idf.warm_start: a new "
+                                  "checkerboard prior starts as a copy of the plain one)")
     p.add_argument("--export", help="write the .idfw here at the end")
     p.add_argument("--ckpt-minutes", type=float, default=5)
     p.add_argument("--val-images", type=int, default=4)
@@ -216,6 +218,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     device = torch.device(args.device)
     model = idf.Flow(cfg).to(device)
+    if args.init and not (args.resume and os.path.exists(os.path.join(args.out, "ckpt.pt"))):
+        copied = idf.warm_start(model, torch.load(args.init, map_location=device)["model"])
+        print("train: %d tensors from %s" % (copied, args.init), flush=True)
     ema = copy.deepcopy(model)
     opt = torch.optim.Adamax(model.parameters(), lr=args.lr)
     state = {"step": 0, "seen": 0, "elapsed": 0.0, "qat": 0}
