@@ -16,23 +16,13 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from pack_corpus import pack_group, unpack_images  # noqa: E402
-from test_export import png_bytes  # noqa: E402
+import test_export  # noqa: E402  (its check() counts; png_bytes)
+from test_export import check, png_bytes  # noqa: E402
 
 CFG = {"name": "test-pack", "channels": 3, "bit_depth": 8, "maxval": 255, "tile": [16, 16],
        "initial_squeezes": 0, "width": 8, "hidden": 1, "kernel": 3, "act": "relu", "perm": "shuffle",
        "levels": [{"squeeze": 1, "factor_out": 1, "couplings": 1, "kind": 4},
                   {"squeeze": 1, "factor_out": 0, "couplings": 1, "kind": 2}]}
-
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL: " + what, flush=True)
 
 
 def smooth_image(rng, h, w):
@@ -107,8 +97,8 @@ def main():
         model = test_sigterm_and_resume(tmp)
         if os.path.exists(model):
             test_codes(build, tmp, model, rng)
-    print("trainer: %d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    print("trainer: %d passed, %d failed" % (test_export.passed, test_export.failed))
+    sys.exit(1 if test_export.failed else 0)
 
 
 if __name__ == "__main__":
