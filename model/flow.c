@@ -258,43 +258,42 @@ static int32_t code_mixture_latent(const flow_model *m, uint32_t ch, int32_t v, 
     return sym == escape ? dl_decode_escape(io->dec) : lo + (int32_t)sym;
 }
 
-/* Codes c planes of n latents at z with the per-plane params of a prior
- * net output (means planes then scale planes), or with the top prior when
- * out is NULL.  Returns -1 on a corrupt stream. */
-static int code_latents(const flow_model *m, int32_t *z, uint32_t c, size_t n,
-                        const int32_t *out, symbol_io *io)
+/* Codes c planes of n latents at z with the top prior.  Returns -1 on a
+ * corrupt stream. */
+static int code_top_latents(const flow_model *m, int32_t *z, uint32_t c, size_t n, symbol_io *io)
 {
     for (uint32_t ch = 0; ch < c; ch++) {
         int32_t *zc = z + (size_t)ch * n;
-        if (!out && m->top_components > 1) {
-            for (size_t i = 0; i < n; i++)
-                zc[i] = code_mixture_latent(m, ch, zc[i], io);
-        } else {
-            for (size_t i = 0; i < n; i++) {
-                int32_t mean = out ? out[(size_t)ch * n + i] : m->top_mean16[ch];
-                uint32_t scale = out ? scale_index(out[(size_t)(c + ch) * n + i]) : (uint32_t)m->top_scale[ch];
-                zc[i] = symbol_io_latent(io, zc[i], mean, scale);
-            }
-        }
+        for (size_t i = 0; i < n; i++)
+            zc[i] = m->top_components > 1
+                        ? code_mixture_latent(m, ch, zc[i], io)
+                        : symbol_io_latent(io, zc[i], m->top_mean16[ch], (uint32_t)m->top_scale[ch]);
         if (symbol_io_failed(io))
             return -1;
     }
     return 0;
 }
 
-/* Codes the latents of plane positions (row + column) % 2 == parity only,
- * c planes of h x w, params as in code_latents (out has c mean planes then
- * c scale planes over all positions). */
-static int code_latents_parity(int32_t *z, uint32_t c, uint32_t h, uint32_t w,
-                               const int32_t *out, uint32_t parity, symbol_io *io)
+/* Which positions of a factored-out plane a pass codes. */
+enum { POSITIONS_ALL, POSITIONS_ANCHORS, POSITIONS_OTHERS }; /* anchors: row + column even */
+
+/* Codes the chosen positions of c planes of h x w latents at z, channel by
+ * channel in raster order, with the params of a prior net output out (c
+ * mean planes, then c scale planes, over all positions).  Returns -1 on a
+ * corrupt stream. */
+static int code_prior_latents(int32_t *z, uint32_t c, uint32_t h, uint32_t w, const int32_t *out,
+                              int positions, symbol_io *io)
 {
     size_t n = (size_t)h * w;
+    uint32_t step = positions == POSITIONS_ALL ? 1 : 2;
     for (uint32_t ch = 0; ch < c; ch++) {
-        for (uint32_t y = 0; y < h; y++)
-            for (uint32_t x = (y + parity) & 1; x < w; x += 2) {
+        for (uint32_t y = 0; y < h; y++) {
+            uint32_t x0 = positions == POSITIONS_ALL ? 0 : (y + (positions == POSITIONS_OTHERS)) & 1;
+            for (uint32_t x = x0; x < w; x += step) {
                 size_t i = (size_t)ch * n + (size_t)y * w + x;
                 z[i] = symbol_io_latent(io, z[i], out[i], scale_index(out[(size_t)c * n + i]));
             }
+        }
         if (symbol_io_failed(io))
             return -1;
     }
@@ -305,15 +304,14 @@ static int code_latents_parity(int32_t *z, uint32_t c, uint32_t h, uint32_t w,
  * conditioner hc: one pass with prior, or the checkerboard's two (anchors
  * from prior, the rest from prior2 on hc and the anchors).  The decoder
  * reads z's anchors before prior2 runs; its other positions are masked. */
-static int code_factor_out(const flow_model *m, const flow_level *lv, flow_work *wk,
-                           int32_t *z, const int32_t *hc, uint32_t half, uint32_t h,
-                           uint32_t w, symbol_io *io)
+static int code_factor_out(const flow_level *lv, flow_work *wk, int32_t *z, const int32_t *hc,
+                           uint32_t half, uint32_t h, uint32_t w, symbol_io *io)
 {
     size_t n = (size_t)h * w;
     nn_forward(&lv->prior, hc, h, w, wk->net_out, wk->scratch, wk->kernel);
     if (!lv->checkerboard)
-        return code_latents(m, z, half, n, wk->net_out, io);
-    if (code_latents_parity(z, half, h, w, wk->net_out, 0, io) != 0)
+        return code_prior_latents(z, half, h, w, wk->net_out, POSITIONS_ALL, io);
+    if (code_prior_latents(z, half, h, w, wk->net_out, POSITIONS_ANCHORS, io) != 0)
         return -1;
     memcpy(wk->net_in, hc, (size_t)half * n * sizeof *hc);
     int32_t *masked = wk->net_in + (size_t)half * n;
@@ -324,7 +322,7 @@ static int code_factor_out(const flow_model *m, const flow_level *lv, flow_work 
                 masked[i] = ((x + y) & 1) ? 0 : z[i];
             }
     nn_forward(&lv->prior2, wk->net_in, h, w, wk->net_out, wk->scratch, wk->kernel);
-    return code_latents_parity(z, half, h, w, wk->net_out, 1, io);
+    return code_prior_latents(z, half, h, w, wk->net_out, POSITIONS_OTHERS, io);
 }
 
 /* Calls fn on every net of m. */
@@ -418,12 +416,12 @@ int flow_build_top_tables(flow_model *m)
 static int emit_latents(const flow_model *m, const flow_dims *d, flow_work *wk, symbol_io *io)
 {
     uint32_t L = m->nlevels;
-    if (code_latents(m, wk->x, d->c[L], (size_t)d->h[L] * d->w[L], NULL, io) != 0)
+    if (code_top_latents(m, wk->x, d->c[L], (size_t)d->h[L] * d->w[L], io) != 0)
         return -1;
     for (uint32_t l = L; l-- > 0;) {
         if (!m->level[l].factor_out)
             continue;
-        if (code_factor_out(m, &m->level[l], wk, wk->saved + wk->z_at[l], wk->saved + wk->h_at[l],
+        if (code_factor_out(&m->level[l], wk, wk->saved + wk->z_at[l], wk->saved + wk->h_at[l],
                             d->c[l + 1], d->h[l + 1], d->w[l + 1], io) != 0)
             return -1;
     }
@@ -445,8 +443,8 @@ static int invert_from_top(const flow_model *m, const flow_dims *d, flow_work *w
             memmove(wk->x + half, wk->x, half * sizeof *wk->x);
             if (!io) {
                 memcpy(wk->x, wk->saved + wk->z_at[l], half * sizeof *wk->x);
-            } else if (code_factor_out(m, lv, wk, wk->x, wk->x + half, c / 2, d->h[l + 1],
-                                       d->w[l + 1], io) != 0) {
+            } else if (code_factor_out(lv, wk, wk->x, wk->x + half, c / 2, d->h[l + 1], d->w[l + 1],
+                                       io) != 0) {
                 return -1;
             }
         }
@@ -461,7 +459,7 @@ static int decode_and_invert(const flow_model *m, const flow_dims *d, flow_work 
                              uint32_t h, uint32_t w, symbol_io *io)
 {
     uint32_t L = m->nlevels;
-    if (code_latents(m, wk->x, d->c[L], (size_t)d->h[L] * d->w[L], NULL, io) != 0)
+    if (code_top_latents(m, wk->x, d->c[L], (size_t)d->h[L] * d->w[L], io) != 0)
         return -1;
     return invert_from_top(m, d, wk, h, w, io);
 }

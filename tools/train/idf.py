@@ -244,24 +244,25 @@ class Prior(nn.Module):
         # measurements most bits sat in the factored-out latents.
         width = cfg.get("prior_width", cfg["width"])
         hidden = cfg.get("prior_hidden", cfg["hidden"])
-        self.net = Net(c_half, 2 * c_half, width, hidden, cfg["kernel"], cfg["act"], g, input_scale(cfg))
         self.c = c_half
-        # Start from a broad DL at mid-range (the last layer's weights are
-        # zero), so early training sees finite likelihoods.
-        with torch.no_grad():
-            self.net.layers[-1].conv.bias[:c_half] = cfg["maxval"] / 2.0 / g
-            self.net.layers[-1].conv.bias[c_half:] = 40.0 / g
 
+        def prior_net(cin):
+            net = Net(cin, 2 * c_half, width, hidden, cfg["kernel"], cfg["act"], g, input_scale(cfg))
+            # Start from a broad DL at mid-range (the last layer's weights
+            # are zero), so early training sees finite likelihoods.
+            with torch.no_grad():
+                net.layers[-1].conv.bias[:c_half] = cfg["maxval"] / 2.0 / g
+                net.layers[-1].conv.bias[c_half:] = 40.0 / g
+            return net
+
+        self.net = prior_net(c_half)
         # Optional two-pass context (config "prior_checkerboard"; factor_out
         # 2 in the .idfw): the anchor half of the positions
         # ((y + x) even) is coded with net(h); the other half with net2(h,
         # anchors), which sees the decoded 4-neighbours of each position.
         self.checker = bool(cfg.get("prior_checkerboard", False))
         if self.checker:
-            self.net2 = Net(2 * c_half, 2 * c_half, width, hidden, cfg["kernel"], cfg["act"], g, input_scale(cfg))
-            with torch.no_grad():
-                self.net2.layers[-1].conv.bias[:c_half] = cfg["maxval"] / 2.0 / g
-                self.net2.layers[-1].conv.bias[c_half:] = 40.0 / g
+            self.net2 = prior_net(2 * c_half)
 
     def params(self, h, exact):
         out = self.net.output16(h, exact)
@@ -275,14 +276,19 @@ class Prior(nn.Module):
         b = dl_bits(z, mean16, scale16, exact)
         if not self.checker:
             return b
-        yy = torch.arange(z.shape[2], device=z.device).view(-1, 1)
-        xx = torch.arange(z.shape[3], device=z.device).view(1, -1)
-        anchor = ((yy + xx) % 2 == 0).to(z.dtype).view(1, 1, z.shape[2], z.shape[3])
+        anchor = checkerboard_anchors(z).to(z.dtype)
         out = self.net2.output16(torch.cat([h, z * anchor], 1), exact)
         mean2, scale2 = out[:, : self.c], out[:, self.c:]
         if exact:
             mean2 = torch.clamp(mean2, -OUT_CLAMP, OUT_CLAMP)
         return b * anchor + dl_bits(z, mean2, scale2, exact) * (1 - anchor)
+
+
+def checkerboard_anchors(z):
+    """(1, 1, H, W) bool mask of the anchor positions of z, (y + x) even."""
+    yy = torch.arange(z.shape[2], device=z.device).view(-1, 1)
+    xx = torch.arange(z.shape[3], device=z.device).view(1, -1)
+    return ((yy + xx) % 2 == 0).view(1, 1, z.shape[2], z.shape[3])
 
 
 def dl_bits(z, mean16, scale16, exact):
@@ -492,9 +498,7 @@ def emulate_factor_out(prior, z, h):
     mean16, scale = params(prior.net.exact(h))
     if not prior.checker:
         return z.flatten(), mean16.flatten(), scale.flatten()
-    yy = torch.arange(z.shape[2]).view(-1, 1)
-    xx = torch.arange(z.shape[3]).view(1, -1)
-    anchor = ((yy + xx) % 2 == 0).view(1, 1, z.shape[2], z.shape[3]).expand(z.shape)
+    anchor = checkerboard_anchors(z).expand(z.shape)
     mean2, scale2 = params(prior.net2.exact(torch.cat([h.to(torch.int64), z * anchor], 1)))
     pick = lambda a, m: a[m].flatten()      # boolean indexing: channel-major, raster order
     return (torch.cat([pick(z, anchor), pick(z, ~anchor)]),

@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from pack_corpus import pack_group, unpack_images  # noqa: E402
 import test_export  # noqa: E402  (its check() counts; png_bytes)
-from test_export import check, png_bytes  # noqa: E402
+from test_export import check, png_bytes, smooth_images  # noqa: E402
 
 CFG = {"name": "test-pack", "channels": 3, "bit_depth": 8, "maxval": 255, "tile": [16, 16],
        "initial_squeezes": 0, "width": 8, "hidden": 1, "kernel": 3, "act": "relu", "perm": "shuffle",
@@ -26,9 +26,7 @@ CFG = {"name": "test-pack", "channels": 3, "bit_depth": 8, "maxval": 255, "tile"
 
 
 def smooth_image(rng, h, w):
-    y, x = np.mgrid[0:h, 0:w]
-    base = np.stack([(x * 3 + y) % 256, (y * 2 + 40) % 256, (x + y + 90) % 256], -1)
-    return (base + rng.integers(0, 4, (h, w, 3))).astype(np.uint8)
+    return smooth_images(1, h, w, 3, 255, int(rng.integers(1 << 30)))[0]
 
 
 def write_pack(path, rng):

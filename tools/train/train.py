@@ -121,8 +121,9 @@ def pack_images(path, group, channels):
     z = np.load(path)
     images = unpack_images(z[group + "_shapes"], z[group + "_pixels"])
     if channels == 1:
-        images = [((77 * im[..., 0].astype(np.int32) + 150 * im[..., 1] + 29 * im[..., 2] + 128) >> 8)
-                  .astype(np.uint8)[..., None] for im in images]
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "corpus"))
+        from build_corpus import luma   # the corpus's own grey (needs PIL; only for grey)
+        images = [luma(im)[..., None] for im in images]
     return images, (z["train_weights"] if group == "train" else None)
 
 
@@ -144,11 +145,9 @@ def load_val(folder, count, channels, align, tile=None):
             a = np.asarray(im)
             arrays.append(a if a.ndim == 3 else a[..., None])
     images = []
+    th, tw = tile or (align, align)
     for a in arrays:
-        th, tw = tile if tile else (align, align)
         h, w = a.shape[0] // th * th, a.shape[1] // tw * tw
-        if not tile:
-            h, w = a.shape[0] // align * align, a.shape[1] // align * align
         x = torch.from_numpy(np.ascontiguousarray(a[:h, :w].transpose(2, 0, 1)))[None].float()
         if tile:
             c = x.shape[1]
