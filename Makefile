@@ -24,7 +24,7 @@ LIBS = $(PNG_LIBS) -lz -pthread
 
 LIB_SRC = rans/rans.c rans/freq_table.c rans/dl_table.c \
           model/baseline.c model/baseline2.c model/nn.c model/flow.c model/idfw.c model/registry.c \
-          model/builtin_weights.c model/kernels/conv_avx2.c \
+          model/builtin_weights.c model/kernels/conv_avx2.c model/kernels/dense_avx2.c \
           codec/container.c codec/png_io.c codec/tile_coder.c codec/idfzip.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILDDIR)/%.o)
 LIB = $(BUILDDIR)/libidfzip.a
@@ -33,7 +33,7 @@ CLI = $(BUILDDIR)/idfzip
 TESTS = test_rans test_dl test_container test_png test_codec test_nn test_idfw test_flow test_regressions pngcmp
 TEST_BIN = $(TESTS:%=$(BUILDDIR)/tests/%)
 BENCH_BIN = $(BUILDDIR)/tools/bench_rans $(BUILDDIR)/tools/bench_codec $(BUILDDIR)/tools/box_downscale
-TOOL_BIN = $(BUILDDIR)/tools/flow_dump $(BUILDDIR)/tools/make_random_model
+TOOL_BIN = $(BUILDDIR)/tools/flow_dump $(BUILDDIR)/tools/make_random_model $(BUILDDIR)/tools/ar_features
 
 .PHONY: all test asan-test bench demo clean
 .SECONDARY:

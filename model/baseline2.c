@@ -24,6 +24,7 @@
 
 #include "baseline_util.h"
 #include "model.h"
+#include "nn.h"
 
 #define B2_TILE 256
 #define B2_MAX_CHANNELS 4
@@ -70,6 +71,7 @@ static int32_t floor_div4(int32_t v)
 /* What tells the versions apart (idf_model.params; NULL is v2). */
 typedef struct b2_version {
     uint8_t lms; /* the blend's last two members are the NLMS predictors (v3) */
+    uint8_t quick_weight; /* encoder: k by quick_weight() (the AR prior) */
 } b2_version;
 
 /* The tile plus what every prediction needs. */
@@ -78,8 +80,11 @@ typedef struct b2_tile {
     size_t plane;
     int32_t mid;
     int lms;
+    int quick_weight;    /* encoder: choose k by quick_weight() */
     const dl_tables *dl; /* encoder: what coding costs */
     int32_t *members;    /* encoder: [plane], samples grouped by context */
+    const nn_net *net;   /* the AR prior's net, or NULL */
+    int32_t *net_scratch;
 } b2_tile;
 
 /* Sample of plane D = 4*c - k*ref at (x, y), for in-tile coordinates. */
@@ -279,12 +284,13 @@ static uint64_t near_sum_abs(const int32_t *p, uint32_t w, uint32_t x, uint32_t 
  * (the idea of JPEG XL's weighted predictor): a predictor that has been
  * missing lately fades out.  Exact integers: weights <= 2^32, |d16| < 2^23,
  * so the sums stay below 2^57. */
-static int32_t blend_d16(const int32_t d16[B2_FIXED], const b2_trace *tr, uint32_t w,
-                         uint32_t x, uint32_t y)
+/* near[i]: predictor i's errors summed over W, N, NW, NE (those that
+ * exist); an error is below 2^25, so four fit in 32 bits. */
+static void near_errors(const b2_trace *tr, uint32_t w, uint32_t x, uint32_t y,
+                        uint32_t near[B2_FIXED])
 {
-    /* near[i]: predictor i's errors summed over W, N, NW, NE (those that
-     * exist); an error is below 2^25, so four fit in 32 bits. */
-    uint32_t near[B2_FIXED] = {0};
+    for (int i = 0; i < B2_FIXED; i++)
+        near[i] = 0;
     const int32_t *cur = err_row(tr, w, y), *up = err_row(tr, w, y + 1);
     const int32_t *at[4];
     int n = 0;
@@ -300,6 +306,10 @@ static int32_t blend_d16(const int32_t d16[B2_FIXED], const b2_trace *tr, uint32
     for (int j = 0; j < n; j++)
         for (int i = 0; i < B2_FIXED; i++)
             near[i] += (uint32_t)at[j][i];
+}
+
+static int32_t blend_d16(const int32_t d16[B2_FIXED], const uint32_t near[B2_FIXED])
+{
     int64_t num = 0, den = 0;
     for (int i = 0; i < B2_FIXED; i++) {
         uint64_t e = 1 + (uint64_t)near[i];
@@ -329,47 +339,57 @@ static void blend_members(const b2_tile *bt, uint32_t c, int32_t ref, uint32_t x
     fixed[B2_FIXED - 1] = tr->lms->pred16[0];
 }
 
-/* Mean (1/16 sample units) and context of sample (x, y) of channel c.
- * surprise: reference_surprise() of the sample; tr: the channel's trace so
- * far; fixed receives the fixed predictions (blend). */
-static int32_t b2_predict(const b2_tile *bt, uint32_t c, b2_choice ch, uint32_t surprise,
-                          const b2_trace *tr, uint32_t x, uint32_t y, uint32_t *ctx,
-                          int32_t fixed[B2_FIXED])
+/* What predicting one sample gives its coding, its record and the AR
+ * prior's features. */
+typedef struct b2_pred {
+    int32_t mean16;           /* 1/16 sample units */
+    uint32_t ctx;
+    int32_t fixed[B2_FIXED];  /* the blend's members, D x16 (blend only) */
+    uint32_t near[B2_FIXED];  /* their errors nearby (blend only) */
+    int32_t nb[NB_COUNT];     /* the causal neighbours on plane D */
+    int32_t ref16;            /* 16 k ref: D x16 + ref16 is 4 x sample x16 */
+} b2_pred;
+
+/* Mean and context of sample (x, y) of channel c into p.  surprise:
+ * reference_surprise() of the sample; tr: the channel's trace so far. */
+static void b2_predict(const b2_tile *bt, uint32_t c, b2_choice ch, uint32_t surprise,
+                       const b2_trace *tr, uint32_t x, uint32_t y, b2_pred *p)
 {
     const model_tile *t = bt->t;
-    int32_t ref = reference_of(t->channels, c), nb[NB_COUNT];
+    int32_t ref = reference_of(t->channels, c);
     uint32_t k = ref >= 0 ? ch.weight : 0;
-    neighbours(bt, c, ref, k, x, y, nb);
+    neighbours(bt, c, ref, k, x, y, p->nb);
     int32_t d16;
     if (ch.predictor == B2_FIXED) {
-        blend_members(bt, c, ref, x, y, nb, tr, fixed);
-        d16 = blend_d16(fixed, tr, t->width, x, y);
+        blend_members(bt, c, ref, x, y, p->nb, tr, p->fixed);
+        near_errors(tr, t->width, x, y, p->near);
+        d16 = blend_d16(p->fixed, p->near);
     } else {
-        d16 = predict_d16(ch.predictor, nb);
+        d16 = predict_d16(ch.predictor, p->nb);
     }
-    int32_t ref16 = ref >= 0 ? 16 * (int32_t)k * t->samples[(size_t)ref * bt->plane +
-                                                            (size_t)y * t->width + x] : 0;
-    int32_t mean16 = floor_div4(d16 + ref16 + 2);
+    p->ref16 = ref >= 0 ? 16 * (int32_t)k * t->samples[(size_t)ref * bt->plane +
+                                                       (size_t)y * t->width + x] : 0;
+    int32_t mean16 = floor_div4(d16 + p->ref16 + 2);
     int32_t hi = 16 * (int32_t)t->maxval;
-    mean16 = mean16 < 0 ? 0 : (mean16 > hi ? hi : mean16);
-    *ctx = activity_bucket(nb, (uint32_t)(near_sum_abs(tr->miss, t->width, x, y) * 2 / 3)) * B2_SURPRISE + surprise;
-    return mean16;
+    p->mean16 = mean16 < 0 ? 0 : (mean16 > hi ? hi : mean16);
+    p->ctx = activity_bucket(p->nb, (uint32_t)(near_sum_abs(tr->miss, t->width, x, y) * 2 / 3)) *
+                 B2_SURPRISE + surprise;
 }
 
 /* Records sample (x, y) of channel c, now known, in its trace. */
 static void b2_record(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trace *tr,
-                      uint32_t x, uint32_t y, int32_t mean16, const int32_t fixed[B2_FIXED])
+                      uint32_t x, uint32_t y, const b2_pred *p)
 {
     const model_tile *t = bt->t;
     size_t i = (size_t)y * t->width + x;
-    tr->miss[i] = 16 * t->samples[c * bt->plane + i] - mean16;
+    tr->miss[i] = 16 * t->samples[c * bt->plane + i] - p->mean16;
     if (ch.predictor != B2_FIXED)
         return;
     int32_t ref = reference_of(t->channels, c);
     int32_t d16 = 16 * d_at(bt, c, ref, ref >= 0 ? ch.weight : 0, x, y);
     int32_t *e = err_row(tr, t->width, y) + (size_t)x * B2_FIXED;
-    for (int p = 0; p < B2_FIXED; p++)
-        e[p] = base_abs32(d16 - fixed[p]);
+    for (int k = 0; k < B2_FIXED; k++)
+        e[k] = base_abs32(d16 - p->fixed[k]);
     if (bt->lms)
         lms_update(tr->lms, d16);
 }
@@ -409,17 +429,14 @@ static void b2_gather(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trac
     for (uint32_t y = 0; y < rows; y++)
         for (uint32_t x = 0; x < t->width; x++) {
             size_t i = (size_t)y * t->width + x;
-            uint32_t ctx;
-            int32_t fixed[B2_FIXED];
-            int32_t mean16 =
-                b2_predict(bt, c, ch, reference_surprise(traces, t->channels, c, i), tr, x, y, &ctx,
-                           fixed);
-            b2_record(bt, c, ch, tr, x, y, mean16, fixed);
-            tr->ctx[i] = (int32_t)ctx;
+            b2_pred p;
+            b2_predict(bt, c, ch, reference_surprise(traces, t->channels, c, i), tr, x, y, &p);
+            b2_record(bt, c, ch, tr, x, y, &p);
+            tr->ctx[i] = (int32_t)p.ctx;
             int32_t r16 = tr->miss[i];
-            st->sum_abs[ctx] += base_abs32(r16);
-            st->sum[ctx] += r16;
-            st->count[ctx]++;
+            st->sum_abs[p.ctx] += base_abs32(r16);
+            st->sum[p.ctx] += r16;
+            st->count[p.ctx]++;
             st->total_abs += base_abs32(r16);
         }
 }
@@ -493,9 +510,33 @@ static int64_t b2_try(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trac
     return st->total_abs;
 }
 
+/* The reference weight k whose plane D has the smallest total |D - MED|
+ * (the median predictor of W, N, W + N - NW) over every other row: a
+ * quarter of the time of b2_try's blend trials, which dominated the AR
+ * prior's encoder. */
+static uint8_t quick_weight(const b2_tile *bt, uint32_t c)
+{
+    const int32_t ref = reference_of(bt->t->channels, c);
+    uint8_t best = 0;
+    uint64_t best_sum = UINT64_MAX;
+    for (uint32_t k = 0; ref >= 0 && k < B2_WEIGHTS; k++) {
+        uint64_t sum = 0;
+        for (uint32_t y = 1; y < bt->t->height; y += 2)
+            for (uint32_t x = 1; x < bt->t->width; x++) {
+                int32_t w = d_at(bt, c, ref, k, x - 1, y), n = d_at(bt, c, ref, k, x, y - 1);
+                int32_t nw = d_at(bt, c, ref, k, x - 1, y - 1);
+                sum += (uint64_t)base_abs32(d_at(bt, c, ref, k, x, y) - base_median3(w, n, w + n - nw));
+            }
+        if (sum < best_sum)
+            best_sum = sum, best = (uint8_t)k;
+    }
+    return best;
+}
+
 /* Chooses channel c's reference weight k by the smallest total absolute
- * residual of the blend over the tile's first B2_TRIAL_ROWS rows, fits its
- * contexts on the whole tile and leaves its trace in tr. */
+ * residual of the blend over the tile's first B2_TRIAL_ROWS rows (or by
+ * quick_weight), fits its contexts on the whole tile and leaves its trace
+ * in tr. */
 static void b2_choose(const b2_tile *bt, uint32_t c, const b2_trace *traces, const b2_trace *tr,
                       b2_fit *fit)
 {
@@ -503,7 +544,9 @@ static void b2_choose(const b2_tile *bt, uint32_t c, const b2_trace *traces, con
     uint32_t weights = reference_of(bt->t->channels, c) >= 0 ? B2_WEIGHTS : 1;
     b2_choice best = {B2_FIXED, 0};
     int64_t best_abs = INT64_MAX;
-    for (uint32_t k = 0; weights > 1 && k < weights; k++)
+    if (bt->quick_weight)
+        best.weight = quick_weight(bt, c);
+    for (uint32_t k = 0; !bt->quick_weight && weights > 1 && k < weights; k++)
         best_abs = b2_try(bt, c, (b2_choice){B2_FIXED, (uint8_t)k}, traces, tr, &st, &best,
                           best_abs);
     fit->choice = best;
@@ -537,6 +580,88 @@ static int b2_code_fit(symbol_io *io, const model_tile *t, uint32_t c, b2_fit *f
     return 0;
 }
 
+/* ---- the learned AR prior (an .idfw without flow levels) --------------- *
+ * Everything above predicts each sample; a small net then maps integer
+ * features of that prediction (how the blend's members disagree, their
+ * recent errors, the local gradients, the misses nearby and in the other
+ * channels at this pixel, the tile's fitted scale and bias of the context)
+ * to a correction of the mean and the scale index.  FORMAT.md lists the
+ * features in order; tools/train/ar.py learns the net on them. */
+
+/* 16 log2(1 + v), linear between powers of two: 16 floor(log2 u) plus the
+ * four bits below u's top bit, u = v + 1. */
+static int32_t log16(uint32_t v)
+{
+    uint64_t u = (uint64_t)v + 1;
+#if defined(__GNUC__)
+    int32_t top = 63 - __builtin_clzll(u);
+#else
+    int32_t top = 0;
+    for (int32_t step = 16; step > 0; step /= 2) /* binary search for the top bit */
+        if (u >> (top + step))
+            top += step;
+#endif
+    return 16 * top + (int32_t)((u << 4) >> top) - 16;
+}
+
+static int32_t slog16(int32_t v)
+{
+    return v < 0 ? -log16((uint32_t)(-(int64_t)v)) : log16((uint32_t)v);
+}
+
+static void ar_features(const b2_tile *bt, uint32_t c, const b2_fit *fit, const b2_trace *traces,
+                        uint32_t x, uint32_t y, const b2_pred *p, int32_t f[BASELINE_AR_FEATURES])
+{
+    const model_tile *t = bt->t;
+    const b2_trace *tr = &traces[c];
+    const size_t i = (size_t)y * t->width + x;
+    const int32_t ref = reference_of(t->channels, c);
+    int n = 0;
+    for (int j = 0; j < B2_FIXED; j++)
+        f[n++] = slog16(floor_div4(p->fixed[j] + p->ref16 + 2) - p->mean16);
+    for (int j = 0; j < B2_FIXED; j++)
+        f[n++] = log16(p->near[j]);
+    f[n++] = slog16(p->nb[NB_W] - p->nb[NB_NW]);
+    f[n++] = slog16(p->nb[NB_N] - p->nb[NB_NW]);
+    f[n++] = slog16(p->nb[NB_NE] - p->nb[NB_N]);
+    f[n++] = log16((uint32_t)near_sum_abs(tr->miss, t->width, x, y));
+    f[n++] = ref >= 0 ? slog16(traces[ref].miss[i]) : 0;
+    f[n++] = ref >= 0 && c == 2 ? slog16(traces[0].miss[i]) : 0;
+    f[n++] = x ? slog16(tr->miss[i - 1]) : 0;
+    f[n++] = y ? slog16(tr->miss[i - t->width]) : 0;
+    for (uint32_t k = 0; k < 3; k++)
+        f[n++] = c == k ? 64 : 0;
+    f[n++] = 8 * fit->scale[p->ctx];
+    f[n++] = fit->bias16[p->ctx];
+}
+
+/* The mean (1/16) and scale index of a sample: the tile's fit of its
+ * context, or with a net, the net's. */
+static void sample_params(const b2_tile *bt, uint32_t c, const b2_fit *fit, const b2_trace *traces,
+                          uint32_t x, uint32_t y, const b2_pred *p, symbol_io *io,
+                          int32_t *mean16, uint32_t *scale)
+{
+    *mean16 = p->mean16 + fit->bias16[p->ctx];
+    *scale = fit->scale[p->ctx];
+    latent_log *log = io->enc ? io->log : NULL;
+    int record = log && log->features && log->count < log->capacity;
+    if (!bt->net && !record)
+        return;
+    int32_t f[BASELINE_AR_FEATURES + 1], out[2];
+    ar_features(bt, c, fit, traces, x, y, p, f);
+    f[BASELINE_AR_FEATURES] = p->mean16;
+    if (record)
+        for (int k = 0; k <= BASELINE_AR_FEATURES; k++)
+            log->features[log->count * (BASELINE_AR_FEATURES + 1) + k] = f[k];
+    if (!bt->net)
+        return;
+    nn_forward_position(bt->net, f, out, bt->net_scratch, io->kernel);
+    int64_t m = (int64_t)p->mean16 + out[0], hi = 16 * (int64_t)bt->t->maxval;
+    *mean16 = (int32_t)(m < 0 ? 0 : (m > hi ? hi : m));
+    int64_t s = nn_floor_shift((int64_t)out[1] + 8, 4);
+    *scale = (uint32_t)(s < 0 ? 0 : (s >= DL_NUM_SCALES ? DL_NUM_SCALES - 1 : s));
+}
+
 static int b2_code_samples(const b2_tile *bt, model_tile *t, const uint32_t *order,
                            const b2_fit *fits, const b2_trace *traces, symbol_io *io)
 {
@@ -546,18 +671,19 @@ static int b2_code_samples(const b2_tile *bt, model_tile *t, const uint32_t *ord
         for (uint32_t x = 0; x < t->width; x++) {
             const size_t at = (size_t)y * t->width + x;
             for (uint32_t i = 0; i < t->channels; i++) {
-                uint32_t c = order[i], ctx;
-                int32_t fixed[B2_FIXED];
+                uint32_t c = order[i], scale;
+                int32_t mean16;
+                b2_pred p;
                 uint32_t surprise = reference_surprise(traces, t->channels, c, at);
-                int32_t mean16 =
-                    b2_predict(bt, c, fits[c].choice, surprise, &traces[c], x, y, &ctx, fixed);
-                if (!fits[c].used[ctx])
+                b2_predict(bt, c, fits[c].choice, surprise, &traces[c], x, y, &p);
+                if (!fits[c].used[p.ctx])
                     return -1; /* decoding: the encoder never saw this context */
-                int32_t *s = t->samples + c * bt->plane + (size_t)y * t->width + x;
-                *s = symbol_io_latent(io, *s, mean16 + fits[c].bias16[ctx], fits[c].scale[ctx]);
+                sample_params(bt, c, &fits[c], traces, x, y, &p, io, &mean16, &scale);
+                int32_t *s = t->samples + c * bt->plane + at;
+                *s = symbol_io_latent(io, *s, mean16, scale);
                 if (*s < 0 || *s > (int32_t)t->maxval)
                     return -1;
-                b2_record(bt, c, fits[c].choice, &traces[c], x, y, mean16, fixed);
+                b2_record(bt, c, fits[c].choice, &traces[c], x, y, &p);
             }
         }
         if (symbol_io_failed(io))
@@ -608,26 +734,41 @@ static int32_t *trace_store(symbol_io *io, size_t n)
     return wk->data;
 }
 
-static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
+/* The AR prior's net (NULL: none) sees only the blend's members, so it
+ * works on RGB tiles whose every channel uses the blend. */
+static int ar_serves_fits(const nn_net *net, const model_tile *t, const b2_fit *fits)
 {
-    const b2_version *ver = m->params;
+    if (!net)
+        return 1;
+    for (uint32_t c = 0; c < t->channels; c++)
+        if (fits[c].choice.predictor != B2_FIXED)
+            return 0;
+    return t->channels == 3;
+}
+
+static int b2_code_tile_with(const b2_version *ver, const nn_net *net, model_tile *t,
+                             symbol_io *io)
+{
     b2_fit fits[B2_MAX_CHANNELS];
     const uint32_t *order = t->channels >= 3 ? ORDER_RGB : ORDER_PLAIN;
     if (t->channels < 1 || t->channels > B2_MAX_CHANNELS)
         return -1;
     b2_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2),
-                  ver && ver->lms, io->dl, NULL};
+                  ver && ver->lms, ver && ver->quick_weight, io->dl, NULL, net, NULL};
     /* Every channel's trace: contexts and blend weights of later samples. */
     b2_trace traces[B2_MAX_CHANNELS];
     b2_lms lms[B2_MAX_CHANNELS];
-    /* Per channel a miss plane and the error ring; the encoder also needs
-     * every channel's context plane and one plane of context members. */
+    /* Per channel a miss plane and the error ring; the net's scratch; the
+     * encoder also needs every channel's context plane and one plane of
+     * context members. */
     size_t per_channel = bt.plane + 2 * (size_t)t->width * B2_FIXED;
+    size_t net_space = net ? nn_scratch_size(net, 1, 1) : 0;
     size_t encoder_only = io->enc ? (t->channels + 1) * bt.plane : 0;
-    int32_t *store = trace_store(io, per_channel * t->channels + encoder_only);
+    int32_t *store = trace_store(io, per_channel * t->channels + net_space + encoder_only);
     if (!store)
         return -1;
-    int32_t *encoder_space = store + per_channel * t->channels;
+    bt.net_scratch = store + per_channel * t->channels;
+    int32_t *encoder_space = bt.net_scratch + net_space;
     bt.members = io->enc ? encoder_space + (size_t)t->channels * bt.plane : NULL;
     for (uint32_t c = 0; c < t->channels; c++) {
         traces[c].miss = store + (size_t)c * per_channel;
@@ -641,10 +782,22 @@ static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
     for (uint32_t i = 0; st == 0 && i < t->channels; i++)
         st = b2_code_fit(io, t, order[i], &fits[order[i]]);
     if (st == 0)
-        st = b2_code_samples(&bt, t, order, fits, traces, io);
+        st = ar_serves_fits(net, t, fits) ? b2_code_samples(&bt, t, order, fits, traces, io) : -1;
     if (!io->cache)
         free(store);
     return st;
+}
+
+static int b2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
+{
+    return b2_code_tile_with(m->params, NULL, t, io);
+}
+
+static const b2_version AR = {.lms = 1, .quick_weight = 1};
+
+int baseline_ar_code_tile(const nn_net *net, model_tile *t, symbol_io *io)
+{
+    return b2_code_tile_with(&AR, net, t, io);
 }
 
 static const idf_model BASELINE_V2 = {

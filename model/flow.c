@@ -364,11 +364,22 @@ int flow_pack_kernels(flow_model *m)
         return 0;
     size_t n = 0;
     for_each_net(m, count_packed, &n);
+    for (uint32_t i = 0; m->top_components == 0 && i < m->ar_net.nlayers; i++)
+        if (m->ar_net.layer[i].op == NN_CONV)
+            n += dense_avx2_packed_size(&m->ar_net.layer[i]);
     int32_t *p = malloc((n ? n : 1) * sizeof *p);
     if (!p)
         return -1;
     m->kernel_storage = p;
     for_each_net(m, pack_net, &p);
+    for (uint32_t i = 0; m->top_components == 0 && i < m->ar_net.nlayers; i++) {
+        nn_layer *l = &m->ar_net.layer[i];
+        if (l->op == NN_CONV) {
+            dense_avx2_pack(l, p);
+            l->dense = p;
+            p += dense_avx2_packed_size(l);
+        }
+    }
     return 0;
 }
 
@@ -670,6 +681,15 @@ static int flow_code_tile(const idf_model *slot, model_tile *t, symbol_io *io)
     return st;
 }
 
+/* A model without levels and with the AR prior (top_components 0). */
+static int ar_code_tile(const idf_model *slot, model_tile *t, symbol_io *io)
+{
+    const flow_model *m = slot->params;
+    if (t->channels != m->image_channels || t->maxval > (1u << m->bit_depth) - 1)
+        return -1;
+    return baseline_ar_code_tile(&m->ar_net, t, io);
+}
+
 static int flow_serves(const idf_model *slot, const model_image_kind *kind)
 {
     const flow_model *m = slot->params;
@@ -693,7 +713,7 @@ void flow_model_bind(flow_model *m)
         m->slot.tile_height = group_blocks(m->block_height);
     }
     m->slot.serves = flow_serves;
-    m->slot.code_tile = flow_code_tile;
+    m->slot.code_tile = m->top_components == 0 ? ar_code_tile : flow_code_tile;
     m->slot.params = m;
 }
 
@@ -713,6 +733,8 @@ uint64_t flow_macs_per_pixel(const flow_model *m)
                 macs += nn_macs_per_position(&lv->coupling[k].net[p]);
         total += macs << (2 * (16 - s));
     }
+    if (m->top_components == 0)
+        return nn_macs_per_position(&m->ar_net) * m->image_channels;
     return total >> 32;
 }
 

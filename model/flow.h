@@ -29,6 +29,11 @@
  *                mean (1/16) and scale index, or a mixture of K such DLs
  *                with integer weights (coded through a per-channel table;
  *                see dl_mixture_table in rans/dl_table.h)
+ *   AR prior     no levels, top K = 0 (idfzip 0.5): the samples are coded
+ *                autoregressively, each with baseline-v3's prediction and a
+ *                mean correction and scale index from a small net on
+ *                integer features of that prediction (model.h,
+ *                baseline_ar_code_tile)
  *
  * Coding order (so the decoder can invert level by level): the top latents,
  * then z of the last factor-out level, ..., then z of level 0; inside a
@@ -87,7 +92,10 @@ typedef struct flow_model {
     uint32_t nlevels;
     flow_level level[FLOW_MAX_LEVELS];
     uint32_t top_channels;
-    uint32_t top_components;   /* K: 1 a DL per channel, > 1 a mixture */
+    uint32_t top_components;   /* K: 1 a DL per channel, > 1 a mixture, 0 the
+                                  AR prior (no levels; baseline-v3's predictions,
+                                  ar_net's means and scales) */
+    nn_net ar_net;             /* K = 0: BASELINE_AR_FEATURES -> 2 */
     const int32_t *top_mean16; /* [channel][K] */
     const int32_t *top_scale;  /* [channel][K] */
     const uint16_t *top_weight;/* [channel][K], summing to FLOW_WEIGHT_ONE */

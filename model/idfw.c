@@ -363,7 +363,20 @@ static void read_header(loader *ld, flow_model *m)
                  m->bit_depth <= 16 && m->maxval >= 1 &&
                  m->maxval <= (1u << m->bit_depth) - 1 && m->slot.tile_width >= 1 &&
                  m->slot.tile_height >= 1 && m->initial_squeezes <= IDFW_MAX_INITIAL_SQUEEZES &&
-                 m->nlevels >= 1 && m->nlevels <= FLOW_MAX_LEVELS);
+                 m->nlevels <= FLOW_MAX_LEVELS);
+}
+
+/* The AR prior (top K = 0, no levels): 8-bit RGB, a net of dense layers
+ * (1x1 convs) from the BASELINE_AR_FEATURES features to 2 outputs. */
+static void read_ar_net(loader *ld, flow_model *m)
+{
+    m->top_components = 0;
+    if (!need(ld, m->initial_squeezes == 0 && m->image_channels == 3 && m->bit_depth == 8 &&
+                      m->maxval == 255))
+        return;
+    read_net(ld, &m->ar_net, BASELINE_AR_FEATURES, 2);
+    for (uint32_t i = 0; i < m->ar_net.nlayers && !ld->failed; i++)
+        need(ld, m->ar_net.layer[i].op != NN_CONV || m->ar_net.layer[i].kernel == 1);
 }
 
 /* Top prior: K components per channel (K = 1: one DL), then Ct*K means,
@@ -372,9 +385,13 @@ static void read_header(loader *ld, flow_model *m)
 static void read_top(loader *ld, flow_model *m)
 {
     uint32_t k = read_u8(ld);
-    need(ld, k >= 1 && k <= FLOW_MAX_COMPONENTS);
+    need(ld, k <= FLOW_MAX_COMPONENTS && (k == 0) == (m->nlevels == 0));
     if (ld->failed)
         return;
+    if (k == 0) {
+        read_ar_net(ld, m);
+        return;
+    }
     size_t n = (size_t)m->top_channels * k;
     const uint8_t *means = take(ld, n * 4), *scales = take(ld, n * 4), *weights = take(ld, n * 2);
     int32_t *mean16 = store(ld, n * 4, alignof(int32_t));

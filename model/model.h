@@ -34,6 +34,10 @@ typedef struct model_tile {
 typedef struct latent_log {
     int32_t *value, *mean16, *scale;
     size_t count, capacity; /* stops recording when full */
+    /* Optional, baseline-v3 and the AR prior only: per latent its
+     * BASELINE_AR_FEATURES features and then the baseline's mean16, what
+     * tools/ar_features gives the trainer. */
+    int32_t *features;
 } latent_log;
 
 /* Work space a model keeps between tiles of one thread (so the hot loop
@@ -117,5 +121,14 @@ struct idf_model {
 const idf_model *baseline_model(void);
 const idf_model *baseline_v2_model(void);
 const idf_model *baseline_v3_model(void);
+
+/* The learned AR prior (an .idfw with no flow levels, FORMAT.md):
+ * baseline-v3's predictions with each sample's mean and scale index from
+ * net, which maps BASELINE_AR_FEATURES integers to (mean correction, scale
+ * index), both in 1/16.  RGB tiles only.  net NULL: baseline-v3's means
+ * and scales with the AR prior's encoder choices (for tools/ar_features). */
+#define BASELINE_AR_FEATURES 29
+struct nn_net;
+int baseline_ar_code_tile(const struct nn_net *net, model_tile *tile, symbol_io *io);
 
 #endif

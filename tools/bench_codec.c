@@ -100,7 +100,7 @@ static double median_of(double *v, int n)
 static latent_log log_latents(const idfzip_image *img, const idfzip_options *o)
 {
     size_t n = (size_t)img->width * img->height * img->channels;
-    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n};
+    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, NULL};
     int32_t *planes = malloc(n * sizeof *planes);
     model_ref ref = {0};
     model_image_kind kind = {img->channels, img->bit_depth, img->color_type};

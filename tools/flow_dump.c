@@ -28,7 +28,7 @@ static int write_i32(FILE *f, const int32_t *v, size_t n)
 static int run(const flow_model *m, int32_t *samples, uint32_t w, uint32_t h, FILE *out)
 {
     size_t n = (size_t)m->image_channels * w * h;
-    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n};
+    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, NULL};
     dl_tables *dl = dl_tables_create();
     rans_encoder enc;
     rans_encoder_init(&enc);

@@ -1,0 +1,126 @@
+/* dense_avx2.c — a conv at a 1x1 map (nn_forward_position) with AVX2 (see
+ * nn_kernels.h for the contract).
+ *
+ * The weights of the centre tap are packed as int16 pairs of input
+ * channels (2p, 2p+1) for each output, outputs padded to a multiple of 8:
+ * one vpmaddwd of a broadcast input pair with 8 outputs' weight pairs is 16
+ * MACs.  Exactness as in conv_avx2.c: inputs <= 32767 (the caller checks),
+ * int8 weights widen exactly, every partial sum is an exact int32.
+ */
+#include "nn_kernels.h"
+
+#include "../nn.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define HAVE_X86 1
+#include <immintrin.h>
+#else
+#define HAVE_X86 0
+#endif
+
+#define LANES 8
+
+static uint32_t pairs_of(const struct nn_layer *l) { return (l->cin + 1) / 2; }
+static uint32_t padded_out(const struct nn_layer *l) { return (l->cout + LANES - 1) / LANES * LANES; }
+
+size_t dense_avx2_packed_size(const struct nn_layer *l)
+{
+    return (size_t)pairs_of(l) * padded_out(l);
+}
+
+/* packed[p * padded_out + o] = (w[o][2p], w[o][2p+1]) as two int16. */
+void dense_avx2_pack(const struct nn_layer *l, int32_t *packed)
+{
+    const uint32_t taps = (uint32_t)l->kernel * l->kernel, co = padded_out(l);
+    for (uint32_t p = 0; p < pairs_of(l); p++)
+        for (uint32_t o = 0; o < co; o++) {
+            int32_t w[2] = {0, 0};
+            for (uint32_t j = 0; j < 2 && o < l->cout; j++)
+                if (2 * p + j < l->cin)
+                    w[j] = l->weight[((size_t)o * l->cin + 2 * p + j) * taps + taps / 2];
+            packed[(size_t)p * co + o] = (int32_t)((uint32_t)(uint16_t)w[0] | (uint32_t)(uint16_t)w[1] << 16);
+        }
+}
+
+#if HAVE_X86
+/* The input as broadcastable int16 pairs: pairs[p] = (in[2p], in[2p+1]). */
+static void input_pairs(const struct nn_layer *l, const int32_t *in, int32_t *pairs)
+{
+    for (uint32_t p = 0; p < pairs_of(l); p++) {
+        uint32_t lo = (uint16_t)in[2 * p];
+        uint32_t hi = 2 * p + 1 < l->cin ? (uint16_t)in[2 * p + 1] : 0;
+        pairs[p] = (int32_t)(lo | hi << 16);
+    }
+}
+
+/* madd of the broadcast pair x with the 8 weight pairs at w. */
+#define MADD(x, w) _mm256_madd_epi16((x), _mm256_loadu_si256((const __m256i *)(w)))
+
+/* Sums of the 16 outputs from o0: two blocks of 8, each split into even
+ * and odd pairs, so four independent chains (named, so they stay in
+ * registers) hide vpmaddwd's latency. */
+__attribute__((target("avx2")))
+static void sums16(const int32_t *dense, uint32_t co, const int32_t *pairs, uint32_t np,
+                   uint32_t o0, int32_t sum[16])
+{
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, b0 = a0, b1 = a0;
+    uint32_t p = 0;
+    for (; p + 2 <= np; p += 2) {
+        const int32_t *w0 = dense + (size_t)p * co + o0, *w1 = w0 + co;
+        const __m256i x0 = _mm256_set1_epi32(pairs[p]), x1 = _mm256_set1_epi32(pairs[p + 1]);
+        a0 = _mm256_add_epi32(a0, MADD(x0, w0));
+        b0 = _mm256_add_epi32(b0, MADD(x0, w0 + 8));
+        a1 = _mm256_add_epi32(a1, MADD(x1, w1));
+        b1 = _mm256_add_epi32(b1, MADD(x1, w1 + 8));
+    }
+    if (p < np) {
+        const int32_t *w0 = dense + (size_t)p * co + o0;
+        const __m256i x0 = _mm256_set1_epi32(pairs[p]);
+        a0 = _mm256_add_epi32(a0, MADD(x0, w0));
+        b0 = _mm256_add_epi32(b0, MADD(x0, w0 + 8));
+    }
+    _mm256_storeu_si256((__m256i *)sum, _mm256_add_epi32(a0, a1));
+    _mm256_storeu_si256((__m256i *)(sum + 8), _mm256_add_epi32(b0, b1));
+}
+
+/* Sums of the 8 outputs from o0, with two chains. */
+__attribute__((target("avx2")))
+static void sums8(const int32_t *dense, uint32_t co, const int32_t *pairs, uint32_t np,
+                  uint32_t o0, int32_t sum[8])
+{
+    __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
+    uint32_t p = 0;
+    for (; p + 2 <= np; p += 2) {
+        const int32_t *w0 = dense + (size_t)p * co + o0;
+        a0 = _mm256_add_epi32(a0, MADD(_mm256_set1_epi32(pairs[p]), w0));
+        a1 = _mm256_add_epi32(a1, MADD(_mm256_set1_epi32(pairs[p + 1]), w0 + co));
+    }
+    if (p < np)
+        a0 = _mm256_add_epi32(a0, MADD(_mm256_set1_epi32(pairs[p]), dense + (size_t)p * co + o0));
+    _mm256_storeu_si256((__m256i *)sum, _mm256_add_epi32(a0, a1));
+}
+
+void dense_avx2(const struct nn_layer *l, const int32_t *in, int32_t *out)
+{
+    const uint32_t np = pairs_of(l), co = padded_out(l);
+    int32_t pairs[NN_MAX_CHANNELS / 2], sum[16];
+    input_pairs(l, in, pairs);
+    for (uint32_t o0 = 0; o0 < co;) {
+        uint32_t n = co - o0 >= 16 ? 16 : LANES;
+        if (n == 16)
+            sums16(l->dense, co, pairs, np, o0, sum);
+        else
+            sums8(l->dense, co, pairs, np, o0, sum);
+        for (uint32_t j = 0; j < n && o0 + j < l->cout; j++) {
+            const uint32_t o = o0 + j;
+            out[o] = nn_requantise(sum[j] + l->bias[o], l->mult[o], l->shift[o], l->clamp);
+        }
+        o0 += n;
+    }
+}
+#else
+void dense_avx2(const struct nn_layer *l, const int32_t *in, int32_t *out)
+{
+    (void)l, (void)in, (void)out; /* never called: nn_kernel_supported says no */
+}
+#endif

@@ -1,0 +1,118 @@
+/* ar_features [-a] OUT.bin IMAGE.png... — the training data of the AR
+ * prior (tools/train/ar.py): codes each 8-bit RGB image with the AR
+ * prior's encoder and no net (baseline-v3's predictions; the net's
+ * features do not depend on the net), tile by tile as the codec does, and appends to OUT.bin one record per
+ * kept sample: its BASELINE_AR_FEATURES features, baseline-v3's mean16 and
+ * its value, as int32 little-endian.  The features come from the codec's
+ * own code, so the trainer sees exactly the integers the decoder will.
+ *
+ * Every 16th sample is kept (a fixed hash of its position), or all with -a.
+ * Other kinds of image are skipped with a note on stderr. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../codec/idfzip.h"
+#include "../model/model.h"
+#include "read_file.h"
+
+#define RECORD (BASELINE_AR_FEATURES + 2)
+#define TILE 256
+
+static int keep(uint32_t x, uint32_t y, size_t i)
+{
+    uint32_t h = x * 2654435761u ^ y * 40503u ^ (uint32_t)i * 2246822519u;
+    h ^= h >> 15;
+    h *= 0x2c1b3c6du;
+    h ^= h >> 12;
+    return (h & 15u) == 0;
+}
+
+static int write_i32(FILE *f, const int32_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b[4] = {(uint8_t)v[i], (uint8_t)(v[i] >> 8), (uint8_t)(v[i] >> 16),
+                        (uint8_t)(v[i] >> 24)};
+        if (fwrite(b, 1, 4, f) != 4)
+            return -1;
+    }
+    return 0;
+}
+
+/* The tile at (x0, y0) of img as planes, coded with baseline-v3's
+ * features logged; the kept records go to out. */
+static int tile_records(const idfzip_image *img, uint32_t x0, uint32_t y0, uint32_t w, uint32_t h,
+                        const dl_tables *dl, int all, FILE *out)
+{
+    size_t n = (size_t)w * h * 3;
+    int32_t *planes = malloc(n * sizeof *planes), *feat = malloc(n * 4 * (RECORD - 1));
+    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, feat};
+    rans_encoder enc;
+    rans_encoder_init(&enc);
+    int ok = planes && feat && log.value && log.mean16 && log.scale;
+    for (uint32_t y = 0; ok && y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            for (uint32_t c = 0; c < 3; c++)
+                planes[(size_t)c * w * h + (size_t)y * w + x] =
+                    img->samples[((size_t)(y0 + y) * img->width + x0 + x) * 3 + c];
+    symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL};
+    model_tile tile = {w, h, 3, 255, planes};
+    ok = ok && baseline_ar_code_tile(NULL, &tile, &io) == 0 && log.count == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (!all && !keep(x0, y0, i))
+            continue;
+        ok = write_i32(out, feat + i * (RECORD - 1), RECORD - 1) == 0 &&
+             write_i32(out, &log.value[i], 1) == 0;
+    }
+    rans_encoder_free(&enc);
+    free(planes);
+    free(feat);
+    free(log.value);
+    free(log.mean16);
+    free(log.scale);
+    return ok ? 0 : -1;
+}
+
+static int image_records(const char *path, const dl_tables *dl, int all, FILE *out)
+{
+    size_t size;
+    uint8_t *png = read_file(path, &size);
+    idfzip_image img;
+    if (!png || idfzip_png_decode(png, size, 0, &img) != IDFZIP_OK) {
+        free(png);
+        fprintf(stderr, "ar_features: %s: cannot read\n", path);
+        return -1;
+    }
+    free(png);
+    int st = 0;
+    if (img.channels != 3 || img.bit_depth != 8) {
+        fprintf(stderr, "ar_features: %s: not 8-bit RGB, skipped\n", path);
+    } else {
+        for (uint32_t y = 0; st == 0 && y < img.height; y += TILE)
+            for (uint32_t x = 0; st == 0 && x < img.width; x += TILE)
+                st = tile_records(&img, x, y, img.width - x < TILE ? img.width - x : TILE,
+                                  img.height - y < TILE ? img.height - y : TILE, dl, all, out);
+    }
+    idfzip_image_free(&img);
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    int all = argc > 1 && strcmp(argv[1], "-a") == 0;
+    if (argc < 3 + all) {
+        fprintf(stderr, "usage: ar_features [-a] OUT.bin IMAGE.png...\n");
+        return 2;
+    }
+    FILE *out = fopen(argv[1 + all], "wb");
+    dl_tables *dl = dl_tables_create();
+    int st = out && dl ? 0 : -1;
+    for (int i = 2 + all; st == 0 && i < argc; i++)
+        st = image_records(argv[i], dl, all, out);
+    if (out && fclose(out) != 0)
+        st = -1;
+    dl_tables_destroy(dl);
+    if (st != 0)
+        fprintf(stderr, "ar_features: failed\n");
+    return st == 0 ? 0 : 1;
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""ar.py -- train the AR prior of idfzip (an .idfw without flow levels) and
+export it.
+
+    build/tools/ar_features corpus/ar-train.bin corpus/train/*.png
+    build/tools/ar_features corpus/ar-val.bin corpus/heldout/*.png
+    /usr/bin/python3 tools/train/ar.py --data corpus/ar-train.bin \
+        --val corpus/ar-val.bin --export weights/ar-rgb.idfw
+
+The model (FORMAT.md, "AR prior"): each sample is coded autoregressively,
+its mean first predicted by baseline-v3 (fixed predictors, NLMS, the
+error-weighted blend; the integer flow z = x - mean is then an
+autoregressive integer coupling), and a small net (dense layers, the
+integers of model/nn.h) maps BASELINE_AR_FEATURES integer features of that
+prediction to a mean correction and a scale index, both in 1/16.  The
+features come from the codec's own C code (tools/ar_features), so training
+sees exactly the integers the decoder computes; only the net is learned.
+
+Phases: float training with Adam (warm-up, cosine decay); --qat-steps
+through the exact integer emulation (idf.Net.exact); export.  Prints the
+held-out NLL in float and exact arithmetic; the coded size is what
+idfzip writes (tools/train/test_ar.py checks the two agree).
+"""
+import argparse
+import math
+import os
+import struct
+import sys
+import time
+import zlib
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import idf  # noqa: E402
+
+FEATURES = 29          # BASELINE_AR_FEATURES in model/model.h
+RECORD = FEATURES + 2  # features, baseline mean16, value
+MAXVAL = 255
+TILE = 256
+
+
+def load_records(path):
+    """(features int64 (N, 29), baseline mean16 (N,), value (N,))."""
+    a = np.fromfile(path, dtype="<i4").reshape(-1, RECORD).astype(np.int64)
+    return torch.from_numpy(a[:, :FEATURES]), torch.from_numpy(a[:, FEATURES]), torch.from_numpy(a[:, FEATURES + 1])
+
+
+def make_net(width, hidden):
+    net = idf.Net(FEATURES, 2, width, hidden, 1, "relu", gain=8.0, in_scale=1.0 / 64)
+    with torch.no_grad():  # start: no mean correction, scale index 30 (s ~ 5.8)
+        net.layers[-1].conv.bias[1] = 30.0 / 8.0
+    return net
+
+
+def bits(net, feats, mean16, value, exact):
+    """-log2 P(value) per sample, as the codec computes it."""
+    x = feats.float().view(-1, FEATURES, 1, 1)  # integers below 2^12: exact in float
+    out = net.output16(x, exact).view(-1, 2)
+    m = torch.clamp(mean16.to(out.dtype) + out[:, 0], 0, 16 * MAXVAL)
+    return idf.dl_bits(value.to(out.dtype), m, out[:, 1], exact)
+
+
+def evaluate(net, data, exact, chunk=1 << 16):
+    feats, mean16, value = data
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(value), chunk):
+            total += float(bits(net, feats[i:i + chunk], mean16[i:i + chunk], value[i:i + chunk], exact).sum())
+    return total / len(value)
+
+
+def export_ar(net, name):
+    """The .idfw bytes (FORMAT.md): no levels, top K = 0, the net."""
+    head = struct.pack("<BBIHHBB", 3, 8, MAXVAL, TILE, TILE, 0, 0)
+    body = b"".join([idf.MAGIC, struct.pack("<H", 1), name.encode("ascii")[:16].ljust(16, b"\0"),
+                     head, struct.pack("<B", 0), idf.pack_net(net)])
+    return body + struct.pack("<I", zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def train(net, data, steps, lr, batch, exact, log, warmup=200):
+    feats, mean16, value = data
+    opt = torch.optim.Adam(net.parameters(), lr)
+    t0, n = time.time(), len(value)
+    for step in range(steps):
+        scale = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
+        for g in opt.param_groups:
+            g["lr"] = lr * max(scale, 0.02)
+        idx = torch.randint(0, n, (batch,))
+        loss = bits(net, feats[idx], mean16[idx], value[idx], exact).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 1000 == 0 or step + 1 == steps:
+            el = time.time() - t0
+            eta = el / (step + 1) * (steps - step - 1) / 60
+            line = "%s step %d/%d  loss %.4f bpsp  %.0f samples/s  ETA %.1f min" % (
+                "qat" if exact else "float", step, steps, float(loss), (step + 1) * batch / el, eta)
+            print(line, flush=True)
+            log.write("%s,%d,%.5f,%.1f\n" % ("qat" if exact else "float", step, float(loss), el))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="tools/ar_features records")
+    p.add_argument("--val", help="held-out records (ar_features)")
+    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--hidden", type=int, default=2)
+    p.add_argument("--steps", type=int, default=20000)
+    p.add_argument("--qat-steps", type=int, default=500)
+    p.add_argument("--batch", type=int, default=4096)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--name", default="ar-rgb")
+    p.add_argument("--log", default=os.devnull, help="CSV of the training curve")
+    p.add_argument("--export", required=True)
+    a = p.parse_args()
+    torch.manual_seed(a.seed)
+    torch.set_num_threads(a.threads)
+    data = load_records(a.data)
+    print("%d training samples" % len(data[2]))
+    net = make_net(a.width, a.hidden)
+    with open(a.log, "w") as log:
+        t0 = time.time()
+        train(net, data, a.steps, a.lr, a.batch, False, log)
+        train(net, data, a.qat_steps, a.lr / 20, a.batch, True, log, warmup=1)
+        print("training: %.1f min" % ((time.time() - t0) / 60))
+    if a.val:
+        val = load_records(a.val)
+        print("held-out NLL: float %.4f, exact %.4f bpsp (%d samples)" % (
+            evaluate(net, val, False), evaluate(net, val, True), len(val[2])))
+    with open(a.export, "wb") as f:
+        f.write(export_ar(net, a.name))
+    print("exported %s: %d MAC per sample" % (a.export, sum(
+        l.conv.weight.numel() for l in net.layers)))
+
+
+if __name__ == "__main__":
+    main()
