@@ -647,12 +647,13 @@ static void sample_params(const b2_tile *bt, uint32_t c, const b2_fit *fit, cons
     int record = log && log->features && log->count < log->capacity;
     if (!bt->net && !record)
         return;
-    int32_t f[BASELINE_AR_FEATURES + 1], out[2];
+    int32_t f[BASELINE_AR_LOGGED], out[2];
     ar_features(bt, c, fit, traces, x, y, p, f);
     f[BASELINE_AR_FEATURES] = p->mean16;
+    f[BASELINE_AR_FEATURES + 1] = (int32_t)p->ctx;
     if (record)
-        for (int k = 0; k <= BASELINE_AR_FEATURES; k++)
-            log->features[log->count * (BASELINE_AR_FEATURES + 1) + k] = f[k];
+        for (int k = 0; k < BASELINE_AR_LOGGED; k++)
+            log->features[log->count * BASELINE_AR_LOGGED + k] = f[k];
     if (!bt->net)
         return;
     nn_forward_position(bt->net, f, out, bt->net_scratch, io->kernel);

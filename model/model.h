@@ -34,9 +34,10 @@ typedef struct model_tile {
 typedef struct latent_log {
     int32_t *value, *mean16, *scale;
     size_t count, capacity; /* stops recording when full */
-    /* Optional, baseline-v3 and the AR prior only: per latent its
-     * BASELINE_AR_FEATURES features and then the baseline's mean16, what
-     * tools/ar_features gives the trainer. */
+    /* Optional, baseline-v3 and the AR prior only: per latent
+     * BASELINE_AR_LOGGED integers, its BASELINE_AR_FEATURES features, the
+     * baseline's mean16 and its context (0..71), what tools/ar_features
+     * gives the trainer. */
     int32_t *features;
 } latent_log;
 
@@ -128,6 +129,7 @@ const idf_model *baseline_v3_model(void);
  * index), both in 1/16.  RGB tiles only.  net NULL: baseline-v3's means
  * and scales with the AR prior's encoder choices (for tools/ar_features). */
 #define BASELINE_AR_FEATURES 29
+#define BASELINE_AR_LOGGED (BASELINE_AR_FEATURES + 2)
 struct nn_net;
 int baseline_ar_code_tile(const struct nn_net *net, model_tile *tile, symbol_io *io);
 

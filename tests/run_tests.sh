@@ -42,6 +42,8 @@ run sh "$HERE/test_determinism.sh" "$B"
 run sh "$HERE/test_install.sh" "$B"
 # The trainer's exact emulation against the C model (Debian's python3-torch).
 run /usr/bin/python3 "$ROOT/tools/train/test_export.py" "$B"
+# The AR prior: trainer and C agree on every mean and scale; coded size vs NLL.
+run /usr/bin/python3 "$ROOT/tools/train/test_ar.py" "$B"
 # The trainer's plumbing: corpus pack, SIGTERM checkpoint and resume.
 run /usr/bin/python3 "$ROOT/tools/train/test_trainer.py" "$B"
 

@@ -2,7 +2,9 @@
  * quadripartite models with small, extreme and zero weights; zero nets are
  * the identity (up to squeeze and permutation); a hand-computed 2x2
  * coupling; codec round trips with a model file, partial tiles, threads,
- * the digits models and their value range, and model mismatch. */
+ * portable and SIMD kernels, the digits models and their value range, and
+ * model mismatch; the AR prior (tiny-ar: no levels, K = 0) on odd sizes,
+ * several tiles and extreme images. */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -142,12 +144,16 @@ static int make_image(idfzip_image *img, uint32_t channels, uint32_t w, uint32_t
     return 0;
 }
 
-static int coded_round_trip(const idfzip_image *img, const uint8_t *model, size_t model_size,
-                            int threads, uint8_t **idf, size_t *idf_size)
+/* Codes img with the model (forced), nets on the portable kernel or the
+ * best this CPU runs, and decodes it the same way: IDFZIP_OK when the image
+ * comes back exactly. */
+static int coded_round_trip_with(const idfzip_image *img, const uint8_t *model, size_t model_size,
+                                 int threads, int portable, uint8_t **idf, size_t *idf_size)
 {
     idfzip_options o;
     idfzip_options_init(&o);
     o.model = model, o.model_size = model_size, o.threads = threads, o.force_model = 1;
+    o.portable_kernels = portable;
     int st = idfzip_compress_image(img, &o, idf, idf_size);
     if (st != IDFZIP_OK)
         return st;
@@ -158,6 +164,12 @@ static int coded_round_trip(const idfzip_image *img, const uint8_t *model, size_
         idfzip_image_free(&back);
     }
     return st;
+}
+
+static int coded_round_trip(const idfzip_image *img, const uint8_t *model, size_t model_size,
+                            int threads, uint8_t **idf, size_t *idf_size)
+{
+    return coded_round_trip_with(img, model, model_size, threads, 0, idf, idf_size);
 }
 
 static void test_codec_with_model(const char *preset, uint32_t channels)
@@ -179,6 +191,11 @@ static void test_codec_with_model(const char *preset, uint32_t channels)
         CHECK(st == IDFZIP_OK, "%s %ux%u: %s", preset, sizes[s][0], sizes[s][1], idfzip_error_string(st));
         st = coded_round_trip(&img, file, size, 3, &b, &nb);
         CHECK(st == IDFZIP_OK && na == nb && memcmp(a, b, na) == 0, "%s: threads change bytes", preset);
+        idfzip_free(b);
+        b = NULL;
+        st = coded_round_trip_with(&img, file, size, 1, 1, &b, &nb);
+        CHECK(st == IDFZIP_OK && na == nb && memcmp(a, b, na) == 0,
+              "%s %ux%u: portable kernels change bytes", preset, sizes[s][0], sizes[s][1]);
         idfzip_info info;
         /* slot.name is NUL-padded, not terminated when 16 characters long */
         CHECK(idfzip_get_info(a, na, &info) == IDFZIP_OK &&
@@ -190,6 +207,60 @@ static void test_codec_with_model(const char *preset, uint32_t channels)
         idfzip_free(a);
         idfzip_free(b);
         idfzip_image_free(&img);
+    }
+    idfw_free(m);
+    free(file);
+}
+
+/* The AR prior codes every sample with its net (nn_forward_position):
+ * images of odd sizes below and above the 256-pixel tile, smooth and
+ * noisy, and (up to 64x64) flat at 0 or maxval and striped between them
+ * (so the corrected means reach both ends), each round trip exact with the
+ * portable and the AVX2 dense kernel (and, with several tiles, with one and
+ * three threads), all giving the same bytes.  (Each call builds the coder's
+ * tables, so the calls are kept few.) */
+static void test_ar_codec(void)
+{
+    static const uint32_t sizes[][2] = {{1, 1}, {2, 1}, {1, 3}, {3, 2}, {7, 5}, {31, 33},
+                                        {64, 64}, {97, 3}, {255, 17}, {300, 9}, {9, 300}};
+    uint8_t *file = NULL;
+    size_t size = 0;
+    flow_model *m = build("tiny-ar", IDFW_WEIGHTS_SMALL, 5, &file, &size);
+    CHECK(m != NULL && m->nlevels == 0 && m->top_components == 0, "tiny-ar: build");
+    if (!m)
+        return;
+    uint64_t rng = 31;
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        const uint32_t w = sizes[s][0], h = sizes[s][1];
+        for (int kind = 0; kind < (w * h <= 64 * 64 ? 4 : 2); kind++) {
+            idfzip_image img;
+            if (make_image(&img, 3, w, h, 255, &rng) != 0)
+                continue;
+            for (size_t i = 0; kind > 0 && i < (size_t)w * h * 3; i++) {
+                if (kind == 1) /* noise */
+                    img.samples[i] = (uint16_t)test_rand_below(&rng, 256);
+                else if (kind == 2) /* flat: 0 or 255 by the parity of w + h */
+                    img.samples[i] = (w + h) % 2 ? 255 : 0;
+                else /* 0/255 stripes, every few pixels */
+                    img.samples[i] = (i / 3 / (1 + s)) % 2 ? 255 : 0;
+            }
+            uint8_t *a = NULL, *b = NULL, *c = NULL;
+            size_t na = 0, nb = 0, nc = 0;
+            int st = coded_round_trip(&img, file, size, 1, &a, &na);
+            CHECK(st == IDFZIP_OK, "tiny-ar %ux%u kind %d: %s", w, h, kind, idfzip_error_string(st));
+            if (w > 256 || h > 256) {
+                st = coded_round_trip(&img, file, size, 3, &b, &nb);
+                CHECK(st == IDFZIP_OK && na == nb && memcmp(a, b, na) == 0,
+                      "tiny-ar %ux%u kind %d: threads change bytes", w, h, kind);
+            }
+            st = coded_round_trip_with(&img, file, size, 1, 1, &c, &nc);
+            CHECK(st == IDFZIP_OK && na == nc && memcmp(a, c, na) == 0,
+                  "tiny-ar %ux%u kind %d: portable kernels change bytes", w, h, kind);
+            idfzip_free(a);
+            idfzip_free(b);
+            idfzip_free(c);
+            idfzip_image_free(&img);
+        }
     }
     idfw_free(m);
     free(file);
@@ -263,6 +334,8 @@ int main(void)
     test_codec_with_model("tiny-grey", 1);
     test_codec_with_model("tiny-rgb-mix", 3); /* mixture top prior */
     test_codec_with_model("tiny-rgb-checker", 3); /* two-pass factor-out */
+    test_codec_with_model("tiny-ar", 3); /* the AR prior: no levels, K = 0 */
+    test_ar_codec();
     test_digits_range();
     test_mixture_fields();
     return test_report("flow");

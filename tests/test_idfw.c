@@ -2,7 +2,8 @@
  * random builder (tools/idfw_random.c): every preset loads with the fields
  * it was built with, and every truncation, bit flip and semantic corruption
  * (CRC recomputed, so the parser itself must catch it) is refused without
- * a crash.  Meant to run under ASan/UBSan too. */
+ * a crash, for flow models and for the AR prior (no levels, K = 0).  Meant
+ * to run under ASan/UBSan too. */
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,10 @@
 #define OFF_COUPLING0 42
 #define NET_HEADER 6 /* layer count, input clamp */
 #define CONV_HEADER 10
+/* The AR prior: no levels, so K and then its net follow the header. */
+#define OFF_AR_K 38
+#define OFF_AR_NET 39
+#define OFF_AR_CONV0 (OFF_AR_NET + NET_HEADER)
 
 /* ---- helpers ---- */
 
@@ -195,6 +200,19 @@ static void check_model(const idfw_arch *a, const flow_model *m, const uint8_t *
         c /= a->level[li].factor_out ? 2 : 1;
     }
     CHECK(m->top_channels == c, "top channels %u want %u", m->top_channels, c);
+    if (a->ar) {
+        CHECK(m->nlevels == 0 && m->top_components == 0, "%s: levels %u, K %u", a->name,
+              m->nlevels, m->top_components);
+        check_net(a, &m->ar_net, BASELINE_AR_FEATURES, 2);
+        /* Loaded where the AVX2 kernel runs: every dense layer packed for it. */
+        for (uint32_t i = 0; i < m->ar_net.nlayers; i++)
+            if (m->ar_net.layer[i].op == NN_CONV)
+                CHECK(m->ar_net.layer[i].kernel == 1 &&
+                          (nn_kernel_best() == NN_KERNEL_PORTABLE) == !m->ar_net.layer[i].dense,
+                      "%s: AR conv %u kernel %u packed %d", a->name, i,
+                      m->ar_net.layer[i].kernel, m->ar_net.layer[i].dense != NULL);
+        return;
+    }
     CHECK(aligned4(m->top_mean16) && aligned4(m->top_scale), "top storage");
     for (uint32_t i = 0; i < m->top_channels; i++)
         CHECK(m->top_scale[i] >= 0 && m->top_scale[i] < DL_NUM_SCALES, "top scale");
@@ -231,6 +249,8 @@ static double arch_macs_per_pixel(const idfw_arch *a)
         }
         total += (double)level * positions;
     }
+    if (a->ar) /* one net per sample */
+        total += (double)arch_net_macs(a, BASELINE_AR_FEATURES, 2) * a->channels;
     return total;
 }
 
@@ -260,6 +280,8 @@ static double loaded_macs_per_pixel(const flow_model *m)
         }
         total += (double)level * positions;
     }
+    if (m->top_components == 0)
+        total += (double)loaded_net_macs(&m->ar_net) * m->image_channels;
     return total;
 }
 
@@ -331,6 +353,33 @@ static void test_variants(void)
     a.weight_mode = IDFW_WEIGHTS_EXTREME;
     a.level[0].ncouplings = 1;
     CHECK(build_status(&a) == IDFZIP_OK, "widest nets load");
+}
+
+/* The AR prior's net: any depth, activation, residuals, weight mode and
+ * width of dense layers loads. */
+static void test_ar_variants(void)
+{
+    for (int mode = 0; mode < 3; mode++) {
+        for (int v = 0; v < 6; v++) {
+            idfw_arch a = preset("tiny-ar");
+            a.weight_mode = mode;
+            a.leaky_shift = (uint8_t)(v >= 2 ? 1 + 10 * (v - 2) : 0);
+            a.hidden = v == 5 ? 1 : (uint32_t)v;
+            a.residual = v >= 3;
+            a.width = v == 5 ? NN_MAX_CHANNELS : 8 + 9 * (uint32_t)v; /* 5: 29 -> 1024 -> 2 */
+            uint8_t *d;
+            size_t n;
+            if (build(&a, 200 + (uint64_t)v, &d, &n) != 0)
+                continue;
+            flow_model *m = NULL;
+            int st = idfw_load(d, n, &m);
+            CHECK(st == IDFZIP_OK, "AR mode %d variant %d: %d", mode, v, st);
+            if (m)
+                check_model(&a, m, d, n);
+            idfw_free(m);
+            free(d);
+        }
+    }
 }
 
 /* Every shorter file: plain (the CRC catches it) and with a valid CRC over
@@ -535,6 +584,42 @@ static void test_top_and_tail(const uint8_t *d, size_t n, const tiny_layout *t)
     free(c);
 }
 
+/* The AR prior's file (tiny-ar): header fields it does not serve and its
+ * net's fields, CRC recomputed.  With no levels the net does not depend on
+ * the image's channels, bit depth, maxval or initial squeezes, so those
+ * patches keep the bytes consistent and only the AR prior's own check can
+ * refuse them. */
+static void test_ar_fields(const uint8_t *d, size_t n)
+{
+    const uint32_t f = BASELINE_AR_FEATURES, w = 8; /* tiny-ar: f -> w, ReLU, w -> 2 */
+    const size_t conv0 = OFF_AR_CONV0, shift0 = conv0 + CONV_HEADER + (size_t)w * f + 8 * w;
+    const size_t conv1 = conv0 + conv_size(1, f, w) + 1;
+    CHECK(get_le(d + OFF_LEVELS, 1) == 0 && get_le(d + OFF_AR_K, 1) == 0 &&
+              get_le(d + OFF_AR_NET, 2) == 3 && get_le(d + conv0, 1) == NN_CONV &&
+              get_le(d + conv0 + 2, 2) == BASELINE_AR_FEATURES && get_le(d + conv1, 1) == NN_CONV &&
+              get_le(d + conv1 + 4, 2) == 2 && conv1 + conv_size(1, w, 2) + 4 == n,
+          "tiny-ar layout");
+    CHECK(load_status(d, n) == IDFZIP_OK, "tiny-ar loads");
+    CHECK(patched_status(d, n, OFF_CHANNELS, 1, 1) == IDFZIP_ERR_MODEL, "AR prior on grey");
+    CHECK(patched_status(d, n, OFF_CHANNELS, 4, 1) == IDFZIP_ERR_MODEL, "AR prior on RGBA");
+    CHECK(patched_status(d, n, OFF_BIT_DEPTH, 16, 1) == IDFZIP_ERR_MODEL, "AR prior of 16 bits");
+    CHECK(patched_status(d, n, OFF_MAXVAL, 254, 4) == IDFZIP_ERR_MODEL, "AR prior of maxval 254");
+    CHECK(patched_status(d, n, OFF_INITIAL, 1, 1) == IDFZIP_ERR_MODEL,
+          "AR prior after an initial squeeze");
+    CHECK(patched_status(d, n, OFF_LEVELS, 1, 1) == IDFZIP_ERR_MODEL, "K = 0 read as a level");
+    CHECK(patched_status(d, n, OFF_AR_K, 1, 1) == IDFZIP_ERR_MODEL, "K = 1 without levels");
+    CHECK(patched_status(d, n, conv0 + 1, 3, 1) == IDFZIP_ERR_MODEL, "AR conv kernel 3 (bytes)");
+    CHECK(patched_status(d, n, conv0 + 2, f - 1, 2) == IDFZIP_ERR_MODEL, "AR net of a feature less");
+    CHECK(patched_status(d, n, conv1 + 4, 3, 2) == IDFZIP_ERR_MODEL, "AR net of 3 outputs");
+    CHECK(patched_status(d, n, OFF_AR_NET + 2, NN_MAX_CLAMP, 4) == IDFZIP_ERR_MODEL,
+          "AR in_clamp 2^20 breaks the bound");
+    /* What the AR prior does not restrict. */
+    CHECK(patched_status(d, n, OFF_AR_NET + 2, 1, 4) == IDFZIP_OK, "AR in_clamp 1");
+    CHECK(patched_status(d, n, shift0, 40, 1) == IDFZIP_OK, "AR shift 40");
+    CHECK(patched_status(d, n, OFF_TILE_W, 1, 2) == IDFZIP_OK, "AR tile width 1");
+    CHECK(patched_status(d, n, OFF_TILE_H, 777, 2) == IDFZIP_OK, "AR tile height 777");
+}
+
 /* Leaky shift and add src on a hidden-2 residual leaky tiny-rgb. */
 static void test_leaky_and_add(void)
 {
@@ -601,6 +686,36 @@ static void test_invalid_archs(void)
     a = preset("tiny-rgb-checker");
     a.level[1].factor_out = 2;
     CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "checkerboard factor-out on the last level");
+    /* The AR prior: K = 0 exactly when there are no levels; dense layers
+     * only; 8-bit RGB without initial squeezes.  Each arch below differs
+     * from a valid one in that alone. */
+    a = preset("tiny-ar");
+    CHECK(build_status(&a) == IDFZIP_OK, "tiny-ar");
+    a.ar = 0; /* a top prior of K = 1 after no levels */
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "no levels with K = 1");
+    a.top_components = 3;
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "no levels with K = 3");
+    a = preset("tiny-rgb");
+    a.kernel = 1;
+    CHECK(build_status(&a) == IDFZIP_OK, "tiny-rgb of kernel 1");
+    a.ar = 1; /* K = 0 and an AR net after two levels */
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "levels with K = 0");
+    a = preset("tiny-ar");
+    a.kernel = 3;
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "AR net with 3x3 convs");
+    a = preset("tiny-ar");
+    a.channels = 1;
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "grey AR prior");
+    a = preset("tiny-ar");
+    a.bit_depth = 16;
+    a.maxval = 65535;
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "16-bit AR prior");
+    a = preset("tiny-ar");
+    a.maxval = 127;
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "AR prior of maxval 127");
+    a = preset("tiny-ar");
+    a.initial_squeezes = 1;
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "AR prior after an initial squeeze");
 }
 
 /* maxval + couplings * (2^16 + 1) must stay below 2^24: 255 couplings fit
@@ -656,6 +771,14 @@ int main(void)
         test_bit_flips(d, n);
         free(d);
     }
+    a = preset("tiny-ar");
+    if (build(&a, 3, &d, &n) == 0) {
+        test_ar_fields(d, n);
+        test_truncations(d, n);
+        test_bit_flips(d, n);
+        free(d);
+    }
+    test_ar_variants();
     test_leaky_and_add();
     test_invalid_archs();
     test_latent_range();

@@ -3,9 +3,11 @@
  * nn_forward is compared bit for bit with a deliberately naive reference
  * written here (per output pixel, explicit padding tests, 64-bit
  * accumulation, floor division from % and /) on many random nets, and with
- * hand-computed examples.  Because every result must equal the reference,
- * building this test with different compilers and flags shows the outputs
- * do not depend on them.
+ * hand-computed examples.  nn_forward_position (one position, the dense
+ * path of the AR prior) must give exactly nn_forward's integers on a 1x1
+ * map, with the reference loop and with the packed AVX2 dense kernel.
+ * Because every result must equal the reference, building this test with
+ * different compilers and flags shows the outputs do not depend on them.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -527,6 +529,307 @@ static void test_macs(void)
     CHECK(nn_macs_per_position(&net) == 0, "empty net has MACs");
 }
 
+/* ---- nn_forward_position: one position, the dense path ---------------- */
+
+/* Largest input bound a conv of c channels and kernel k may read: the
+ * loader's k*k*c*bound*128 + |bias| < 2^31, leaving the bias some room. */
+static int64_t dense_fit(uint32_t c, int k)
+{
+    return (I32_LIMIT / 2) / ((int64_t)k * k * c * 128);
+}
+
+/* A clamp for a tensor a conv of c channels (kernel k) reads, or the net's
+ * output (c = 0): the AVX2 dense kernel serves inputs bounded by
+ * NN_KERNEL_INT16_BOUND, so that bound and one past it come up often. */
+static int32_t position_bound(uint64_t *rng, uint32_t c, int k)
+{
+    int64_t b;
+    switch (test_rand_below(rng, 8)) {
+    case 0: b = 1; break;
+    case 1: b = rand_range(rng, 1, 255); break;
+    case 2: b = NN_KERNEL_INT16_BOUND; break;
+    case 3: b = NN_KERNEL_INT16_BOUND + 1; break;
+    case 4: b = NN_MAX_CLAMP; break;
+    default: b = rand_range(rng, 256, NN_KERNEL_INT16_BOUND); break;
+    }
+    if (c && b > dense_fit(c, k))
+        b = dense_fit(c, k);
+    return (int32_t)(b < 1 ? 1 : b);
+}
+
+/* Appends conv li: c -> cout channels reading a tensor bounded by bound,
+ * output clamp `clamp`, random weights and requantisation. */
+static void add_dense_conv(owned_net *n, uint32_t li, int k, uint32_t c, uint32_t cout,
+                           int64_t bound, int32_t clamp, uint64_t *rng)
+{
+    nn_layer *l = &n->net.layer[li];
+    const int64_t terms = (int64_t)k * k * c * bound * 128;
+    l->op = NN_CONV;
+    l->kernel = (uint8_t)k;
+    l->cin = c;
+    l->cout = cout;
+    l->clamp = clamp;
+    const size_t nw = (size_t)cout * c * k * k;
+    n->weight[li] = malloc(nw);
+    n->bias[li] = malloc(sizeof(int32_t) * cout);
+    n->mult[li] = malloc(sizeof(int32_t) * cout);
+    n->shift[li] = malloc(cout);
+    const int style = (int)test_rand_below(rng, 4);
+    for (size_t j = 0; j < nw; j++)
+        n->weight[li][j] = random_weight(rng, style);
+    random_requant(n, li, I32_LIMIT - 1 - terms, bound * 40, rng);
+    l->weight = n->weight[li];
+    l->bias = n->bias[li];
+    l->mult = n->mult[li];
+    l->shift = n->shift[li];
+}
+
+/* Layer li: ReLU or leaky on tensor li. */
+static void add_activation(owned_net *n, uint32_t li, const uint32_t *chans, uint64_t *rng)
+{
+    nn_layer *l = &n->net.layer[li];
+    l->cin = l->cout = chans[li];
+    if (test_rand_below(rng, 4) == 0) {
+        l->op = NN_LEAKY;
+        l->leaky_shift = (uint8_t)rand_range(rng, 1, 31);
+    } else {
+        l->op = NN_RELU;
+    }
+}
+
+/* Layer li: tensor li plus an earlier tensor of as many channels (not li
+ * itself), clamped to `clamp`; returns 0 (no layer) when there is none. */
+static int add_residual(owned_net *n, uint32_t li, const uint32_t *chans, int32_t clamp,
+                        uint64_t *rng)
+{
+    uint32_t cand[NN_MAX_LAYERS], ncand = 0;
+    for (uint32_t t = 0; t < li; t++)
+        if (chans[t] == chans[li])
+            cand[ncand++] = t;
+    if (ncand == 0)
+        return 0;
+    nn_layer *l = &n->net.layer[li];
+    l->op = NN_ADD;
+    l->cin = l->cout = chans[li];
+    l->src = (uint16_t)cand[test_rand_below(rng, ncand)];
+    l->clamp = clamp;
+    return 1;
+}
+
+/* A random net of 1-3 convs from cin to cout channels, mostly dense
+ * (kernel 1; kernel 3 now and then: only its centre tap meets a 1x1 map),
+ * an activation after each hidden conv, often followed by a residual add,
+ * and sometimes an activation or add after the last conv; every bound
+ * within the loader's rule (bound[t]: the clamp the loader gives tensor
+ * t). */
+static void random_dense_net(owned_net *n, uint32_t cin, uint32_t cout, uint64_t *rng)
+{
+    static const uint32_t widths[] = {1, 2, 8, 9, 16, 17, 24, 33, 40};
+    memset(n, 0, sizeof *n);
+    nn_net *net = &n->net;
+    uint32_t chans[NN_MAX_LAYERS + 1];
+    int64_t bound[NN_MAX_LAYERS + 1];
+    const uint32_t nconv = 1 + test_rand_below(rng, 3);
+    uint32_t width[3];
+    int kernel[3];
+    for (uint32_t j = 0; j < nconv; j++) {
+        uint32_t pick = test_rand_below(rng, ARRAY_LEN(widths) + 3);
+        if (j + 1 == nconv)
+            width[j] = cout;
+        else if (pick < ARRAY_LEN(widths))
+            width[j] = widths[pick];
+        else if (pick == ARRAY_LEN(widths)) /* the input's channels, or ... */
+            width[j] = cin;
+        else if (pick == ARRAY_LEN(widths) + 1) /* ... the last conv's, or ... */
+            width[j] = cout;
+        else /* ... the previous conv's: residual adds across convs fit */
+            width[j] = j ? width[j - 1] : cin;
+        kernel[j] = test_rand_below(rng, 5) == 0 ? 3 : 1;
+    }
+    net->cin = chans[0] = cin;
+    net->in_clamp = position_bound(rng, cin, kernel[0]);
+    bound[0] = net->in_clamp;
+    uint32_t li = 0;
+    for (uint32_t j = 0; j < nconv; j++) {
+        const int last = j + 1 == nconv;
+        /* What the next conv may read bounds this conv's clamp and the
+         * clamp of an add that follows it. */
+        const uint32_t next_c = last ? 0 : width[j];
+        const int next_k = last ? 1 : kernel[j + 1];
+        net->nlayers = li + 1; /* so owned_net_free sees this layer */
+        add_dense_conv(n, li, kernel[j], chans[li], width[j], bound[li],
+                       position_bound(rng, next_c, next_k), rng);
+        chans[li + 1] = width[j];
+        bound[li + 1] = net->layer[li].clamp;
+        li++;
+        const uint32_t after = test_rand_below(rng, 4);
+        if (!last || after == 0) {
+            add_activation(n, li, chans, rng);
+            chans[li + 1] = chans[li];
+            bound[li + 1] = bound[li];
+            li++;
+        }
+        if ((!last && after < 2) || (last && after == 1)) {
+            const int32_t clamp = position_bound(rng, next_c, next_k);
+            if (add_residual(n, li, chans, clamp, rng)) {
+                chans[li + 1] = chans[li];
+                bound[li + 1] = clamp;
+                li++;
+            }
+        }
+    }
+    net->nlayers = li;
+    net->cout = chans[li];
+}
+
+/* The net with every conv's weights packed for dense_avx2 (layer.dense);
+ * the packing buffers go to *storage (one per layer, NULL elsewhere). */
+static nn_net *packed_net(const nn_net *net, int32_t **storage)
+{
+    nn_net *p = malloc(sizeof *p);
+    *p = *net;
+    for (uint32_t i = 0; i < p->nlayers; i++) {
+        nn_layer *l = &p->layer[i];
+        storage[i] = NULL;
+        if (l->op != NN_CONV)
+            continue;
+        size_t size = dense_avx2_packed_size(l);
+        storage[i] = malloc(sizeof(int32_t) * (size ? size : 1));
+        dense_avx2_pack(l, storage[i]);
+        l->dense = storage[i];
+    }
+    return p;
+}
+
+/* Convs of net whose input bound lets nn_forward_position use dense_avx2. */
+static long avx2_dense_convs(const nn_net *net)
+{
+    long count = 0;
+    int32_t bound = net->in_clamp;
+    for (uint32_t i = 0; i < net->nlayers; i++) {
+        const nn_layer *l = &net->layer[i];
+        count += l->op == NN_CONV && bound <= NN_KERNEL_INT16_BOUND;
+        if (l->op == NN_CONV || l->op == NN_ADD)
+            bound = l->clamp;
+    }
+    return count;
+}
+
+/* nn_forward_position with exactly nn_scratch_size(net, 1, 1) elements of
+ * garbage scratch; like run_nn it checks the input and what lies past out
+ * stay untouched. */
+static void run_position(const nn_net *net, const int32_t *in, int32_t *out, uint64_t *rng,
+                         nn_kernel kernel)
+{
+    const size_t nscratch = nn_scratch_size(net, 1, 1);
+    int32_t *scratch = malloc(sizeof(int32_t) * (nscratch ? nscratch : 1));
+    int32_t *in_copy = malloc(sizeof(int32_t) * net->cin);
+    for (size_t k = 0; k < nscratch; k++)
+        scratch[k] = (int32_t)test_rand(rng);
+    for (size_t k = 0; k < GUARD; k++)
+        out[net->cout + k] = GUARD_VALUE;
+    memcpy(in_copy, in, sizeof(int32_t) * net->cin);
+
+    nn_forward_position(net, in, out, scratch, kernel);
+
+    int guard_ok = 1;
+    for (size_t k = 0; k < GUARD; k++)
+        guard_ok &= out[net->cout + k] == GUARD_VALUE;
+    CHECK(guard_ok, "nn_forward_position wrote past the output");
+    CHECK(memcmp(in_copy, in, sizeof(int32_t) * net->cin) == 0,
+          "nn_forward_position changed its input");
+    free(in_copy);
+    free(scratch);
+}
+
+/* One random dense net on one input: nn_forward_position, with the
+ * reference loop (layer.dense NULL, either kernel) and with the packed
+ * weights (the portable kernel must ignore them; the AVX2 one uses them
+ * wherever the input bound allows), against nn_forward on a 1x1 map with
+ * the portable kernel, itself checked against the naive reference. */
+static void check_position_net(uint32_t cin, uint32_t cout, uint64_t *rng, int trial,
+                               long *avx2_convs, long *fallback_convs)
+{
+    owned_net n;
+    random_dense_net(&n, cin, cout, rng);
+    const nn_net *net = &n.net;
+    int32_t *in = malloc(sizeof(int32_t) * net->cin);
+    int32_t *want = malloc(sizeof(int32_t) * (net->cout + GUARD));
+    int32_t *naive = malloc(sizeof(int32_t) * net->cout);
+    int32_t *got = malloc(sizeof(int32_t) * (net->cout + GUARD));
+    for (size_t k = 0; k < net->cin; k++)
+        in[k] = random_input(rng, net->in_clamp);
+
+    run_nn(net, in, 1, 1, want, rng, NN_KERNEL_PORTABLE);
+    ref_overflow = 0;
+    ref_forward(net, in, 1, 1, naive);
+    CHECK(!ref_overflow, "position trial %d: the random net breaks the overflow bound", trial);
+    CHECK(same_i32(want, naive, net->cout), "position trial %d: nn_forward on 1x1 is not the "
+          "reference", trial);
+
+    int32_t *storage[NN_MAX_LAYERS];
+    nn_net *packed = packed_net(net, storage);
+    const int avx2 = nn_kernel_supported(NN_KERNEL_AVX2);
+    const struct {
+        const nn_net *net;
+        nn_kernel kernel;
+        const char *what;
+    } runs[] = {
+        {net, NN_KERNEL_PORTABLE, "reference loop"},
+        {net, NN_KERNEL_AVX2, "AVX2 kernel, nothing packed"},
+        {packed, NN_KERNEL_PORTABLE, "portable kernel, packed"},
+        {packed, NN_KERNEL_AVX2, "AVX2 dense kernel"},
+    };
+    for (size_t r = 0; r < ARRAY_LEN(runs); r++) {
+        if (runs[r].kernel == NN_KERNEL_AVX2 && !avx2)
+            continue;
+        run_position(runs[r].net, in, got, rng, runs[r].kernel);
+        size_t k = 0;
+        while (k < net->cout && got[k] == want[k])
+            k++;
+        CHECK(k == net->cout,
+              "position trial %d (%s): %u layers, cin %u cout %u, in_clamp %d: output %zu is %d, "
+              "nn_forward %d",
+              trial, runs[r].what, net->nlayers, net->cin, net->cout, net->in_clamp, k,
+              k < net->cout ? got[k] : 0, k < net->cout ? want[k] : 0);
+    }
+    long convs = 0;
+    for (uint32_t i = 0; i < net->nlayers; i++)
+        convs += net->layer[i].op == NN_CONV;
+    *avx2_convs += avx2_dense_convs(packed);
+    *fallback_convs += convs - avx2_dense_convs(packed);
+    for (uint32_t i = 0; i < packed->nlayers; i++)
+        free(storage[i]);
+    free(packed);
+    free(in);
+    free(want);
+    free(naive);
+    free(got);
+    owned_net_free(&n);
+}
+
+static void test_position_nets(void)
+{
+    /* The AR prior's 29 features; odd and even input pairs; one to many
+     * blocks of 8 and 16 outputs. */
+    static const uint32_t cins[] = {29, 1, 2, 3, 4, 33, 64, 65, 255, NN_MAX_CHANNELS};
+    static const uint32_t couts[] = {2, 8, 16, 17, 40, 1, 7, 9, 24, 31, 33};
+    uint64_t rng = 20261126;
+    long avx2_convs = 0, fallback_convs = 0;
+    int trial = 0;
+    for (size_t i = 0; i < ARRAY_LEN(cins); i++)
+        for (size_t o = 0; o < ARRAY_LEN(couts); o++)
+            for (int rep = 0; rep < 3; rep++)
+                check_position_net(cins[i], couts[o], &rng, trial++, &avx2_convs,
+                                   &fallback_convs);
+    for (int r = 0; r < 200; r++)
+        check_position_net(1 + test_rand_below(&rng, 80), 1 + test_rand_below(&rng, 48), &rng,
+                           trial++, &avx2_convs, &fallback_convs);
+    /* Both paths of nn_forward_position are reached many times. */
+    CHECK(avx2_convs > 300 && fallback_convs > 100, "dense convs: %ld within the AVX2 bound, %ld "
+          "beyond", avx2_convs, fallback_convs);
+}
+
 /* ---- nn_floor_shift ---------------------------------------------------- */
 
 static void check_floor_shift(int64_t v, unsigned s, int *bad)
@@ -633,6 +936,7 @@ int main(void)
     test_hand_relu_add();
     test_macs();
     test_random_nets();
+    test_position_nets();
     print_conv_speed();
     return test_report("nn");
 }

@@ -2,8 +2,9 @@
  * prior (tools/train/ar.py): codes each 8-bit RGB image with the AR
  * prior's encoder and no net (baseline-v3's predictions; the net's
  * features do not depend on the net), tile by tile as the codec does, and appends to OUT.bin one record per
- * kept sample: its BASELINE_AR_FEATURES features, baseline-v3's mean16 and
- * its value, as int32 little-endian.  The features come from the codec's
+ * kept sample: its BASELINE_AR_FEATURES features, baseline-v3's mean16, its
+ * context (0..71, which the tile's side information covers) and its value,
+ * as int32 little-endian.  The features come from the codec's
  * own code, so the trainer sees exactly the integers the decoder will.
  *
  * Every 16th sample is kept (a fixed hash of its position), or all with -a.
@@ -16,7 +17,7 @@
 #include "../model/model.h"
 #include "read_file.h"
 
-#define RECORD (BASELINE_AR_FEATURES + 2)
+#define RECORD (BASELINE_AR_LOGGED + 1)
 #define TILE 256
 
 static int keep(uint32_t x, uint32_t y, size_t i)

@@ -6,10 +6,15 @@
  * clamp NN_MAX_CLAMP (outputs in 1/16 units).  hidden = 0 gives a single
  * conv(k, cin -> cout).
  *
+ * The AR prior (arch.ar) has such a net from BASELINE_AR_FEATURES integer
+ * features to (mean correction, scale index), both in 1/16, in place of
+ * the top prior.
+ *
  * "Small random" weights are scaled by fan-in so hidden activations of
  * pixel-like inputs stay around a few hundred (neither all zero nor all
  * clamped), translations stay mostly within +-20 and prior scale indices
- * mostly within 20..60.  Every conv's bias is kept inside the loader's
+ * mostly within 20..60 (the AR prior's: mean corrections mostly within +-2,
+ * scale indices around 28).  Every conv's bias is kept inside the loader's
  * accumulator bound, whatever the mode.
  */
 #include "idfw_random.h"
@@ -31,6 +36,9 @@
 #define MEAN_NOISE_RMS 64  /* 1/16 units around the data's middle */
 #define SCALE_CENTER 40    /* scale index of the prior outputs and top */
 #define SCALE_RMS 80       /* 1/16 units: scale indices of about 40 +- 5 */
+#define AR_MEAN_RMS 16     /* 1/16 units: AR mean corrections of about +-1 */
+#define AR_SCALE_CENTER 28 /* the AR prior's scale index */
+#define AR_SCALE_RMS 64    /* 1/16 units: AR scale indices of about 28 +- 4 */
 #define MAX_FIELD16 0xFFFFu
 
 /* ---- the presets: a table, one row per architecture ---- */
@@ -75,6 +83,11 @@ static const idfw_arch PRESETS[] = {
                {1, 0, FLOW_QUADRIPARTITE, 4}},
      .width = 64, .hidden = 1, .kernel = 3, .leaky_shift = 0, .residual = 0,
      .weight_mode = IDFW_WEIGHTS_SMALL, .perm_mode = IDFW_PERM_SHUFFLE},
+    /* The AR prior: no levels, top K = 0, a dense net 29 -> 8 -> 2 (ReLU). */
+    {.name = "tiny-ar", .channels = 3, .bit_depth = 8, .maxval = 255, .tile_w = 32,
+     .tile_h = 32, .initial_squeezes = 0, .nlevels = 0,
+     .width = 8, .hidden = 1, .kernel = 1, .leaky_shift = 0, .residual = 0,
+     .weight_mode = IDFW_WEIGHTS_SMALL, .perm_mode = IDFW_PERM_FLIP, .ar = 1},
 };
 
 #define PRESET_COUNT (sizeof PRESETS / sizeof PRESETS[0])
@@ -136,7 +149,7 @@ static uint64_t isqrt(uint64_t v)
 
 /* ---- convs ---- */
 
-enum conv_role { ROLE_HIDDEN, ROLE_TRANSLATE, ROLE_PRIOR };
+enum conv_role { ROLE_HIDDEN, ROLE_TRANSLATE, ROLE_PRIOR, ROLE_AR };
 
 typedef struct conv_spec {
     uint32_t cin, cout;
@@ -175,6 +188,9 @@ static void output_target(builder *b, const conv_spec *c, uint32_t o, int64_t *r
     } else if (c->role == ROLE_TRANSLATE) {
         *rms = TRANSLATE_RMS;
         *centre = random_in(b, -32, 32);
+    } else if (c->role == ROLE_AR) { /* mean correction, then scale index */
+        *rms = o == 0 ? AR_MEAN_RMS : AR_SCALE_RMS;
+        *centre = (o == 0 ? 0 : 16 * AR_SCALE_CENTER) + random_in(b, -16, 16);
     } else { /* prior: first half means of z, second half scale indices */
         *rms = o < c->cout / 2 ? MEAN_NOISE_RMS : SCALE_RMS;
         *centre = (o < c->cout / 2 ? mid16 : 16 * SCALE_CENTER) + random_in(b, -16, 16);
@@ -206,6 +222,9 @@ static channel_params zero_params(builder *b, const conv_spec *c, uint32_t o)
         int64_t mid16 = 16 * (((int64_t)b->a->maxval + 1) / 2);
         p.mult = 1;
         p.bias = (int32_t)(o < c->cout / 2 ? mid16 : 16 * SCALE_CENTER);
+    } else if (c->role == ROLE_AR) {
+        p.mult = 1;
+        p.bias = o == 0 ? 0 : 16 * AR_SCALE_CENTER;
     }
     return p;
 }
@@ -302,7 +321,8 @@ static void write_net(builder *b, uint32_t cin, uint32_t cout, enum conv_role ou
     }
     put_u16(&b->w, layers);
     put_i32(&b->w, clamp);
-    /* Inputs are latents of pixel-like magnitude. */
+    /* Inputs are latents of pixel-like magnitude (the AR prior's features
+     * are of about that size too). */
     conv_spec c = {.cin = cin, .cout = a->width, .clamp = clamp, .in_bound = clamp,
                    .in_rms = a->maxval / 2 + 1, .role = ROLE_HIDDEN};
     uint32_t tensor = 0; /* index of the tensor the next layer reads */
@@ -449,8 +469,12 @@ int idfw_build_random(const idfw_arch *a, uint64_t seed, uint8_t **out, size_t *
     b.failed |= channels == 0 && a->channels != 0;
     for (uint32_t li = 0; li < a->nlevels && !b.failed && !b.w.failed; li++)
         write_level(&b, li, &channels);
-    if (!b.failed)
+    if (!b.failed && a->ar) { /* K = 0, then the AR prior's net */
+        put_u8(&b.w, 0);
+        write_net(&b, BASELINE_AR_FEATURES, 2, ROLE_AR);
+    } else if (!b.failed) {
         write_top(&b, channels);
+    }
     if (!b.failed && !b.w.failed)
         put_u32(&b.w, (uint32_t)crc32(crc32(0L, Z_NULL, 0), b.w.buf, (uInt)b.w.size));
     if (b.failed || b.w.failed) {

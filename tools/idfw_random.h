@@ -28,6 +28,9 @@ typedef struct idfw_arch {
                             2 extreme (int8 +-127/-128, large mults: heavy clamping) */
     int perm_mode;       /* 0 flip (reverse), 1 seeded shuffle */
     uint32_t top_components; /* mixture components of the top prior (0 or 1: one DL) */
+    int ar;              /* the AR prior instead of the top prior: top K = 0 and one net
+                            BASELINE_AR_FEATURES -> 2 (width, hidden, kernel, activation and
+                            residual as above); valid with nlevels 0, kernel 1, 8-bit RGB */
 } idfw_arch;
 
 enum { IDFW_WEIGHTS_ZERO = 0, IDFW_WEIGHTS_SMALL = 1, IDFW_WEIGHTS_EXTREME = 2 };
@@ -43,7 +46,8 @@ enum { IDFW_PERM_FLIP = 0, IDFW_PERM_SHUFFLE = 1 };
 int idfw_build_random(const idfw_arch *a, uint64_t seed, uint8_t **out, size_t *size);
 
 /* Fills *a with the named preset ("tiny-rgb", "tiny-grey", "digits-bi",
- * "digits-quad", "tiny-rgb-mix", "tiny-rgb-checker", "rgb-64x8").  Returns 0, or -1 for an unknown name. */
+ * "digits-quad", "tiny-rgb-mix", "tiny-rgb-checker", "rgb-64x8", "tiny-ar").
+ * Returns 0, or -1 for an unknown name. */
 int idfw_arch_preset(const char *name, idfw_arch *a);
 
 /* The i-th preset's name, or NULL past the last, so callers can iterate. */

@@ -3,7 +3,9 @@
  * with the random tiny-grey, tiny-rgb or tiny-rgb-checker (two-pass
  * factor-out; RGB images of odd width) model made once at start-up, with
  * odd sizes so the flow's block edges, rounding and baseline strips are
- * all reached. */
+ * all reached.  RGB images whose flags byte has bit 6 set (a bit
+ * fuzz_image.h leaves unused) go through the random tiny-ar model instead
+ * (the AR prior: no levels, a net per sample), at any size. */
 #include "fuzz_image.h"
 
 static const fuzz_kind KINDS[] = {
@@ -11,7 +13,11 @@ static const fuzz_kind KINDS[] = {
     {IDFZIP_COLOR_RGB, 8, 3},
 };
 
-static fuzz_model grey_model, rgb_model, checker_model;
+/* The flags byte of fuzz_image.h's input layout, and its bit picking tiny-ar. */
+#define FLAGS_AT 3
+#define AR_FLAG 64
+
+static fuzz_model grey_model, rgb_model, checker_model, ar_model;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -20,6 +26,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     grey_model = fuzz_build_model("tiny-grey");
     rgb_model = fuzz_build_model("tiny-rgb");
     checker_model = fuzz_build_model("tiny-rgb-checker");
+    ar_model = fuzz_build_model("tiny-ar");
     return 0;
 }
 
@@ -28,7 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     idfzip_image img;
     if (fuzz_image_from_bytes(data, size, KINDS, sizeof KINDS / sizeof *KINDS, &img) != 0)
         return 0;
+    const int ar = size > FLAGS_AT && (data[FLAGS_AT] & AR_FLAG);
     const fuzz_model *m = img.channels == 1 ? &grey_model
+                          : ar              ? &ar_model
                           : (img.width & 1) ? &checker_model : &rgb_model;
     idfzip_options o;
     idfzip_options_init(&o);

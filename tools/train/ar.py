@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import idf  # noqa: E402
 
 FEATURES = 29          # BASELINE_AR_FEATURES in model/model.h
-RECORD = FEATURES + 2  # features, baseline mean16, value
+RECORD = FEATURES + 3  # features, baseline mean16, context, value
 MAXVAL = 255
 TILE = 256
 
@@ -44,7 +44,7 @@ TILE = 256
 def load_records(path):
     """(features int64 (N, 29), baseline mean16 (N,), value (N,))."""
     a = np.fromfile(path, dtype="<i4").reshape(-1, RECORD).astype(np.int64)
-    return torch.from_numpy(a[:, :FEATURES]), torch.from_numpy(a[:, FEATURES]), torch.from_numpy(a[:, FEATURES + 1])
+    return torch.from_numpy(a[:, :FEATURES]), torch.from_numpy(a[:, FEATURES]), torch.from_numpy(a[:, -1])
 
 
 def make_net(width, hidden):
