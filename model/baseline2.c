@@ -736,7 +736,7 @@ static int32_t *trace_store(symbol_io *io, size_t n)
 }
 
 /* The AR prior's net (NULL: none) sees only the blend's members, so it
- * works on RGB tiles whose every channel uses the blend. */
+ * works on RGB and grey tiles whose every channel uses the blend. */
 static int ar_serves_fits(const nn_net *net, const model_tile *t, const b2_fit *fits)
 {
     if (!net)
@@ -744,7 +744,7 @@ static int ar_serves_fits(const nn_net *net, const model_tile *t, const b2_fit *
     for (uint32_t c = 0; c < t->channels; c++)
         if (fits[c].choice.predictor != B2_FIXED)
             return 0;
-    return t->channels == 3;
+    return t->channels == 1 || t->channels == 3;
 }
 
 static int b2_code_tile_with(const b2_version *ver, const nn_net *net, model_tile *t,

@@ -366,12 +366,13 @@ static void read_header(loader *ld, flow_model *m)
                  m->nlevels <= FLOW_MAX_LEVELS);
 }
 
-/* The AR prior (top K = 0, no levels): 8-bit RGB, a net of dense layers
+/* The AR prior (top K = 0, no levels): 8-bit RGB or grey, a net of dense layers
  * (1x1 convs) from the BASELINE_AR_FEATURES features to 2 outputs. */
 static void read_ar_net(loader *ld, flow_model *m)
 {
     m->top_components = 0;
-    if (!need(ld, m->initial_squeezes == 0 && m->image_channels == 3 && m->bit_depth == 8 &&
+    if (!need(ld, m->initial_squeezes == 0 && (m->image_channels == 1 || m->image_channels == 3) &&
+                      m->bit_depth == 8 &&
                       m->maxval == 255))
         return;
     read_net(ld, &m->ar_net, BASELINE_AR_FEATURES, 2);

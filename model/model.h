@@ -126,7 +126,7 @@ const idf_model *baseline_v3_model(void);
 /* The learned AR prior (an .idfw with no flow levels, FORMAT.md):
  * baseline-v3's predictions with each sample's mean and scale index from
  * net, which maps BASELINE_AR_FEATURES integers to (mean correction, scale
- * index), both in 1/16.  RGB tiles only.  net NULL: baseline-v3's means
+ * index), both in 1/16.  RGB or grey tiles.  net NULL: baseline-v3's means
  * and scales with the AR prior's encoder choices (for tools/ar_features). */
 #define BASELINE_AR_FEATURES 29
 #define BASELINE_AR_LOGGED (BASELINE_AR_FEATURES + 2)

@@ -86,7 +86,14 @@ check "v2 file names baseline-v2" sh -c "'$IDFZIP' info v2.idf | grep -q 'model 
 check "v2 file decodes without --model" "$IDFZIP" decompress -f v2.idf -o v2.png
 check "v2 pixels" "$PNGCMP" orig.png v2.png
 check "default model" "$IDFZIP" compress -f --no-store -o d.idf orig.png
-check "the default is baseline-v3" sh -c "'$IDFZIP' info d.idf | grep -q 'model baseline-v3 '"
+check "the RGB default is ar-rgb" sh -c "'$IDFZIP' info d.idf | grep -q 'model ar-rgb '"
+cp "$HERE/data/pngsuite/basn0g08.png" g8.png
+cp "$HERE/data/pngsuite/basn6a08.png" rgba.png
+check "grey default" "$IDFZIP" compress -f --no-store g8.png rgba.png
+check "the grey default is ar-grey" sh -c "'$IDFZIP' info g8.idf | grep -q 'model ar-grey '"
+check "RGBA is coded by baseline-v3" sh -c "'$IDFZIP' info rgba.idf | grep -q 'model baseline-v3 '"
+check "--model baseline-v3" "$IDFZIP" compress -f --no-store --model baseline-v3 orig.png -o v3.idf
+check "v3 file names baseline-v3" sh -c "'$IDFZIP' info v3.idf | grep -q 'model baseline-v3 '"
 check "v1 file decodes without --model" "$IDFZIP" decompress -f v1.idf -o v1.png
 check "v1 pixels" "$PNGCMP" orig.png v1.png
 expect_error "--model with no such name or file" "$IDFZIP" compress -f --model no-such-model orig.png -o nm.idf

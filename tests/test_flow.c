@@ -219,14 +219,14 @@ static void test_codec_with_model(const char *preset, uint32_t channels)
  * portable and the AVX2 dense kernel (and, with several tiles, with one and
  * three threads), all giving the same bytes.  (Each call builds the coder's
  * tables, so the calls are kept few.) */
-static void test_ar_codec(void)
+static void test_ar_codec(const char *preset, uint32_t channels)
 {
     static const uint32_t sizes[][2] = {{1, 1}, {2, 1}, {1, 3}, {3, 2}, {7, 5}, {31, 33},
                                         {64, 64}, {97, 3}, {255, 17}, {300, 9}, {9, 300}};
     uint8_t *file = NULL;
     size_t size = 0;
-    flow_model *m = build("tiny-ar", IDFW_WEIGHTS_SMALL, 5, &file, &size);
-    CHECK(m != NULL && m->nlevels == 0 && m->top_components == 0, "tiny-ar: build");
+    flow_model *m = build(preset, IDFW_WEIGHTS_SMALL, 5, &file, &size);
+    CHECK(m != NULL && m->nlevels == 0 && m->top_components == 0, "%s: build", preset);
     if (!m)
         return;
     uint64_t rng = 31;
@@ -234,28 +234,28 @@ static void test_ar_codec(void)
         const uint32_t w = sizes[s][0], h = sizes[s][1];
         for (int kind = 0; kind < (w * h <= 64 * 64 ? 4 : 2); kind++) {
             idfzip_image img;
-            if (make_image(&img, 3, w, h, 255, &rng) != 0)
+            if (make_image(&img, channels, w, h, 255, &rng) != 0)
                 continue;
-            for (size_t i = 0; kind > 0 && i < (size_t)w * h * 3; i++) {
+            for (size_t i = 0; kind > 0 && i < (size_t)w * h * channels; i++) {
                 if (kind == 1) /* noise */
                     img.samples[i] = (uint16_t)test_rand_below(&rng, 256);
                 else if (kind == 2) /* flat: 0 or 255 by the parity of w + h */
                     img.samples[i] = (w + h) % 2 ? 255 : 0;
                 else /* 0/255 stripes, every few pixels */
-                    img.samples[i] = (i / 3 / (1 + s)) % 2 ? 255 : 0;
+                    img.samples[i] = (i / channels / (1 + s)) % 2 ? 255 : 0;
             }
             uint8_t *a = NULL, *b = NULL, *c = NULL;
             size_t na = 0, nb = 0, nc = 0;
             int st = coded_round_trip(&img, file, size, 1, &a, &na);
-            CHECK(st == IDFZIP_OK, "tiny-ar %ux%u kind %d: %s", w, h, kind, idfzip_error_string(st));
+            CHECK(st == IDFZIP_OK, "%s %ux%u kind %d: %s", preset, w, h, kind, idfzip_error_string(st));
             if (w > 256 || h > 256) {
                 st = coded_round_trip(&img, file, size, 3, &b, &nb);
                 CHECK(st == IDFZIP_OK && na == nb && memcmp(a, b, na) == 0,
-                      "tiny-ar %ux%u kind %d: threads change bytes", w, h, kind);
+                      "%s %ux%u kind %d: threads change bytes", preset, w, h, kind);
             }
             st = coded_round_trip_with(&img, file, size, 1, 1, &c, &nc);
             CHECK(st == IDFZIP_OK && na == nc && memcmp(a, c, na) == 0,
-                  "tiny-ar %ux%u kind %d: portable kernels change bytes", w, h, kind);
+                  "%s %ux%u kind %d: portable kernels change bytes", preset, w, h, kind);
             idfzip_free(a);
             idfzip_free(b);
             idfzip_free(c);
@@ -335,7 +335,8 @@ int main(void)
     test_codec_with_model("tiny-rgb-mix", 3); /* mixture top prior */
     test_codec_with_model("tiny-rgb-checker", 3); /* two-pass factor-out */
     test_codec_with_model("tiny-ar", 3); /* the AR prior: no levels, K = 0 */
-    test_ar_codec();
+    test_ar_codec("tiny-ar", 3);
+    test_ar_codec("tiny-ar-grey", 1);
     test_digits_range();
     test_mixture_fields();
     return test_report("flow");

@@ -600,7 +600,8 @@ static void test_ar_fields(const uint8_t *d, size_t n)
               get_le(d + conv1 + 4, 2) == 2 && conv1 + conv_size(1, w, 2) + 4 == n,
           "tiny-ar layout");
     CHECK(load_status(d, n) == IDFZIP_OK, "tiny-ar loads");
-    CHECK(patched_status(d, n, OFF_CHANNELS, 1, 1) == IDFZIP_ERR_MODEL, "AR prior on grey");
+    CHECK(patched_status(d, n, OFF_CHANNELS, 1, 1) == IDFZIP_OK, "AR prior on grey");
+    CHECK(patched_status(d, n, OFF_CHANNELS, 2, 1) == IDFZIP_ERR_MODEL, "AR prior on grey+alpha");
     CHECK(patched_status(d, n, OFF_CHANNELS, 4, 1) == IDFZIP_ERR_MODEL, "AR prior on RGBA");
     CHECK(patched_status(d, n, OFF_BIT_DEPTH, 16, 1) == IDFZIP_ERR_MODEL, "AR prior of 16 bits");
     CHECK(patched_status(d, n, OFF_MAXVAL, 254, 4) == IDFZIP_ERR_MODEL, "AR prior of maxval 254");
@@ -705,7 +706,9 @@ static void test_invalid_archs(void)
     CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "AR net with 3x3 convs");
     a = preset("tiny-ar");
     a.channels = 1;
-    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "grey AR prior");
+    CHECK(build_status(&a) == IDFZIP_OK, "grey AR prior");
+    a.channels = 4;
+    CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "RGBA AR prior");
     a = preset("tiny-ar");
     a.bit_depth = 16;
     a.maxval = 65535;

@@ -1,4 +1,4 @@
-/* ar_features [-a] OUT.bin IMAGE.png... — the training data of the AR
+/* ar_features [-a] [-g] OUT.bin IMAGE.png... — the training data of the AR
  * prior (tools/train/ar.py): codes each 8-bit RGB image with the AR
  * prior's encoder and no net (baseline-v3's predictions; the net's
  * features do not depend on the net), tile by tile as the codec does, and appends to OUT.bin one record per
@@ -8,6 +8,9 @@
  * own code, so the trainer sees exactly the integers the decoder will.
  *
  * Every 16th sample is kept (a fixed hash of its position), or all with -a.
+ * 8-bit RGB and grey images are used as they are; with -g, RGB images are
+ * first turned into grey by PIL's convert("L") integers,
+ * (19595 R + 38470 G + 7471 B + 32768) >> 16 (the grey model's data).
  * Other kinds of image are skipped with a note on stderr. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,12 +43,17 @@ static int write_i32(FILE *f, const int32_t *v, size_t n)
     return 0;
 }
 
-/* The tile at (x0, y0) of img as planes, coded with baseline-v3's
- * features logged; the kept records go to out. */
+typedef struct dump_opts {
+    int all, grey;
+} dump_opts;
+
+/* The tile at (x0, y0) of img as planes, coded with the AR prior's encoder
+ * with the features logged; the kept records go to out. */
 static int tile_records(const idfzip_image *img, uint32_t x0, uint32_t y0, uint32_t w, uint32_t h,
                         const dl_tables *dl, int all, FILE *out)
 {
-    size_t n = (size_t)w * h * 3;
+    const uint32_t ch = img->channels;
+    size_t n = (size_t)w * h * ch;
     int32_t *planes = malloc(n * sizeof *planes), *feat = malloc(n * 4 * (RECORD - 1));
     latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, feat};
     rans_encoder enc;
@@ -53,11 +61,11 @@ static int tile_records(const idfzip_image *img, uint32_t x0, uint32_t y0, uint3
     int ok = planes && feat && log.value && log.mean16 && log.scale;
     for (uint32_t y = 0; ok && y < h; y++)
         for (uint32_t x = 0; x < w; x++)
-            for (uint32_t c = 0; c < 3; c++)
+            for (uint32_t c = 0; c < ch; c++)
                 planes[(size_t)c * w * h + (size_t)y * w + x] =
-                    img->samples[((size_t)(y0 + y) * img->width + x0 + x) * 3 + c];
+                    img->samples[((size_t)(y0 + y) * img->width + x0 + x) * ch + c];
     symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL};
-    model_tile tile = {w, h, 3, 255, planes};
+    model_tile tile = {w, h, ch, 255, planes};
     ok = ok && baseline_ar_code_tile(NULL, &tile, &io) == 0 && log.count == n;
     for (size_t i = 0; ok && i < n; i++) {
         if (!all && !keep(x0, y0, i))
@@ -74,7 +82,19 @@ static int tile_records(const idfzip_image *img, uint32_t x0, uint32_t y0, uint3
     return ok ? 0 : -1;
 }
 
-static int image_records(const char *path, const dl_tables *dl, int all, FILE *out)
+/* An RGB image to grey in place, as PIL's convert("L"). */
+static void to_grey(idfzip_image *img)
+{
+    size_t n = (size_t)img->width * img->height;
+    for (size_t i = 0; i < n; i++) {
+        const uint16_t *p = img->samples + 3 * i;
+        img->samples[i] = (uint16_t)((19595u * p[0] + 38470u * p[1] + 7471u * p[2] + 32768u) >> 16);
+    }
+    img->channels = 1;
+    img->color_type = IDFZIP_COLOR_GRAY;
+}
+
+static int image_records(const char *path, const dl_tables *dl, dump_opts o, FILE *out)
 {
     size_t size;
     uint8_t *png = read_file(path, &size);
@@ -85,14 +105,16 @@ static int image_records(const char *path, const dl_tables *dl, int all, FILE *o
         return -1;
     }
     free(png);
+    if (o.grey && img.channels == 3 && img.bit_depth == 8)
+        to_grey(&img);
     int st = 0;
-    if (img.channels != 3 || img.bit_depth != 8) {
-        fprintf(stderr, "ar_features: %s: not 8-bit RGB, skipped\n", path);
+    if ((img.channels != 3 && img.channels != 1) || img.bit_depth != 8) {
+        fprintf(stderr, "ar_features: %s: not 8-bit RGB or grey, skipped\n", path);
     } else {
         for (uint32_t y = 0; st == 0 && y < img.height; y += TILE)
             for (uint32_t x = 0; st == 0 && x < img.width; x += TILE)
                 st = tile_records(&img, x, y, img.width - x < TILE ? img.width - x : TILE,
-                                  img.height - y < TILE ? img.height - y : TILE, dl, all, out);
+                                  img.height - y < TILE ? img.height - y : TILE, dl, o.all, out);
     }
     idfzip_image_free(&img);
     return st;
@@ -100,16 +122,19 @@ static int image_records(const char *path, const dl_tables *dl, int all, FILE *o
 
 int main(int argc, char **argv)
 {
-    int all = argc > 1 && strcmp(argv[1], "-a") == 0;
-    if (argc < 3 + all) {
-        fprintf(stderr, "usage: ar_features [-a] OUT.bin IMAGE.png...\n");
+    dump_opts o = {0, 0};
+    int i = 1;
+    for (; i < argc && (!strcmp(argv[i], "-a") || !strcmp(argv[i], "-g")); i++)
+        *(argv[i][1] == 'a' ? &o.all : &o.grey) = 1;
+    if (argc - i < 2) {
+        fprintf(stderr, "usage: ar_features [-a] [-g] OUT.bin IMAGE.png...\n");
         return 2;
     }
-    FILE *out = fopen(argv[1 + all], "wb");
+    FILE *out = fopen(argv[i], "wb");
     dl_tables *dl = dl_tables_create();
     int st = out && dl ? 0 : -1;
-    for (int i = 2 + all; st == 0 && i < argc; i++)
-        st = image_records(argv[i], dl, all, out);
+    for (int k = i + 1; st == 0 && k < argc; k++)
+        st = image_records(argv[k], dl, o, out);
     if (out && fclose(out) != 0)
         st = -1;
     dl_tables_destroy(dl);

@@ -88,6 +88,11 @@ static const idfw_arch PRESETS[] = {
      .tile_h = 32, .initial_squeezes = 0, .nlevels = 0,
      .width = 8, .hidden = 1, .kernel = 1, .leaky_shift = 0, .residual = 0,
      .weight_mode = IDFW_WEIGHTS_SMALL, .perm_mode = IDFW_PERM_FLIP, .ar = 1},
+    /* The same for grey images. */
+    {.name = "tiny-ar-grey", .channels = 1, .bit_depth = 8, .maxval = 255, .tile_w = 32,
+     .tile_h = 32, .initial_squeezes = 0, .nlevels = 0,
+     .width = 8, .hidden = 1, .kernel = 1, .leaky_shift = 0, .residual = 0,
+     .weight_mode = IDFW_WEIGHTS_SMALL, .perm_mode = IDFW_PERM_FLIP, .ar = 1},
 };
 
 #define PRESET_COUNT (sizeof PRESETS / sizeof PRESETS[0])

@@ -46,7 +46,8 @@ enum { IDFW_PERM_FLIP = 0, IDFW_PERM_SHUFFLE = 1 };
 int idfw_build_random(const idfw_arch *a, uint64_t seed, uint8_t **out, size_t *size);
 
 /* Fills *a with the named preset ("tiny-rgb", "tiny-grey", "digits-bi",
- * "digits-quad", "tiny-rgb-mix", "tiny-rgb-checker", "rgb-64x8", "tiny-ar").
+ * "digits-quad", "tiny-rgb-mix", "tiny-rgb-checker", "rgb-64x8", "tiny-ar",
+ * "tiny-ar-grey").
  * Returns 0, or -1 for an unknown name. */
 int idfw_arch_preset(const char *name, idfw_arch *a);
 

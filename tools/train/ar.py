@@ -6,6 +6,7 @@ export it.
     build/tools/ar_features corpus/ar-val.bin corpus/heldout/*.png
     /usr/bin/python3 tools/train/ar.py --data corpus/ar-train.bin \
         --val corpus/ar-val.bin --export weights/ar-rgb.idfw
+    (grey: ar_features -g ..., then ar.py --channels 1 --name ar-grey)
 
 The model (FORMAT.md, "AR prior"): each sample is coded autoregressively,
 its mean first predicted by baseline-v3 (fixed predictors, NLMS, the
@@ -71,9 +72,9 @@ def evaluate(net, data, exact, chunk=1 << 16):
     return total / len(value)
 
 
-def export_ar(net, name):
+def export_ar(net, name, channels=3):
     """The .idfw bytes (FORMAT.md): no levels, top K = 0, the net."""
-    head = struct.pack("<BBIHHBB", 3, 8, MAXVAL, TILE, TILE, 0, 0)
+    head = struct.pack("<BBIHHBB", channels, 8, MAXVAL, TILE, TILE, 0, 0)
     body = b"".join([idf.MAGIC, struct.pack("<H", 1), name.encode("ascii")[:16].ljust(16, b"\0"),
                      head, struct.pack("<B", 0), idf.pack_net(net)])
     return body + struct.pack("<I", zlib.crc32(body) & 0xFFFFFFFF)
@@ -114,6 +115,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--name", default="ar-rgb")
+    p.add_argument("--channels", type=int, default=3, choices=(1, 3),
+                   help="image channels the model serves (1: grey, records from ar_features -g)")
     p.add_argument("--log", default=os.devnull, help="CSV of the training curve")
     p.add_argument("--export", required=True)
     a = p.parse_args()
@@ -132,7 +135,7 @@ def main():
         print("held-out NLL: float %.4f, exact %.4f bpsp (%d samples)" % (
             evaluate(net, val, False), evaluate(net, val, True), len(val[2])))
     with open(a.export, "wb") as f:
-        f.write(export_ar(net, a.name))
+        f.write(export_ar(net, a.name, a.channels))
     print("exported %s: %d MAC per sample" % (a.export, sum(
         l.conv.weight.numel() for l in net.layers)))
 
