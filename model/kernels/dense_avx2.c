@@ -23,12 +23,43 @@
 static uint32_t pairs_of(const struct nn_layer *l) { return (l->cin + 1) / 2; }
 static uint32_t padded_out(const struct nn_layer *l) { return (l->cout + LANES - 1) / LANES * LANES; }
 
+/* After the weights, per block of 8 outputs, the requantisation's
+ * constants in the lanes the kernel uses (64 int32): bias and mult (8
+ * int32 each), then as int64 for the even outputs (0, 2, 4, 6) and for
+ * the odd ones: the shift, the rounding term plus 2^62, and 2^62 >> shift
+ * (nn_floor_shift's bias trick, so a logical shift floors).  Padding
+ * outputs get zeros and are never stored. */
+#define BLOCK_CONSTANTS 64
+#define FLOOR_BIAS ((int64_t)1 << 62)
+
 size_t dense_avx2_packed_size(const struct nn_layer *l)
 {
-    return (size_t)pairs_of(l) * padded_out(l);
+    return (size_t)pairs_of(l) * padded_out(l) + (size_t)padded_out(l) / LANES * BLOCK_CONSTANTS;
 }
 
-/* packed[p * padded_out + o] = (w[o][2p], w[o][2p+1]) as two int16. */
+static void put_i64(int32_t *at, int64_t v)
+{
+    at[0] = (int32_t)(uint32_t)((uint64_t)v & 0xFFFFFFFFu);
+    at[1] = (int32_t)(uint32_t)((uint64_t)v >> 32);
+}
+
+static void pack_constants(const struct nn_layer *l, uint32_t o0, int32_t *k)
+{
+    for (uint32_t j = 0; j < LANES; j++) {
+        const uint32_t o = o0 + j;
+        const int real = o < l->cout;
+        const unsigned sh = real ? l->shift[o] : 0;
+        int32_t *lane = k + 16 + 2 * (j / 2) + (j % 2 ? 8 : 0); /* int64 lane j/2 of even or odd */
+        k[j] = real ? l->bias[o] : 0;
+        k[LANES + j] = real ? l->mult[o] : 0;
+        put_i64(lane, sh);
+        put_i64(lane + 16, (sh ? (int64_t)1 << (sh - 1) : 0) + FLOOR_BIAS);
+        put_i64(lane + 32, FLOOR_BIAS >> sh);
+    }
+}
+
+/* packed[p * padded_out + o] = (w[o][2p], w[o][2p+1]) as two int16, then
+ * the blocks' constants. */
 void dense_avx2_pack(const struct nn_layer *l, int32_t *packed)
 {
     const uint32_t taps = (uint32_t)l->kernel * l->kernel, co = padded_out(l);
@@ -40,6 +71,9 @@ void dense_avx2_pack(const struct nn_layer *l, int32_t *packed)
                     w[j] = l->weight[((size_t)o * l->cin + 2 * p + j) * taps + taps / 2];
             packed[(size_t)p * co + o] = (int32_t)((uint32_t)(uint16_t)w[0] | (uint32_t)(uint16_t)w[1] << 16);
         }
+    int32_t *k = packed + (size_t)pairs_of(l) * co;
+    for (uint32_t o0 = 0; o0 < co; o0 += LANES, k += BLOCK_CONSTANTS)
+        pack_constants(l, o0, k);
 }
 
 #if HAVE_X86
@@ -100,10 +134,40 @@ static void sums8(const int32_t *dense, uint32_t co, const int32_t *pairs, uint3
     _mm256_storeu_si256((__m256i *)sum, _mm256_add_epi32(a0, a1));
 }
 
+/* floor((v * mult + round) / 2^shift) clamped, for the 4 int64 lanes of
+ * product p with the constants at k (see pack_constants). */
+__attribute__((target("avx2")))
+static __m256i floor_shift_clamp(__m256i p, const int32_t *k, __m256i lo, __m256i hi)
+{
+    const __m256i sh = _mm256_loadu_si256((const __m256i *)k);
+    const __m256i rnd = _mm256_loadu_si256((const __m256i *)(k + 16));
+    const __m256i sub = _mm256_loadu_si256((const __m256i *)(k + 32));
+    __m256i v = _mm256_sub_epi64(_mm256_srlv_epi64(_mm256_add_epi64(p, rnd), sh), sub);
+    v = _mm256_blendv_epi8(v, hi, _mm256_cmpgt_epi64(v, hi));
+    return _mm256_blendv_epi8(v, lo, _mm256_cmpgt_epi64(lo, v));
+}
+
+/* The requantisation of nn.h for 8 outputs at once: exact, as
+ * nn_requantise (|sum + bias| < 2^31 and mult < 2^24 keep every int64
+ * term below 2^62). */
+__attribute__((target("avx2")))
+static void requantise8(const int32_t sum[LANES], const int32_t *k, int32_t clamp, int32_t out[LANES])
+{
+    const __m256i v = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)sum),
+                                       _mm256_loadu_si256((const __m256i *)k));
+    const __m256i m = _mm256_loadu_si256((const __m256i *)(k + LANES));
+    const __m256i hi = _mm256_set1_epi64x(clamp), lo = _mm256_set1_epi64x(-(int64_t)clamp);
+    const __m256i even = floor_shift_clamp(_mm256_mul_epi32(v, m), k + 16, lo, hi);
+    const __m256i odd = floor_shift_clamp(
+        _mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(m, 32)), k + 24, lo, hi);
+    _mm256_storeu_si256((__m256i *)out, _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA));
+}
+
 void dense_avx2(const struct nn_layer *l, const int32_t *in, int32_t *out)
 {
     const uint32_t np = pairs_of(l), co = padded_out(l);
-    int32_t pairs[NN_MAX_CHANNELS / 2], sum[16];
+    const int32_t *consts = l->dense + (size_t)np * co;
+    int32_t pairs[NN_MAX_CHANNELS / 2], sum[16], q[LANES];
     input_pairs(l, in, pairs);
     for (uint32_t o0 = 0; o0 < co;) {
         uint32_t n = co - o0 >= 16 ? 16 : LANES;
@@ -111,9 +175,12 @@ void dense_avx2(const struct nn_layer *l, const int32_t *in, int32_t *out)
             sums16(l->dense, co, pairs, np, o0, sum);
         else
             sums8(l->dense, co, pairs, np, o0, sum);
-        for (uint32_t j = 0; j < n && o0 + j < l->cout; j++) {
-            const uint32_t o = o0 + j;
-            out[o] = nn_requantise(sum[j] + l->bias[o], l->mult[o], l->shift[o], l->clamp);
+        for (uint32_t b = 0; b < n; b += LANES) {
+            const uint32_t o = o0 + b, keep = l->cout - o < LANES ? l->cout - o : LANES;
+            int32_t *dst = keep == LANES ? out + o : q;
+            requantise8(sum + b, consts + (size_t)o / LANES * BLOCK_CONSTANTS, l->clamp, dst);
+            for (uint32_t j = 0; dst == q && j < keep; j++)
+                out[o + j] = q[j];
         }
         o0 += n;
     }
