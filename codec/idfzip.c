@@ -195,9 +195,28 @@ static int write_with_model(const idfzip_image *img, const idfzip_options *o,
     return st;
 }
 
-/* Below this many pixels baseline-v3's larger parameter tables can cost
- * more than its better prediction saves, so small images try v1 too. */
+/* Below this many pixels a model's per-tile side information, or a learned
+ * prior meeting a kind of image it was not trained on (a synthetic
+ * gradient), can cost more than its better prediction saves, so an image
+ * whose model was chosen automatically also tries baseline-v3 and v1 and
+ * keeps the smallest. */
 #define SMALL_IMAGE_PIXELS 65536u
+
+/* Codes img with m and keeps the result if it is smaller than *out. */
+static void keep_if_smaller(const idfzip_image *img, const idfzip_options *o,
+                            const idf_model *m, uint8_t **out, size_t *out_size)
+{
+    uint8_t *alt;
+    size_t alt_size;
+    if (write_with_model(img, o, m, &alt, &alt_size) != IDFZIP_OK)
+        return;
+    if (alt_size < *out_size) {
+        free(*out);
+        *out = alt, *out_size = alt_size;
+    } else {
+        free(alt);
+    }
+}
 
 static int write_coded(const idfzip_image *img, const idfzip_options *o,
                        uint8_t **out, size_t *out_size)
@@ -207,18 +226,12 @@ static int write_coded(const idfzip_image *img, const idfzip_options *o,
     if (st != IDFZIP_OK)
         return st;
     st = write_with_model(img, o, ref.model, out, out_size);
-    uint8_t *v1;
-    size_t v1_size;
-    if (st == IDFZIP_OK && ref.model == baseline_v3_model() && !o->model_name &&
-        (uint64_t)img->width * img->height <= SMALL_IMAGE_PIXELS &&
-        write_with_model(img, o, baseline_model(), &v1, &v1_size) == IDFZIP_OK) {
-        if (v1_size < *out_size) {
-            free(*out);
-            *out = v1, *out_size = v1_size;
-        } else {
-            free(v1);
-        }
-    }
+    const idf_model *fallbacks[] = {baseline_v3_model(), baseline_model()};
+    const int automatic = !o->model && !o->model_name;
+    for (size_t i = 0; st == IDFZIP_OK && automatic && i < 2 &&
+                       (uint64_t)img->width * img->height <= SMALL_IMAGE_PIXELS; i++)
+        if (fallbacks[i] != ref.model) /* the baselines serve every image */
+            keep_if_smaller(img, o, fallbacks[i], out, out_size);
     model_release(&ref);
     return st;
 }

@@ -86,7 +86,10 @@ check "v2 file names baseline-v2" sh -c "'$IDFZIP' info v2.idf | grep -q 'model 
 check "v2 file decodes without --model" "$IDFZIP" decompress -f v2.idf -o v2.png
 check "v2 pixels" "$PNGCMP" orig.png v2.png
 check "default model" "$IDFZIP" compress -f --no-store -o d.idf orig.png
-check "the RGB default is ar-rgb" sh -c "'$IDFZIP' info d.idf | grep -q 'model ar-rgb '"
+check "a small gradient falls back to baseline-v3" sh -c "'$IDFZIP' info d.idf | grep -q 'model baseline-v3 '"
+cp "$HERE/data/photos/chelsea.png" photo.png
+check "photo default" "$IDFZIP" compress -f --no-store photo.png
+check "the RGB default is ar-rgb" sh -c "'$IDFZIP' info photo.idf | grep -q 'model ar-rgb '"
 cp "$HERE/data/pngsuite/basn0g08.png" g8.png
 cp "$HERE/data/pngsuite/basn6a08.png" rgba.png
 check "grey default" "$IDFZIP" compress -f --no-store g8.png rgba.png
