@@ -644,7 +644,9 @@ static void sample_params(const b2_tile *bt, uint32_t c, const b2_fit *fit, cons
     *mean16 = p->mean16 + fit->bias16[p->ctx];
     *scale = fit->scale[p->ctx];
     latent_log *log = io->enc ? io->log : NULL;
-    int record = log && log->features && log->count < log->capacity;
+    /* Features exist for blended samples only (the encoder always blends). */
+    int record = log && log->features && log->count < log->capacity &&
+                 fit->choice.predictor == B2_FIXED;
     if (!bt->net && !record)
         return;
     int32_t f[BASELINE_AR_LOGGED], out[2];

@@ -372,8 +372,7 @@ static void read_ar_net(loader *ld, flow_model *m)
 {
     m->top_components = 0;
     if (!need(ld, m->initial_squeezes == 0 && (m->image_channels == 1 || m->image_channels == 3) &&
-                      m->bit_depth == 8 &&
-                      m->maxval == 255))
+                      m->bit_depth == 8 && m->maxval == 255))
         return;
     read_net(ld, &m->ar_net, BASELINE_AR_FEATURES, 2);
     for (uint32_t i = 0; i < m->ar_net.nlayers && !ld->failed; i++)

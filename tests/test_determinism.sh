@@ -57,7 +57,9 @@ EOF
 
 # The images: two photos, two PngSuite files (palette, 16-bit RGBA), and a
 # 600x20 image of three tiles (so that -T 2 really splits the work), coded
-# with the built-in model and with a random flow model.
+# with the built-in model, with the embedded AR priors named (small images
+# chosen automatically may fall back to baseline-v3) and with a random flow
+# model.
 "$B/tools/make_random_model" tiny-rgb 1 "$T/tiny-rgb.idfw" || bad "make_random_model"
 # Triples NAME PNG MODEL ("-": the built-in model); no spaces in paths.
 IMAGES="camera $HERE/data/photos/camera.png -
@@ -65,6 +67,8 @@ chelsea $HERE/data/photos/chelsea.png -
 basn3p04 $HERE/data/pngsuite/basn3p04.png -
 basn6a16 $HERE/data/pngsuite/basn6a16.png -
 tiles $HERE/golden/tiles-rgb8.png -
+tiles-ar $HERE/golden/tiles-rgb8.png ar-rgb
+camera-ar $HERE/data/photos/camera.png ar-grey
 tiles-flow $HERE/golden/tiles-rgb8.png $T/tiny-rgb.idfw
 chelsea-flow $HERE/data/photos/chelsea.png $T/tiny-rgb.idfw"
 

@@ -320,6 +320,23 @@ static void test_presets(void)
     CHECK(idfw_arch_preset("no-such-preset", &a) == -1, "unknown preset");
 }
 
+/* Variant v of weight mode `mode` of arch a, built with seed, loads and
+ * matches its description (what: a label for failures). */
+static void check_variant(const idfw_arch *a, uint64_t seed, const char *what, int mode, int v)
+{
+    uint8_t *d;
+    size_t n;
+    if (build(a, seed, &d, &n) != 0)
+        return;
+    flow_model *m = NULL;
+    int st = idfw_load(d, n, &m);
+    CHECK(st == IDFZIP_OK, "%smode %d variant %d: %d", what, mode, v, st);
+    if (m)
+        check_model(a, m, d, n);
+    idfw_free(m);
+    free(d);
+}
+
 /* Weight modes, permutations, activations, residuals, depths all load. */
 static void test_variants(void)
 {
@@ -332,17 +349,7 @@ static void test_variants(void)
             a.hidden = (uint32_t)v;
             a.residual = v >= 3;
             a.kernel = (uint8_t)(v == 4 ? 1 : 3);
-            uint8_t *d;
-            size_t n;
-            if (build(&a, 100 + (uint64_t)v, &d, &n) != 0)
-                continue;
-            flow_model *m = NULL;
-            int st = idfw_load(d, n, &m);
-            CHECK(st == IDFZIP_OK, "mode %d variant %d: %d", mode, v, st);
-            if (m)
-                check_model(&a, m, d, n);
-            idfw_free(m);
-            free(d);
+            check_variant(&a, 100 + (uint64_t)v, "", mode, v);
         }
     }
     /* Wide nets: the builder shrinks clamps to keep the bound; still valid. */
@@ -367,17 +374,7 @@ static void test_ar_variants(void)
             a.hidden = v == 5 ? 1 : (uint32_t)v;
             a.residual = v >= 3;
             a.width = v == 5 ? NN_MAX_CHANNELS : 8 + 9 * (uint32_t)v; /* 5: 29 -> 1024 -> 2 */
-            uint8_t *d;
-            size_t n;
-            if (build(&a, 200 + (uint64_t)v, &d, &n) != 0)
-                continue;
-            flow_model *m = NULL;
-            int st = idfw_load(d, n, &m);
-            CHECK(st == IDFZIP_OK, "AR mode %d variant %d: %d", mode, v, st);
-            if (m)
-                check_model(&a, m, d, n);
-            idfw_free(m);
-            free(d);
+            check_variant(&a, 200 + (uint64_t)v, "AR ", mode, v);
         }
     }
 }

@@ -240,6 +240,9 @@ static void random_requant(owned_net *n, uint32_t li, int64_t max_bias,
     }
 }
 
+static void add_dense_conv(owned_net *n, uint32_t li, int k, uint32_t c, uint32_t cout,
+                           int64_t bound, int32_t clamp, uint64_t *rng);
+
 /* Adds a conv reading a tensor of c channels bounded by bound, if the
  * overflow rule allows one; returns its output bound or -1. */
 static int64_t add_random_conv(owned_net *n, uint32_t li, uint32_t c,
@@ -253,26 +256,10 @@ static int64_t add_random_conv(owned_net *n, uint32_t li, uint32_t c,
     }
     if (terms >= I32_LIMIT)
         return -1;
-    nn_layer *l = &n->net.layer[li];
-    l->op = NN_CONV;
-    l->kernel = (uint8_t)k;
-    l->cin = c;
-    l->cout = 1 + test_rand_below(rng, 40);
-    l->clamp = random_bound(rng);
-    size_t nw = (size_t)l->cout * c * k * k;
-    n->weight[li] = malloc(nw);
-    n->bias[li] = malloc(sizeof(int32_t) * l->cout);
-    n->mult[li] = malloc(sizeof(int32_t) * l->cout);
-    n->shift[li] = malloc(l->cout);
-    int style = (int)test_rand_below(rng, 4);
-    for (size_t j = 0; j < nw; j++)
-        n->weight[li][j] = random_weight(rng, style);
-    random_requant(n, li, I32_LIMIT - 1 - terms, bound * 40, rng);
-    l->weight = n->weight[li];
-    l->bias = n->bias[li];
-    l->mult = n->mult[li];
-    l->shift = n->shift[li];
-    return l->clamp;
+    const uint32_t cout = 1 + test_rand_below(rng, 40);
+    const int32_t clamp = random_bound(rng);
+    add_dense_conv(n, li, k, c, cout, bound, clamp, rng);
+    return clamp;
 }
 
 /* Builds a random net of 1..6 layers obeying the loader's bounds. */

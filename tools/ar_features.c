@@ -32,17 +32,6 @@ static int keep(uint32_t x, uint32_t y, size_t i)
     return (h & 15u) == 0;
 }
 
-static int write_i32(FILE *f, const int32_t *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b[4] = {(uint8_t)v[i], (uint8_t)(v[i] >> 8), (uint8_t)(v[i] >> 16),
-                        (uint8_t)(v[i] >> 24)};
-        if (fwrite(b, 1, 4, f) != 4)
-            return -1;
-    }
-    return 0;
-}
-
 typedef struct dump_opts {
     int all, grey;
 } dump_opts;
@@ -70,8 +59,8 @@ static int tile_records(const idfzip_image *img, uint32_t x0, uint32_t y0, uint3
     for (size_t i = 0; ok && i < n; i++) {
         if (!all && !keep(x0, y0, i))
             continue;
-        ok = write_i32(out, feat + i * (RECORD - 1), RECORD - 1) == 0 &&
-             write_i32(out, &log.value[i], 1) == 0;
+        ok = write_i32_le(out, feat + i * (RECORD - 1), RECORD - 1) == 0 &&
+             write_i32_le(out, &log.value[i], 1) == 0;
     }
     rans_encoder_free(&enc);
     free(planes);

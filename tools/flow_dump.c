@@ -14,17 +14,6 @@
 #include "../model/idfw.h"
 #include "read_file.h"
 
-static int write_i32(FILE *f, const int32_t *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b[4] = {(uint8_t)v[i], (uint8_t)(v[i] >> 8), (uint8_t)(v[i] >> 16),
-                        (uint8_t)(v[i] >> 24)};
-        if (fwrite(b, 1, 4, f) != 4)
-            return -1;
-    }
-    return 0;
-}
-
 static int run(const flow_model *m, int32_t *samples, uint32_t w, uint32_t h, FILE *out)
 {
     size_t n = (size_t)m->image_channels * w * h;
@@ -41,8 +30,8 @@ static int run(const flow_model *m, int32_t *samples, uint32_t w, uint32_t h, FI
     if (ok && buf)
         bytes = rans_encoder_finish(&enc, buf, bound);
     int32_t count = (int32_t)log.count;
-    ok = ok && bytes > 0 && write_i32(out, &count, 1) == 0 && write_i32(out, log.value, log.count) == 0 &&
-         write_i32(out, log.mean16, log.count) == 0 && write_i32(out, log.scale, log.count) == 0;
+    ok = ok && bytes > 0 && write_i32_le(out, &count, 1) == 0 && write_i32_le(out, log.value, log.count) == 0 &&
+         write_i32_le(out, log.mean16, log.count) == 0 && write_i32_le(out, log.scale, log.count) == 0;
     if (ok)
         printf("%zu\n", bytes);
     free(buf);

@@ -1,5 +1,5 @@
-/* read_file.h — whole-file loading for the tools and tests (not the library,
- * which never touches files). */
+/* read_file.h — whole-file loading, and int32 writing, for the tools and
+ * tests (not the library, which never touches files). */
 #ifndef IDFZIP_READ_FILE_H
 #define IDFZIP_READ_FILE_H
 
@@ -29,6 +29,18 @@ static inline uint8_t *read_file(const char *path, size_t *size)
     fclose(f);
     *size = n;
     return buf;
+}
+
+/* Writes n int32 values little-endian: 0, or -1 on a write error. */
+static inline int write_i32_le(FILE *f, const int32_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b[4] = {(uint8_t)v[i], (uint8_t)(v[i] >> 8), (uint8_t)(v[i] >> 16),
+                        (uint8_t)(v[i] >> 24)};
+        if (fwrite(b, 1, 4, f) != 4)
+            return -1;
+    }
+    return 0;
 }
 
 #endif

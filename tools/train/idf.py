@@ -108,7 +108,9 @@ class QConv(nn.Module):
         b = self.conv.bias.detach().double() * self.gain
         cout = w.shape[0]
         sw = w.abs().reshape(cout, -1).max(dim=1).values / 127.0
-        sw = torch.where(sw > 0, sw, torch.full_like(sw, 1e-8))
+        # A row without weights (a zero-initialised last layer) still has its
+        # bias: scale it so the bias is 2^24 accumulator units, not 2^31+.
+        sw = torch.where(sw > 0, sw, (b.abs() / (self.in_scale * 2 ** 24)).clamp_min(1e-30))
         wq = torch.clamp(torch.round(w / sw.view(-1, 1, 1, 1)), -127, 127)
         ratio = sw * self.in_scale / self.out_scale       # acc -> output units
         bq = torch.round(b / (sw * self.in_scale))

@@ -183,15 +183,18 @@ def main():
         check(len(data["large"][2]) == images["large"].size, "ar_features -a: one record per sample")
 
         net = ar.make_net(12, 2)
-        # Float: the untrained net's all-zero output weights leave its
-        # output bias unrepresentable in the integers (QConv.quantised).
+        # The untrained net's output layer has only biases (zero weights):
+        # its exact integers must give what the float net does.
         before = ar.evaluate(net, data["small"], False)
+        untrained = ar.evaluate(net, data["small"], True)
+        check(abs(untrained - before) < 0.01,
+              "untrained net: exact NLL %.4f against float %.4f" % (untrained, before))
         with open(os.devnull, "w") as log, contextlib.redirect_stdout(log):  # quiet progress lines
             ar.train(net, data["large"], 300, 3e-3, 1024, False, log, warmup=50)
             ar.train(net, data["large"], 20, 3e-3 / 20, 1024, True, log, warmup=1)
         after = ar.evaluate(net, data["small"], True)
         check(after < before - 0.05, "training: held-out NLL %.4f (float) -> %.4f bpsp (exact)" % (before, after))
-        print("ar: trained in %.1f s: held-out NLL %.4f bpsp (float, untrained) -> %.4f bpsp (exact)" % (time.time() - t0, before, after))
+        print("ar: trained in %.1f s: held-out NLL %.4f bpsp (untrained) -> %.4f bpsp (exact)" % (time.time() - t0, before, after))
         model = os.path.join(tmp, "ar.idfw")
         with open(model, "wb") as f:
             f.write(ar.export_ar(net, "test-ar"))
