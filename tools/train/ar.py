@@ -18,7 +18,11 @@ features come from the codec's own C code (tools/ar_features), so training
 sees exactly the integers the decoder computes; only the net is learned.
 
 Phases: float training with Adam (warm-up, cosine decay); --qat-steps
-through the exact integer emulation (idf.Net.exact); export.  Prints the
+through the exact integer emulation (idf.Net.exact); export.  A run takes
+minutes (5.4 for the shipped RGB net on this CPU), so there are no
+checkpoints to resume from; --out keeps the curve (log.csv, curve.png)
+and the net's state.  --device cuda runs it on a GPU (torch 2.x); the
+export does not depend on the device.  Prints the
 held-out NLL in float and exact arithmetic; the coded size is what
 idfzip writes (tools/train/test_ar.py checks the two agree).
 """
@@ -35,6 +39,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import idf  # noqa: E402
+from train import plot_curve  # noqa: E402
 
 FEATURES = 29          # BASELINE_AR_FEATURES in model/model.h
 RECORD = FEATURES + 3  # features, baseline mean16, context, value
@@ -80,26 +85,34 @@ def export_ar(net, name, channels=3):
     return body + struct.pack("<I", zlib.crc32(body) & 0xFFFFFFFF)
 
 
-def train(net, data, steps, lr, batch, exact, log, warmup=200):
+def train(net, data, steps, lr, batch, exact, log, warmup=200, val=None, seen=0):
+    """Adam with warm-up and cosine decay; a row of train.py's log.csv
+    format every 1,000 steps (with the float NLL of ~2^16 held-out samples,
+    evenly strided, every 5,000 when val is given).  Returns the samples seen."""
     feats, mean16, value = data
     opt = torch.optim.Adam(net.parameters(), lr)
-    t0, n = time.time(), len(value)
+    t0, n, phase = time.time(), len(value), "qat" if exact else "float"
     for step in range(steps):
         scale = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
         for g in opt.param_groups:
             g["lr"] = lr * max(scale, 0.02)
-        idx = torch.randint(0, n, (batch,))
+        idx = torch.randint(0, n, (batch,), device=value.device)
         loss = bits(net, feats[idx], mean16[idx], value[idx], exact).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
+        seen += batch
         if step % 1000 == 0 or step + 1 == steps:
             el = time.time() - t0
             eta = el / (step + 1) * (steps - step - 1) / 60
-            line = "%s step %d/%d  loss %.4f bpsp  %.0f samples/s  ETA %.1f min" % (
-                "qat" if exact else "float", step, steps, float(loss), (step + 1) * batch / el, eta)
-            print(line, flush=True)
-            log.write("%s,%d,%.5f,%.1f\n" % ("qat" if exact else "float", step, float(loss), el))
+            print("%s step %d/%d  loss %.4f bpsp  %.0f samples/s  ETA %.1f min" % (
+                phase, step, steps, float(loss), (step + 1) * batch / el, eta), flush=True)
+            held = float("nan")
+            if val is not None and (step % 5000 == 0 or step + 1 == steps):
+                stride = max(1, len(val[2]) >> 16)  # ~2^16 samples from every image
+                held = evaluate(net, tuple(t[::stride] for t in val), False)
+            log.write("%d,%d,%.5f,%.5f,%s\n" % (step, seen, float(loss), held, phase))
+    return seen
 
 
 def main():
@@ -117,21 +130,29 @@ def main():
     p.add_argument("--name", default="ar-rgb")
     p.add_argument("--channels", type=int, default=3, choices=(1, 3),
                    help="image channels the model serves (1: grey, records from ar_features -g)")
-    p.add_argument("--log", default=os.devnull, help="CSV of the training curve")
+    p.add_argument("--device", default="cpu", help="cpu, or cuda with torch 2.x")
+    p.add_argument("--out", help="folder for log.csv, curve.png and the net's state (net.pt)")
     p.add_argument("--export", required=True)
     a = p.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
-    data = load_records(a.data)
+    dev = torch.device(a.device)
+    data = tuple(t.to(dev) for t in load_records(a.data))
+    val = tuple(t.to(dev) for t in load_records(a.val)) if a.val else None
     print("%d training samples" % len(data[2]))
-    net = make_net(a.width, a.hidden)
-    with open(a.log, "w") as log:
+    net = make_net(a.width, a.hidden).to(dev)
+    if a.out:
+        os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "log.csv") if a.out else os.devnull, "w") as log:
+        log.write("step,seen,train_bpsp,val_bpsp,phase\n")
         t0 = time.time()
-        train(net, data, a.steps, a.lr, a.batch, False, log)
-        train(net, data, a.qat_steps, a.lr / 20, a.batch, True, log, warmup=1)
+        seen = train(net, data, a.steps, a.lr, a.batch, False, log, val=val)
+        train(net, data, a.qat_steps, a.lr / 20, a.batch, True, log, warmup=1, val=val, seen=seen)
         print("training: %.1f min" % ((time.time() - t0) / 60))
-    if a.val:
-        val = load_records(a.val)
+    if a.out:
+        torch.save(net.state_dict(), os.path.join(a.out, "net.pt"))
+        plot_curve(a.out)
+    if val is not None:
         print("held-out NLL: float %.4f, exact %.4f bpsp (%d samples)" % (
             evaluate(net, val, False), evaluate(net, val, True), len(val[2])))
     with open(a.export, "wb") as f:
