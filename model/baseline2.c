@@ -347,6 +347,7 @@ typedef struct b2_pred {
     int32_t fixed[B2_FIXED];  /* the blend's members, D x16 (blend only) */
     uint32_t near[B2_FIXED];  /* their errors nearby (blend only) */
     int32_t nb[NB_COUNT];     /* the causal neighbours on plane D */
+    uint64_t near_miss;       /* sum of |miss| at W, N, NW, NE of this channel */
     int32_t ref16;            /* 16 k ref: D x16 + ref16 is 4 x sample x16 */
 } b2_pred;
 
@@ -372,8 +373,8 @@ static void b2_predict(const b2_tile *bt, uint32_t c, b2_choice ch, uint32_t sur
     int32_t mean16 = floor_div4(d16 + p->ref16 + 2);
     int32_t hi = 16 * (int32_t)t->maxval;
     p->mean16 = mean16 < 0 ? 0 : (mean16 > hi ? hi : mean16);
-    p->ctx = activity_bucket(p->nb, (uint32_t)(near_sum_abs(tr->miss, t->width, x, y) * 2 / 3)) *
-                 B2_SURPRISE + surprise;
+    p->near_miss = near_sum_abs(tr->miss, t->width, x, y);
+    p->ctx = activity_bucket(p->nb, (uint32_t)(p->near_miss * 2 / 3)) * B2_SURPRISE + surprise;
 }
 
 /* Records sample (x, y) of channel c, now known, in its trace. */
@@ -624,7 +625,7 @@ static void ar_features(const b2_tile *bt, uint32_t c, const b2_fit *fit, const 
     f[n++] = slog16(p->nb[NB_W] - p->nb[NB_NW]);
     f[n++] = slog16(p->nb[NB_N] - p->nb[NB_NW]);
     f[n++] = slog16(p->nb[NB_NE] - p->nb[NB_N]);
-    f[n++] = log16((uint32_t)near_sum_abs(tr->miss, t->width, x, y));
+    f[n++] = log16((uint32_t)p->near_miss);
     f[n++] = ref >= 0 ? slog16(traces[ref].miss[i]) : 0;
     f[n++] = ref >= 0 && c == 2 ? slog16(traces[0].miss[i]) : 0;
     f[n++] = x ? slog16(tr->miss[i - 1]) : 0;
@@ -658,7 +659,7 @@ static void sample_params(const b2_tile *bt, uint32_t c, const b2_fit *fit, cons
             log->features[log->count * BASELINE_AR_LOGGED + k] = f[k];
     if (!bt->net)
         return;
-    nn_forward_position(bt->net, f, out, bt->net_scratch, io->kernel);
+    nn_forward(bt->net, f, 1, 1, out, bt->net_scratch, io->kernel);
     int64_t m = (int64_t)p->mean16 + out[0], hi = 16 * (int64_t)bt->t->maxval;
     *mean16 = (int32_t)(m < 0 ? 0 : (m > hi ? hi : m));
     int64_t s = nn_floor_shift((int64_t)out[1] + 8, 4);

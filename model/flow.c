@@ -358,28 +358,40 @@ static void pack_net(nn_net *net, void *ctx)
         }
 }
 
+/* The AR prior's net runs on one position at a time: dense layout. */
+static void count_dense(nn_net *net, void *ctx)
+{
+    for (uint32_t i = 0; i < net->nlayers; i++)
+        if (net->layer[i].op == NN_CONV)
+            *(size_t *)ctx += dense_avx2_packed_size(&net->layer[i]);
+}
+
+static void pack_dense(nn_net *net, void *ctx)
+{
+    int32_t **next = ctx;
+    for (uint32_t i = 0; i < net->nlayers; i++)
+        if (net->layer[i].op == NN_CONV) {
+            dense_avx2_pack(&net->layer[i], *next);
+            net->layer[i].dense = *next;
+            *next += dense_avx2_packed_size(&net->layer[i]);
+        }
+}
+
 int flow_pack_kernels(flow_model *m)
 {
     if (nn_kernel_best() == NN_KERNEL_PORTABLE)
         return 0;
     size_t n = 0;
     for_each_net(m, count_packed, &n);
-    for (uint32_t i = 0; m->top_components == 0 && i < m->ar_net.nlayers; i++)
-        if (m->ar_net.layer[i].op == NN_CONV)
-            n += dense_avx2_packed_size(&m->ar_net.layer[i]);
+    if (m->top_components == 0)
+        count_dense(&m->ar_net, &n);
     int32_t *p = malloc((n ? n : 1) * sizeof *p);
     if (!p)
         return -1;
     m->kernel_storage = p;
     for_each_net(m, pack_net, &p);
-    for (uint32_t i = 0; m->top_components == 0 && i < m->ar_net.nlayers; i++) {
-        nn_layer *l = &m->ar_net.layer[i];
-        if (l->op == NN_CONV) {
-            dense_avx2_pack(l, p);
-            l->dense = p;
-            p += dense_avx2_packed_size(l);
-        }
-    }
+    if (m->top_components == 0)
+        pack_dense(&m->ar_net, &p);
     return 0;
 }
 

@@ -200,11 +200,33 @@ static int32_t next_bound(const nn_layer *l, int32_t bound)
     return (l->op == NN_CONV || l->op == NN_ADD) ? l->clamp : bound;
 }
 
+/* A conv at a 1x1 map: only the centre tap meets the input. */
+static void dense_forward(const nn_layer *l, const int32_t *restrict in, int32_t *restrict out)
+{
+    const uint32_t taps = (uint32_t)l->kernel * l->kernel;
+    for (uint32_t o = 0; o < l->cout; o++) {
+        const int8_t *wo = l->weight + (size_t)o * l->cin * taps;
+        int32_t acc = 0;
+        for (uint32_t i = 0; i < l->cin; i++)
+            acc += wo[(size_t)i * taps + taps / 2] * in[i];
+        out[o] = nn_requantise(acc + l->bias[o], l->mult[o], l->shift[o], l->clamp);
+    }
+}
+
+/* A 1x1 map (a net run once per sample, the AR prior) takes the dense
+ * kernel where its weights are packed for it, and dense_forward rather
+ * than the plane loops where no SIMD kernel serves: the same integers. */
 static void conv_dispatch(const nn_layer *l, const int32_t *in, int32_t in_bound, uint32_t h,
                           uint32_t w, int32_t *out, int32_t *kernel_scratch, nn_kernel kernel)
 {
-    if (kernel != NN_KERNEL_PORTABLE && in_bound <= NN_KERNEL_INT16_BOUND)
+    const int simd = kernel != NN_KERNEL_PORTABLE && in_bound <= NN_KERNEL_INT16_BOUND;
+    const int one = h == 1 && w == 1;
+    if (simd && one && l->dense)
+        dense_avx2(l, in, out);
+    else if (simd)
         conv_avx2(l, in, h, w, out, kernel_scratch);
+    else if (one)
+        dense_forward(l, in, out);
     else
         conv_forward(l, in, h, w, out);
 }
@@ -244,60 +266,6 @@ void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
             break;
         case NN_ADD:
             add_forward(src, tensor[l->src], count, l->clamp, dst);
-            break;
-        default:
-            break; /* the loader rejects unknown ops */
-        }
-        bound = next_bound(l, bound);
-    }
-}
-
-/* ---- one position: the dense path ------------------------------------- */
-
-/* A conv at a 1x1 map: only the centre tap meets the input. */
-static void dense_forward(const nn_layer *l, const int32_t *restrict in, int32_t *restrict out)
-{
-    const uint32_t taps = (uint32_t)l->kernel * l->kernel;
-    for (uint32_t o = 0; o < l->cout; o++) {
-        const int8_t *wo = l->weight + (size_t)o * l->cin * taps;
-        int32_t acc = 0;
-        for (uint32_t i = 0; i < l->cin; i++)
-            acc += wo[(size_t)i * taps + taps / 2] * in[i];
-        out[o] = nn_requantise(acc + l->bias[o], l->mult[o], l->shift[o], l->clamp);
-    }
-}
-
-void nn_forward_position(const nn_net *net, const int32_t *in, int32_t *out, int32_t *scratch,
-                         nn_kernel kernel)
-{
-    int32_t bound = net->in_clamp;
-    int32_t *tensor[NN_MAX_LAYERS + 1];
-    int32_t *next = scratch;
-    for (uint32_t t = 0; t < net->nlayers; t++) {
-        tensor[t] = next;
-        next += tensor_channels(net, t);
-    }
-    tensor[net->nlayers] = out;
-    clamp_input(in, net->cin, net->in_clamp, tensor[0]);
-    for (uint32_t i = 0; i < net->nlayers; i++) {
-        const nn_layer *l = &net->layer[i];
-        const int32_t *src = tensor[i];
-        int32_t *dst = tensor[i + 1];
-        switch (l->op) {
-        case NN_CONV:
-            if (kernel != NN_KERNEL_PORTABLE && l->dense && bound <= NN_KERNEL_INT16_BOUND)
-                dense_avx2(l, src, dst);
-            else
-                dense_forward(l, src, dst);
-            break;
-        case NN_RELU:
-            relu_forward(src, l->cout, dst);
-            break;
-        case NN_LEAKY:
-            leaky_forward(src, l->cout, l->leaky_shift, dst);
-            break;
-        case NN_ADD:
-            add_forward(src, tensor[l->src], l->cout, l->clamp, dst);
             break;
         default:
             break; /* the loader rejects unknown ops */

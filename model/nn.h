@@ -52,8 +52,8 @@ typedef struct nn_layer {
     const uint8_t *shift;  /* conv: [cout], 0 .. NN_MAX_SHIFT */
     const int32_t *packed; /* conv, optional: weights in the SIMD kernel's order
                               (conv_avx2_pack); NULL: packed on each call */
-    const int32_t *dense;  /* conv, optional: weights for dense_avx2 (nets run per
-                              position); NULL: the reference loop */
+    const int32_t *dense;  /* conv, optional: weights for dense_avx2 (nets run on
+                              1x1 maps); NULL: not packed for it */
 } nn_layer;
 
 typedef struct nn_net {
@@ -69,16 +69,12 @@ size_t nn_scratch_size(const nn_net *net, uint32_t h, uint32_t w);
 
 /* Runs the net on in (cin planes of h*w) into out (cout planes), its convs
  * with `kernel` where it serves them and the reference loops elsewhere;
- * every kernel gives the same integers.  scratch holds nn_scratch_size()
+ * every kernel gives the same integers.  On a 1x1 map (a net run once per
+ * sample) the convs are dense layers: dense_avx2 where layer.dense is
+ * packed, else a dense loop.  scratch holds nn_scratch_size()
  * elements; in and out may not overlap it. */
 void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
                 int32_t *out, int32_t *scratch, nn_kernel kernel);
-
-/* nn_forward on a 1x1 map (every conv then a dense layer), without the
- * plane machinery: the same integers, for nets run once per sample.
- * scratch holds nn_scratch_size(net, 1, 1) elements. */
-void nn_forward_position(const nn_net *net, const int32_t *in, int32_t *out, int32_t *scratch,
-                         nn_kernel kernel);
 
 /* Multiply-accumulates per output position, for MAC/pixel reports. */
 uint64_t nn_macs_per_position(const nn_net *net);

@@ -212,7 +212,7 @@ static void test_codec_with_model(const char *preset, uint32_t channels)
     free(file);
 }
 
-/* The AR prior codes every sample with its net (nn_forward_position):
+/* The AR prior codes every sample with its net (nn_forward on one position):
  * images of odd sizes below and above the 256-pixel tile, smooth and
  * noisy, and (up to 64x64) flat at 0 or maxval and striped between them
  * (so the corrected means reach both ends), each round trip exact with the

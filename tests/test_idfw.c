@@ -685,7 +685,7 @@ static void test_invalid_archs(void)
     a.level[1].factor_out = 2;
     CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "checkerboard factor-out on the last level");
     /* The AR prior: K = 0 exactly when there are no levels; dense layers
-     * only; 8-bit RGB without initial squeezes.  Each arch below differs
+     * only; 8-bit RGB or grey without initial squeezes.  Each arch below differs
      * from a valid one in that alone. */
     a = preset("tiny-ar");
     CHECK(build_status(&a) == IDFZIP_OK, "tiny-ar");

@@ -3,9 +3,9 @@
  * nn_forward is compared bit for bit with a deliberately naive reference
  * written here (per output pixel, explicit padding tests, 64-bit
  * accumulation, floor division from % and /) on many random nets, and with
- * hand-computed examples.  nn_forward_position (one position, the dense
- * path of the AR prior) must give exactly nn_forward's integers on a 1x1
- * map, with the reference loop and with the packed AVX2 dense kernel.
+ * hand-computed examples.  On 1x1 maps (one position, the dense path of
+ * the AR prior) every kernel, with and without the dense packing, must give
+ * the reference's integers.
  * Because every result must equal the reference, building this test with
  * different compilers and flags shows the outputs do not depend on them.
  */
@@ -516,7 +516,7 @@ static void test_macs(void)
     CHECK(nn_macs_per_position(&net) == 0, "empty net has MACs");
 }
 
-/* ---- nn_forward_position: one position, the dense path ---------------- */
+/* ---- one position: the dense path -------------------------------------- */
 
 /* Largest input bound a conv of c channels and kernel k may read: the
  * loader's k*k*c*bound*128 + |bias| < 2^31, leaving the bias some room. */
@@ -688,7 +688,7 @@ static nn_net *packed_net(const nn_net *net, int32_t **storage)
     return p;
 }
 
-/* Convs of net whose input bound lets nn_forward_position use dense_avx2. */
+/* Convs of net whose input bound lets nn_forward use dense_avx2. */
 static long avx2_dense_convs(const nn_net *net)
 {
     long count = 0;
@@ -702,38 +702,11 @@ static long avx2_dense_convs(const nn_net *net)
     return count;
 }
 
-/* nn_forward_position with exactly nn_scratch_size(net, 1, 1) elements of
- * garbage scratch; like run_nn it checks the input and what lies past out
- * stay untouched. */
-static void run_position(const nn_net *net, const int32_t *in, int32_t *out, uint64_t *rng,
-                         nn_kernel kernel)
-{
-    const size_t nscratch = nn_scratch_size(net, 1, 1);
-    int32_t *scratch = malloc(sizeof(int32_t) * (nscratch ? nscratch : 1));
-    int32_t *in_copy = malloc(sizeof(int32_t) * net->cin);
-    for (size_t k = 0; k < nscratch; k++)
-        scratch[k] = (int32_t)test_rand(rng);
-    for (size_t k = 0; k < GUARD; k++)
-        out[net->cout + k] = GUARD_VALUE;
-    memcpy(in_copy, in, sizeof(int32_t) * net->cin);
-
-    nn_forward_position(net, in, out, scratch, kernel);
-
-    int guard_ok = 1;
-    for (size_t k = 0; k < GUARD; k++)
-        guard_ok &= out[net->cout + k] == GUARD_VALUE;
-    CHECK(guard_ok, "nn_forward_position wrote past the output");
-    CHECK(memcmp(in_copy, in, sizeof(int32_t) * net->cin) == 0,
-          "nn_forward_position changed its input");
-    free(in_copy);
-    free(scratch);
-}
-
-/* One random dense net on one input: nn_forward_position, with the
- * reference loop (layer.dense NULL, either kernel) and with the packed
+/* One random dense net on one input, nn_forward on a 1x1 map: with the
+ * AVX2 kernel and nothing packed for the dense kernel, and with the packed
  * weights (the portable kernel must ignore them; the AVX2 one uses them
- * wherever the input bound allows), against nn_forward on a 1x1 map with
- * the portable kernel, itself checked against the naive reference. */
+ * wherever the input bound allows), against the portable kernel unpacked,
+ * itself checked against the naive reference. */
 static void check_position_net(uint32_t cin, uint32_t cout, uint64_t *rng, int trial,
                                long *avx2_convs, long *fallback_convs)
 {
@@ -762,7 +735,6 @@ static void check_position_net(uint32_t cin, uint32_t cout, uint64_t *rng, int t
         nn_kernel kernel;
         const char *what;
     } runs[] = {
-        {net, NN_KERNEL_PORTABLE, "reference loop"},
         {net, NN_KERNEL_AVX2, "AVX2 kernel, nothing packed"},
         {packed, NN_KERNEL_PORTABLE, "portable kernel, packed"},
         {packed, NN_KERNEL_AVX2, "AVX2 dense kernel"},
@@ -770,7 +742,7 @@ static void check_position_net(uint32_t cin, uint32_t cout, uint64_t *rng, int t
     for (size_t r = 0; r < ARRAY_LEN(runs); r++) {
         if (runs[r].kernel == NN_KERNEL_AVX2 && !avx2)
             continue;
-        run_position(runs[r].net, in, got, rng, runs[r].kernel);
+        run_nn(runs[r].net, in, 1, 1, got, rng, runs[r].kernel);
         size_t k = 0;
         while (k < net->cout && got[k] == want[k])
             k++;
@@ -812,7 +784,7 @@ static void test_position_nets(void)
     for (int r = 0; r < 200; r++)
         check_position_net(1 + test_rand_below(&rng, 80), 1 + test_rand_below(&rng, 48), &rng,
                            trial++, &avx2_convs, &fallback_convs);
-    /* Both paths of nn_forward_position are reached many times. */
+    /* Both dense paths are reached many times. */
     CHECK(avx2_convs > 300 && fallback_convs > 100, "dense convs: %ld within the AVX2 bound, %ld "
           "beyond", avx2_convs, fallback_convs);
 }

@@ -1,4 +1,4 @@
-/* dense_avx2.c — a conv at a 1x1 map (nn_forward_position) with AVX2 (see
+/* dense_avx2.c — a conv at a 1x1 map (nn_forward on one position) with AVX2 (see
  * nn_kernels.h for the contract).
  *
  * The weights of the centre tap are packed as int16 pairs of input

@@ -52,7 +52,7 @@ size_t conv_avx2_scratch(const struct nn_layer *l, uint32_t h, uint32_t w);
 void conv_avx2(const struct nn_layer *l, const int32_t *in, uint32_t h,
                uint32_t w, int32_t *out, int32_t *scratch);
 
-/* A conv at a 1x1 map (nn_forward_position): int32 elements of its packed
+/* A conv at a 1x1 map (nn_forward on one position): int32 elements of its packed
  * weights (nn_layer.dense), the packing, and the layer on in (cin values,
  * |values| <= 32767) into out, identical to the reference.  Only where
  * nn_kernel_supported(NN_KERNEL_AVX2), and only with l->dense packed. */
