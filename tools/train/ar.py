@@ -48,9 +48,9 @@ TILE = 256
 
 
 def load_records(path):
-    """(features int64 (N, 29), baseline mean16 (N,), value (N,))."""
-    a = np.fromfile(path, dtype="<i4").reshape(-1, RECORD).astype(np.int64)
-    return torch.from_numpy(a[:, :FEATURES]), torch.from_numpy(a[:, FEATURES]), torch.from_numpy(a[:, -1])
+    """(features (N, 29), baseline mean16 (N,), value (N,)), int32."""
+    a = torch.from_numpy(np.fromfile(path, dtype="<i4").reshape(-1, RECORD))
+    return a[:, :FEATURES].contiguous(), a[:, FEATURES].contiguous(), a[:, -1].contiguous()
 
 
 def make_net(width, hidden):
@@ -68,12 +68,13 @@ def bits(net, feats, mean16, value, exact):
     return idf.dl_bits(value.to(out.dtype), m, out[:, 1], exact)
 
 
-def evaluate(net, data, exact, chunk=1 << 16):
+def evaluate(net, data, exact, chunk=1 << 16, bits_fn=None):
     feats, mean16, value = data
+    bits_fn = bits_fn or bits
     total = 0.0
     with torch.no_grad():
         for i in range(0, len(value), chunk):
-            total += float(bits(net, feats[i:i + chunk], mean16[i:i + chunk], value[i:i + chunk], exact).sum())
+            total += float(bits_fn(net, feats[i:i + chunk], mean16[i:i + chunk], value[i:i + chunk], exact).sum())
     return total / len(value)
 
 
@@ -85,23 +86,61 @@ def export_ar(net, name, channels=3):
     return body + struct.pack("<I", zlib.crc32(body) & 0xFFFFFFFF)
 
 
-def train(net, data, steps, lr, batch, exact, log, warmup=200, val=None, seen=0):
+class Ema:
+    """An exponential moving average of a net's weights (decay d, warmed up
+    as min(d, (1 + t) / (10 + t)) so early steps do not dominate)."""
+
+    def __init__(self, net, decay):
+        self.decay, self.t = decay, 0
+        self.shadow = [p.detach().clone() for p in net.parameters()]
+
+    def update(self, net):
+        d = min(self.decay, (1 + self.t) / (10 + self.t))
+        self.t += 1
+        with torch.no_grad():
+            for s, p in zip(self.shadow, net.parameters()):
+                s.lerp_(p.detach(), 1 - d)
+
+    def copy_to(self, net):
+        with torch.no_grad():
+            for s, p in zip(self.shadow, net.parameters()):
+                p.copy_(s)
+
+
+def steps_for(seconds, step, elapsed, warmup):
+    """The step count that fills a time budget at the rate measured so far."""
+    return max(warmup + 1, int(seconds * (step + 1) / max(elapsed, 1e-9)))
+
+
+def train(net, data, steps, lr, batch, exact, log, warmup=200, val=None, seen=0,
+          seconds=None, ema=None, bits_fn=None):
     """Adam with warm-up and cosine decay; a row of train.py's log.csv
     format every 1,000 steps (with the float NLL of ~2^16 held-out samples,
-    evenly strided, every 5,000 when val is given).  Returns the samples seen."""
+    evenly strided, every 5,000 when val is given).  With seconds, the run
+    is re-planned after the warm-up to fill that time at the measured rate,
+    steps staying the most it may take (a fixed-budget ablation).  ema (an
+    Ema) is updated after every step; bits_fn replaces bits (e.g. a
+    mixture prior).  Returns the samples seen."""
     feats, mean16, value = data
+    bits_fn = bits_fn or bits
     opt = torch.optim.Adam(net.parameters(), lr)
     t0, n, phase = time.time(), len(value), "qat" if exact else "float"
-    for step in range(steps):
+    step = 0
+    while step < steps:
         scale = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
         for g in opt.param_groups:
             g["lr"] = lr * max(scale, 0.02)
         idx = torch.randint(0, n, (batch,), device=value.device)
-        loss = bits(net, feats[idx], mean16[idx], value[idx], exact).mean()
+        loss = bits_fn(net, feats[idx], mean16[idx], value[idx], exact).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if ema is not None:
+            ema.update(net)
         seen += batch
+        if seconds is not None and step + 1 == warmup:
+            float(loss)  # waits for the device, so the clock is honest
+            steps = min(steps, steps_for(seconds, step, time.time() - t0, warmup))
         if step % 1000 == 0 or step + 1 == steps:
             el = time.time() - t0
             eta = el / (step + 1) * (steps - step - 1) / 60
@@ -110,8 +149,9 @@ def train(net, data, steps, lr, batch, exact, log, warmup=200, val=None, seen=0)
             held = float("nan")
             if val is not None and (step % 5000 == 0 or step + 1 == steps):
                 stride = max(1, len(val[2]) >> 16)  # ~2^16 samples from every image
-                held = evaluate(net, tuple(t[::stride] for t in val), False)
+                held = evaluate(net, tuple(t[::stride] for t in val), False, bits_fn=bits_fn)
             log.write("%d,%d,%.5f,%.5f,%s\n" % (step, seen, float(loss), held, phase))
+        step += 1
     return seen
 
 
@@ -125,6 +165,9 @@ def main():
     p.add_argument("--qat-steps", type=int, default=500)
     p.add_argument("--batch", type=int, default=4096)
     p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seconds", type=float, help="fill this float-phase time (--steps at most)")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="decay of an EMA of the weights, exported in place of the raw ones (0: off)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--name", default="ar-rgb")
@@ -146,7 +189,10 @@ def main():
     with open(os.path.join(a.out, "log.csv") if a.out else os.devnull, "w") as log:
         log.write("step,seen,train_bpsp,val_bpsp,phase\n")
         t0 = time.time()
-        seen = train(net, data, a.steps, a.lr, a.batch, False, log, val=val)
+        ema = Ema(net, a.ema) if a.ema > 0 else None
+        seen = train(net, data, a.steps, a.lr, a.batch, False, log, val=val, seconds=a.seconds, ema=ema)
+        if ema is not None:
+            ema.copy_to(net)
         train(net, data, a.qat_steps, a.lr / 20, a.batch, True, log, warmup=1, val=val, seen=seen)
         print("training: %.1f min" % ((time.time() - t0) / 60))
     if a.out:

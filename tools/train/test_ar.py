@@ -29,6 +29,7 @@ exact steps; the smaller one is held out), exports it with ar.export_ar, then ch
 Prints "ar: N passed, N failed".
 """
 import contextlib
+import copy
 import os
 import subprocess
 import sys
@@ -42,6 +43,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import ar  # noqa: E402
+import ar_sweep  # noqa: E402
 import test_export  # noqa: E402  (its check() counts)
 from test_export import check, png_bytes, smooth_images  # noqa: E402
 
@@ -164,6 +166,36 @@ def round_trip(build, model, png, image, tmp, label, tile_bytes=None):
         label, size, 8.0 * size / image.size), flush=True)
 
 
+def check_sweep_pieces(net, data):
+    """ar_sweep.py's pieces: a mixture of two DLs with equal weights, one
+    the net's and one with its mean a unit higher, costs -log2 of the mean
+    of their probabilities; a time-budgeted run (ar.train with seconds)
+    stops well before its step limit."""
+    shifted = copy.deepcopy(net)
+    mix = ar_sweep.make_mix_net(net.layers[0].conv.out_channels, len(net.layers) - 1, 2)
+    last = net.layers[-1].conv
+    with torch.no_grad():
+        shifted.layers[-1].conv.bias[0] += 16.0 / 16 / shifted.layers[-1].gain  # +1 in pixel units
+        for src, dst in zip(net.layers[:-1], mix.layers[:-1]):
+            dst.conv.weight.copy_(src.conv.weight)
+            dst.conv.bias.copy_(src.conv.bias)
+        out = mix.layers[-1].conv  # rows: mean, mean, scale, scale, logit, logit
+        out.weight.zero_()
+        out.bias.zero_()
+        out.weight[:4].copy_(last.weight[[0, 0, 1, 1]])
+        out.bias[:4].copy_(last.bias[[0, 0, 1, 1]])
+        out.bias[1] += 16.0 / 16 / mix.layers[-1].gain
+        a = ar.bits(net, *data, exact=False).double()
+        b = ar.bits(shifted, *data, exact=False).double()
+        want = float((-torch.log2(0.5 * torch.exp2(-a) + 0.5 * torch.exp2(-b))).mean())
+    got = ar.evaluate(mix, data, False, bits_fn=ar_sweep.mix_bits_fn(2))
+    check(abs(got - want) < 1e-3 and abs(want - float(a.mean())) > 0.01,
+          "mixture of two DLs: %.5f bpsp, want %.5f (one DL: %.5f)" % (got, want, float(a.mean())))
+    with open(os.devnull, "w") as log, contextlib.redirect_stdout(log):
+        seen = ar.train(ar.make_net(8, 1), data, 20000, 3e-3, 64, False, log, warmup=20, seconds=0.3)
+    check(20 * 64 < seen < 20000 * 64, "a 0.3 s training budget: %d samples" % seen)
+
+
 def main():
     build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
     torch.set_num_threads(1)  # a tiny net: one thread is as fast, and steadier on a busy machine
@@ -195,6 +227,7 @@ def main():
         after = ar.evaluate(net, data["small"], True)
         check(after < before - 0.05, "training: held-out NLL %.4f (float) -> %.4f bpsp (exact)" % (before, after))
         print("ar: trained in %.1f s: held-out NLL %.4f bpsp (untrained) -> %.4f bpsp (exact)" % (time.time() - t0, before, after))
+        check_sweep_pieces(net, data["small"])
         model = os.path.join(tmp, "ar.idfw")
         with open(model, "wb") as f:
             f.write(ar.export_ar(net, "test-ar"))
