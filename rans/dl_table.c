@@ -277,3 +277,69 @@ void dl_mixture_table(const int32_t *mean16, const int32_t *scale, const uint16_
     t->guide = guide;
     freq_table_build_guide(t);
 }
+
+/* A per-value mixture's window, clipped to 0..maxval, and its cumulative
+ * frequencies (dl_mixture_table's, computed one at a time). */
+typedef struct mixture_coder {
+    const int32_t *mean16, *scale;
+    const uint16_t *weight;
+    uint32_t k, n; /* n: values lo..hi, then the escape */
+    int32_t lo;
+    uint64_t base, room;
+} mixture_coder;
+
+static mixture_coder mixture_coder_init(const int32_t *mean16, const int32_t *scale,
+                                        const uint16_t *weight, uint32_t k, int32_t maxval)
+{
+    mixture_coder c = {mean16, scale, weight, k, 0, 0, 0, 0};
+    int32_t hi;
+    mixture_window(mean16, scale, k, &c.lo, &hi);
+    c.lo = c.lo < 0 ? 0 : (c.lo > maxval ? maxval : c.lo);
+    hi = hi < c.lo ? c.lo : (hi > maxval ? maxval : hi);
+    c.n = (uint32_t)(hi - c.lo + 2);
+    c.base = mixture_cdf(mean16, scale, weight, k, c.lo);
+    c.room = RANS_PROB_SCALE - c.n;
+    return c;
+}
+
+/* cum[j] of the table; cum[n] = RANS_PROB_SCALE. */
+static uint32_t mixture_cum(const mixture_coder *c, uint32_t j)
+{
+    if (j >= c->n)
+        return RANS_PROB_SCALE;
+    uint64_t f = mixture_cdf(c->mean16, c->scale, c->weight, c->k, c->lo + (int32_t)j) - c->base;
+    return (uint32_t)(((f * c->room) >> 32) + j);
+}
+
+void dl_mixture_encode(rans_encoder *enc, int32_t value, const int32_t *mean16,
+                       const int32_t *scale, const uint16_t *weight, uint32_t k, int32_t maxval)
+{
+    mixture_coder c = mixture_coder_init(mean16, scale, weight, k, maxval);
+    int64_t j = (int64_t)value - c.lo;
+    uint32_t sym = j >= 0 && j < (int64_t)c.n - 1 ? (uint32_t)j : c.n - 1;
+    uint32_t start = mixture_cum(&c, sym);
+    rans_encoder_put(enc, start, mixture_cum(&c, sym + 1) - start);
+    if (sym == c.n - 1)
+        dl_encode_escape(enc, (int32_t)j);
+}
+
+int32_t dl_mixture_decode(rans_decoder *dec, const int32_t *mean16, const int32_t *scale,
+                          const uint16_t *weight, uint32_t k, int32_t maxval)
+{
+    mixture_coder c = mixture_coder_init(mean16, scale, weight, k, maxval);
+    uint32_t slot = rans_decoder_peek(dec), a = 0, b = c.n, start = 0;
+    while (b - a > 1) { /* cum[a] <= slot < cum[b] */
+        uint32_t mid = a + (b - a) / 2, cm = mixture_cum(&c, mid);
+        if (cm <= slot)
+            a = mid, start = cm;
+        else
+            b = mid;
+    }
+    rans_decoder_advance(dec, start, mixture_cum(&c, a + 1) - start);
+    int64_t v = (int64_t)c.lo + (a == c.n - 1 ? dl_decode_escape(dec) : (int32_t)a);
+    if (v < -DL_VALUE_LIMIT || v > DL_VALUE_LIMIT) {
+        dec->overrun = 1;
+        return 0;
+    }
+    return (int32_t)v;
+}

@@ -67,6 +67,20 @@ int32_t dl_decode_escape(rans_decoder *dec); /* sets dec->overrun if invalid */
 void dl_mixture_table(const int32_t *mean16, const int32_t *scale, const uint16_t *weight,
                       uint32_t k, freq_table *t, int32_t *lo, uint16_t *cum, uint16_t *guide);
 
+/* One value known to lie in 0..maxval (maxval < DL_MIXTURE_MAX_SYMBOLS - 1)
+ * from a mixture of k DLs that may change with every value: the window of
+ * dl_mixture_table clipped to 0..maxval, coded without building the table.
+ * The encoder computes the two cumulative frequencies it needs; the decoder
+ * finds its symbol by bisection (log2 of the window size steps of k CDF
+ * lookups each).  A value outside the window (it has the escape symbol's
+ * mass) is sent as dl_encode_escape(value - lo).  The decoder returns some
+ * value and sets dec->overrun on a corrupt stream; a value outside 0..maxval
+ * is the caller's to refuse. */
+void dl_mixture_encode(rans_encoder *enc, int32_t value, const int32_t *mean16,
+                       const int32_t *scale, const uint16_t *weight, uint32_t k, int32_t maxval);
+int32_t dl_mixture_decode(rans_decoder *dec, const int32_t *mean16, const int32_t *scale,
+                          const uint16_t *weight, uint32_t k, int32_t maxval);
+
 /* The table for (scale, fraction) and its bucket layout, for tests. */
 const freq_table *dl_table_get(const dl_tables *t, uint32_t scale,
                                uint32_t frac);

@@ -14,7 +14,8 @@ A variant is NAME:KEY=VALUE,... with keys
                     (float NLL only: the codec codes one DL per sample)
     qat, qat_batch  quantisation-aware steps after the float phase (500 at
                     batch 4096, at lr / 20)
-Each variant gets DIR/NAME.csv (ar.py's log format) and, unless it is a
+Each variant gets DIR/NAME.csv (ar.py's log format), DIR/NAME.pt (the
+net's state) and, unless it is a
 mixture, DIR/NAME.idfw (its export, codable with idfzip -m FILE); one row
 per variant goes to DIR/results.tsv: held-out NLL in float and in the exact
 integers the codec runs, over every held-out record.
@@ -92,6 +93,7 @@ def run_variant(v, data, val, seconds, out, dev, channels):
             ar.train(net, train_data, v["qat"], v["lr"] / 20, v["qat_batch"], True, log,
                      warmup=1, val=val, seen=seen)
     row["train_s"] = time.time() - t0
+    torch.save(net.state_dict(), os.path.join(out, v["name"] + ".pt"))
     row["float"] = ar.evaluate(net, val, False, bits_fn=bits_fn)
     row["exact"] = float("nan") if mix else ar.evaluate(net, val, True)
     if not mix:
