@@ -636,21 +636,56 @@ static void ar_features(const b2_tile *bt, uint32_t c, const b2_fit *fit, const 
     f[n++] = fit->bias16[p->ctx];
 }
 
-/* The mean (1/16) and scale index of a sample: the tile's fit of its
- * context, or with a net, the net's. */
-static void sample_params(const b2_tile *bt, uint32_t c, const b2_fit *fit, const b2_trace *traces,
-                          uint32_t x, uint32_t y, const b2_pred *p, symbol_io *io,
-                          int32_t *mean16, uint32_t *scale)
+/* What codes one sample: one DL (k = 1) or the AR prior's mixture of two. */
+typedef struct b2_prior {
+    uint32_t k;
+    int32_t mean16[2], scale[2];
+    uint16_t weight[2];
+} b2_prior;
+
+/* A net's mean correction and scale index (1/16) as a DL's parameters. */
+static void dl_from_net(const b2_tile *bt, const b2_pred *p, int32_t mean_out, int32_t scale_out,
+                        int32_t *mean16, int32_t *scale)
 {
-    *mean16 = p->mean16 + fit->bias16[p->ctx];
-    *scale = fit->scale[p->ctx];
+    int64_t m = (int64_t)p->mean16 + mean_out, hi = 16 * (int64_t)bt->t->maxval;
+    *mean16 = (int32_t)(m < 0 ? 0 : (m > hi ? hi : m));
+    int64_t s = nn_floor_shift((int64_t)scale_out + 8, 4);
+    *scale = (int32_t)(s < 0 ? 0 : (s >= DL_NUM_SCALES ? DL_NUM_SCALES - 1 : s));
+}
+
+/* The net's outputs as the sample's prior.  A mixture's first weight is
+ * 1/2 + (logit0 - logit1) / 256 (logits in 1/16), in 1/2^15, kept in
+ * 1 .. 2^15 - 1 so both components stay. */
+static void prior_from_net(const b2_tile *bt, const b2_pred *p, const int32_t *out, b2_prior *pr)
+{
+    if (bt->net->cout == BASELINE_AR_OUTPUTS) {
+        dl_from_net(bt, p, out[0], out[1], &pr->mean16[0], &pr->scale[0]);
+        return;
+    }
+    pr->k = 2;
+    dl_from_net(bt, p, out[0], out[2], &pr->mean16[0], &pr->scale[0]);
+    dl_from_net(bt, p, out[1], out[3], &pr->mean16[1], &pr->scale[1]);
+    int64_t w = 16384 + 128 * ((int64_t)out[4] - out[5]);
+    w = w < 1 ? 1 : (w > 32767 ? 32767 : w);
+    pr->weight[0] = (uint16_t)w;
+    pr->weight[1] = (uint16_t)(32768 - w);
+}
+
+/* The prior of a sample: the tile's fit of its context, or with a net,
+ * the net's. */
+static void sample_params(const b2_tile *bt, uint32_t c, const b2_fit *fit, const b2_trace *traces,
+                          uint32_t x, uint32_t y, const b2_pred *p, symbol_io *io, b2_prior *pr)
+{
+    pr->k = 1;
+    pr->mean16[0] = p->mean16 + fit->bias16[p->ctx];
+    pr->scale[0] = (int32_t)fit->scale[p->ctx];
     latent_log *log = io->enc ? io->log : NULL;
     /* Features exist for blended samples only (the encoder always blends). */
     int record = log && log->features && log->count < log->capacity &&
                  fit->choice.predictor == B2_FIXED;
     if (!bt->net && !record)
         return;
-    int32_t f[BASELINE_AR_LOGGED], out[2];
+    int32_t f[BASELINE_AR_LOGGED], out[BASELINE_AR_MIX_OUTPUTS];
     ar_features(bt, c, fit, traces, x, y, p, f);
     f[BASELINE_AR_FEATURES] = p->mean16;
     f[BASELINE_AR_FEATURES + 1] = (int32_t)p->ctx;
@@ -660,10 +695,7 @@ static void sample_params(const b2_tile *bt, uint32_t c, const b2_fit *fit, cons
     if (!bt->net)
         return;
     nn_forward(bt->net, f, 1, 1, out, bt->net_scratch, io->kernel);
-    int64_t m = (int64_t)p->mean16 + out[0], hi = 16 * (int64_t)bt->t->maxval;
-    *mean16 = (int32_t)(m < 0 ? 0 : (m > hi ? hi : m));
-    int64_t s = nn_floor_shift((int64_t)out[1] + 8, 4);
-    *scale = (uint32_t)(s < 0 ? 0 : (s >= DL_NUM_SCALES ? DL_NUM_SCALES - 1 : s));
+    prior_from_net(bt, p, out, pr);
 }
 
 static int b2_code_samples(const b2_tile *bt, model_tile *t, const uint32_t *order,
@@ -675,16 +707,18 @@ static int b2_code_samples(const b2_tile *bt, model_tile *t, const uint32_t *ord
         for (uint32_t x = 0; x < t->width; x++) {
             const size_t at = (size_t)y * t->width + x;
             for (uint32_t i = 0; i < t->channels; i++) {
-                uint32_t c = order[i], scale;
-                int32_t mean16;
+                uint32_t c = order[i];
+                b2_prior pr;
                 b2_pred p;
                 uint32_t surprise = reference_surprise(traces, t->channels, c, at);
                 b2_predict(bt, c, fits[c].choice, surprise, &traces[c], x, y, &p);
                 if (!fits[c].used[p.ctx])
                     return -1; /* decoding: the encoder never saw this context */
-                sample_params(bt, c, &fits[c], traces, x, y, &p, io, &mean16, &scale);
+                sample_params(bt, c, &fits[c], traces, x, y, &p, io, &pr);
                 int32_t *s = t->samples + c * bt->plane + at;
-                *s = symbol_io_latent(io, *s, mean16, scale);
+                *s = pr.k == 1 ? symbol_io_latent(io, *s, pr.mean16[0], (uint32_t)pr.scale[0])
+                               : symbol_io_mixture(io, *s, pr.mean16, pr.scale, pr.weight, pr.k,
+                                                   (int32_t)t->maxval);
                 if (*s < 0 || *s > (int32_t)t->maxval)
                     return -1;
                 b2_record(bt, c, fits[c].choice, &traces[c], x, y, &p);

@@ -81,6 +81,24 @@ static inline int32_t symbol_io_latent(symbol_io *io, int32_t value,
     return dl_decode(io->dl, io->dec, mean16, scale);
 }
 
+/* A value in 0..maxval from a mixture of k DLs (dl_mixture_encode); the
+ * log records the first component's mean and scale. */
+static inline int32_t symbol_io_mixture(symbol_io *io, int32_t value, const int32_t *mean16,
+                                        const int32_t *scale, const uint16_t *weight,
+                                        uint32_t k, int32_t maxval)
+{
+    if (io->enc) {
+        dl_mixture_encode(io->enc, value, mean16, scale, weight, k, maxval);
+        if (io->log && io->log->count < io->log->capacity) {
+            io->log->value[io->log->count] = value;
+            io->log->mean16[io->log->count] = mean16[0];
+            io->log->scale[io->log->count++] = scale[0];
+        }
+        return value;
+    }
+    return dl_mixture_decode(io->dec, mean16, scale, weight, k, maxval);
+}
+
 static inline uint32_t symbol_io_bits(symbol_io *io, uint32_t value,
                                       unsigned nbits)
 {
@@ -126,8 +144,12 @@ const idf_model *baseline_v3_model(void);
 /* The learned AR prior (an .idfw with no flow levels, FORMAT.md):
  * baseline-v3's predictions with each sample's mean and scale index from
  * net, which maps BASELINE_AR_FEATURES integers to (mean correction, scale
- * index), both in 1/16.  RGB or grey tiles.  net NULL: baseline-v3's means
- * and scales with the AR prior's encoder choices (for tools/ar_features). */
+ * index), both in 1/16, or (idfzip 0.6) to a mixture of two DLs: two mean
+ * corrections, two scale indices and two logits.  RGB or grey tiles.  net
+ * NULL: baseline-v3's means and scales with the AR prior's encoder choices
+ * (for tools/ar_features). */
+#define BASELINE_AR_OUTPUTS 2
+#define BASELINE_AR_MIX_OUTPUTS 6
 #define BASELINE_AR_FEATURES 29
 #define BASELINE_AR_LOGGED (BASELINE_AR_FEATURES + 2)
 struct nn_net;

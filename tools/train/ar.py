@@ -53,19 +53,41 @@ def load_records(path):
     return a[:, :FEATURES].contiguous(), a[:, FEATURES].contiguous(), a[:, -1].contiguous()
 
 
-def make_net(width, hidden):
-    net = idf.Net(FEATURES, 2, width, hidden, 1, "relu", gain=8.0, in_scale=1.0 / 64)
+def make_net(width, hidden, mix=False):
+    """The net; mix: outputs for a mixture of two DLs (idfzip 0.6)."""
+    net = idf.Net(FEATURES, 6 if mix else 2, width, hidden, 1, "relu", gain=8.0, in_scale=1.0 / 64)
     with torch.no_grad():  # start: no mean correction, scale index 30 (s ~ 5.8)
-        net.layers[-1].conv.bias[1] = 30.0 / 8.0
+        if mix:  # the components start at different scales so they can specialise
+            net.layers[-1].conv.bias[2] = 26.0 / 8.0
+            net.layers[-1].conv.bias[3] = 34.0 / 8.0
+        else:
+            net.layers[-1].conv.bias[1] = 30.0 / 8.0
     return net
+
+
+def mixture_weight(out16):
+    """The first component's weight from the logits (1/16): 1/2 + (l0 - l1)
+    / 256 in 1/2^15, kept in 1 .. 2^15 - 1 (model/baseline2.c).  The
+    outputs are integers, so the float and the exact path agree."""
+    return torch.clamp(16384 + 128 * (out16[:, 4] - out16[:, 5]), 1, 32767) / 32768.0
 
 
 def bits(net, feats, mean16, value, exact):
     """-log2 P(value) per sample, as the codec computes it."""
     x = feats.float().view(-1, FEATURES, 1, 1)  # integers below 2^12: exact in float
-    out = net.output16(x, exact).view(-1, 2)
-    m = torch.clamp(mean16.to(out.dtype) + out[:, 0], 0, 16 * MAXVAL)
-    return idf.dl_bits(value.to(out.dtype), m, out[:, 1], exact)
+    cout = net.layers[-1].conv.out_channels
+    out = net.output16(x, exact).view(-1, cout)
+    v = value.to(out.dtype)
+    if cout == 2:
+        m = torch.clamp(mean16.to(out.dtype) + out[:, 0], 0, 16 * MAXVAL)
+        return idf.dl_bits(v, m, out[:, 1], exact)
+    w = mixture_weight(out)
+    b = []
+    for j in range(2):
+        m = torch.clamp(mean16.to(out.dtype) + out[:, j], 0, 16 * MAXVAL)
+        b.append(idf.dl_bits(v, m, out[:, 2 + j], exact))
+    ln2 = math.log(2.0)  # -log2(w p0 + (1 - w) p1), stably
+    return -torch.logsumexp(torch.stack([torch.log(w) - b[0] * ln2, torch.log1p(-w) - b[1] * ln2]), 0) / ln2
 
 
 def evaluate(net, data, exact, chunk=1 << 16, bits_fn=None):
@@ -161,6 +183,7 @@ def main():
     p.add_argument("--val", help="held-out records (ar_features)")
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--hidden", type=int, default=2)
+    p.add_argument("--mix", action="store_true", help="a mixture of two DLs per sample (idfzip 0.6)")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--qat-steps", type=int, default=500)
     p.add_argument("--batch", type=int, default=4096)
@@ -183,7 +206,7 @@ def main():
     data = tuple(t.to(dev) for t in load_records(a.data))
     val = tuple(t.to(dev) for t in load_records(a.val)) if a.val else None
     print("%d training samples" % len(data[2]))
-    net = make_net(a.width, a.hidden).to(dev)
+    net = make_net(a.width, a.hidden, a.mix).to(dev)
     if a.out:
         os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "log.csv") if a.out else os.devnull, "w") as log:

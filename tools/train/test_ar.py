@@ -79,12 +79,14 @@ def features(build, png, out, label):
 
 
 def expected_params(net, data):
-    """mean16 and scale index of each record, as sample_params() computes."""
+    """mean16 and scale index of each record (of a mixture: of its first
+    component, what the C log records), as sample_params() computes."""
     feats, base16, _ = data
+    cout = net.layers[-1].conv.out_channels
     with torch.no_grad():
-        out = net.exact(feats.view(-1, ar.FEATURES, 1, 1)).view(-1, 2)
+        out = net.exact(feats.view(-1, ar.FEATURES, 1, 1)).view(-1, cout)
     mean16 = torch.clamp(base16 + out[:, 0], 0, 16 * MAXVAL)
-    scale = torch.clamp(torch.div(out[:, 1] + 8, 16, rounding_mode="floor"), 0, 95)
+    scale = torch.clamp(torch.div(out[:, 1 if cout == 2 else 2] + 8, 16, rounding_mode="floor"), 0, 95)
     return mean16.numpy(), scale.numpy(), out.numpy()
 
 
@@ -214,29 +216,34 @@ def main():
             return 1
         check(len(data["large"][2]) == images["large"].size, "ar_features -a: one record per sample")
 
-        net = ar.make_net(12, 2)
-        # The untrained net's output layer has only biases (zero weights):
-        # its exact integers must give what the float net does.
-        before = ar.evaluate(net, data["small"], False)
-        untrained = ar.evaluate(net, data["small"], True)
-        check(abs(untrained - before) < 0.01,
-              "untrained net: exact NLL %.4f against float %.4f" % (untrained, before))
-        with open(os.devnull, "w") as log, contextlib.redirect_stdout(log):  # quiet progress lines
-            ar.train(net, data["large"], 300, 3e-3, 1024, False, log, warmup=50)
-            ar.train(net, data["large"], 20, 3e-3 / 20, 1024, True, log, warmup=1)
-        after = ar.evaluate(net, data["small"], True)
-        check(after < before - 0.05, "training: held-out NLL %.4f (float) -> %.4f bpsp (exact)" % (before, after))
-        print("ar: trained in %.1f s: held-out NLL %.4f bpsp (untrained) -> %.4f bpsp (exact)" % (time.time() - t0, before, after))
-        check_sweep_pieces(net, data["small"])
-        model = os.path.join(tmp, "ar.idfw")
-        with open(model, "wb") as f:
-            f.write(ar.export_ar(net, "test-ar"))
-
-        tile_bytes = compare_tile(build, net, model, images["small"], data["small"],
-                                  os.path.join(tmp, "small.bin"), tmp, "small")
-        for label in ("small", "large"):
-            round_trip(build, model, pngs[label], images[label], tmp, label + "-file",
-                       tile_bytes if label == "small" else None)
+        for mix in (False, True):
+            kind = "mixture" if mix else "one DL"
+            net = ar.make_net(12, 2, mix)
+            # The untrained net's output layer has only biases (zero weights):
+            # its exact integers must give what the float net does.
+            before = ar.evaluate(net, data["small"], False)
+            untrained = ar.evaluate(net, data["small"], True)
+            check(abs(untrained - before) < 0.01,
+                  "%s: untrained net: exact NLL %.4f against float %.4f" % (kind, untrained, before))
+            with open(os.devnull, "w") as log, contextlib.redirect_stdout(log):  # quiet progress lines
+                ar.train(net, data["large"], 300, 3e-3, 1024, False, log, warmup=50)
+                ar.train(net, data["large"], 20, 3e-3 / 20, 1024, True, log, warmup=1)
+            after = ar.evaluate(net, data["small"], True)
+            check(after < before - 0.05, "%s: training: held-out NLL %.4f (float) -> %.4f bpsp (exact)" % (
+                kind, before, after))
+            print("ar: %s: trained in %.1f s: held-out NLL %.4f bpsp (untrained) -> %.4f bpsp (exact)" % (
+                kind, time.time() - t0, before, after))
+            if not mix:
+                check_sweep_pieces(net, data["small"])
+            model = os.path.join(tmp, "ar.idfw")
+            with open(model, "wb") as f:
+                f.write(ar.export_ar(net, "test-ar-mix" if mix else "test-ar"))
+            tag = "mix-" if mix else ""
+            tile_bytes = compare_tile(build, net, model, images["small"], data["small"],
+                                      os.path.join(tmp, "small.bin"), tmp, tag + "small")
+            for label in ("small", "large"):
+                round_trip(build, model, pngs[label], images[label], tmp, tag + label + "-file",
+                           tile_bytes if label == "small" else None)
     print("ar: %.1f s" % (time.time() - t0))
     print("ar: %d passed, %d failed" % (test_export.passed, test_export.failed))
     return 1 if test_export.failed else 0
