@@ -654,8 +654,8 @@ static void dl_from_net(const b2_tile *bt, const b2_pred *p, int32_t mean_out, i
 }
 
 /* The net's outputs as the sample's prior.  A mixture's first weight is
- * 1/2 + (logit0 - logit1) / 256 (logits in 1/16), in 1/2^15, kept in
- * 1 .. 2^15 - 1 so both components stay. */
+ * sigmoid(logit0 - logit1) (logits in 1/16) through the coder's integer
+ * logistic, in 1/2^15, kept in 1 .. 2^15 - 1 so both components stay. */
 static void prior_from_net(const b2_tile *bt, const b2_pred *p, const int32_t *out, b2_prior *pr)
 {
     if (bt->net->cout == BASELINE_AR_OUTPUTS) {
@@ -665,7 +665,7 @@ static void prior_from_net(const b2_tile *bt, const b2_pred *p, const int32_t *o
     pr->k = 2;
     dl_from_net(bt, p, out[0], out[2], &pr->mean16[0], &pr->scale[0]);
     dl_from_net(bt, p, out[1], out[3], &pr->mean16[1], &pr->scale[1]);
-    int64_t w = 16384 + 128 * ((int64_t)out[4] - out[5]);
+    int64_t w = (int64_t)(dl_logistic_cdf_q32(2 * ((int64_t)out[4] - out[5]), 1u << 20) >> 17);
     w = w < 1 ? 1 : (w > 32767 ? 32767 : w);
     pr->weight[0] = (uint16_t)w;
     pr->weight[1] = (uint16_t)(32768 - w);

@@ -337,6 +337,8 @@ int main(void)
     test_codec_with_model("tiny-ar", 3); /* the AR prior: no levels, K = 0 */
     test_ar_codec("tiny-ar", 3);
     test_ar_codec("tiny-ar-grey", 1);
+    test_codec_with_model("tiny-ar-mix", 3); /* a mixture of two DLs per sample */
+    test_ar_codec("tiny-ar-mix", 3);
     test_digits_range();
     test_mixture_fields();
     return test_report("flow");

@@ -203,7 +203,7 @@ static void check_model(const idfw_arch *a, const flow_model *m, const uint8_t *
     if (a->ar) {
         CHECK(m->nlevels == 0 && m->top_components == 0, "%s: levels %u, K %u", a->name,
               m->nlevels, m->top_components);
-        check_net(a, &m->ar_net, BASELINE_AR_FEATURES, 2);
+        check_net(a, &m->ar_net, BASELINE_AR_FEATURES, idfw_ar_outputs(a));
         /* Loaded where the AVX2 kernel runs: every dense layer packed for it. */
         for (uint32_t i = 0; i < m->ar_net.nlayers; i++)
             if (m->ar_net.layer[i].op == NN_CONV)
@@ -250,7 +250,7 @@ static double arch_macs_per_pixel(const idfw_arch *a)
         total += (double)level * positions;
     }
     if (a->ar) /* one net per sample */
-        total += (double)arch_net_macs(a, BASELINE_AR_FEATURES, 2) * a->channels;
+        total += (double)arch_net_macs(a, BASELINE_AR_FEATURES, idfw_ar_outputs(a)) * a->channels;
     return total;
 }
 
@@ -701,6 +701,13 @@ static void test_invalid_archs(void)
     a = preset("tiny-ar");
     a.kernel = 3;
     CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "AR net with 3x3 convs");
+    a = preset("tiny-ar-mix"); /* 6 outputs: a mixture of two DLs; no other count */
+    CHECK(build_status(&a) == IDFZIP_OK, "tiny-ar-mix");
+    for (uint32_t outputs = 1; outputs <= 8; outputs++) {
+        a.ar_outputs = outputs;
+        if (outputs != 2 && outputs != 6)
+            CHECK(build_status(&a) == IDFZIP_ERR_MODEL, "AR net with %u outputs", outputs);
+    }
     a = preset("tiny-ar");
     a.channels = 1;
     CHECK(build_status(&a) == IDFZIP_OK, "grey AR prior");

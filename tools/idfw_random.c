@@ -39,6 +39,7 @@
 #define AR_MEAN_RMS 16     /* 1/16 units: AR mean corrections of about +-1 */
 #define AR_SCALE_CENTER 28 /* the AR prior's scale index */
 #define AR_SCALE_RMS 64    /* 1/16 units: AR scale indices of about 28 +- 4 */
+#define AR_LOGIT_RMS 64    /* 1/16 units: mixture weights of about 1/2 +- 1/4 */
 #define MAX_FIELD16 0xFFFFu
 
 /* ---- the presets: a table, one row per architecture ---- */
@@ -88,6 +89,11 @@ static const idfw_arch PRESETS[] = {
      .tile_h = 32, .initial_squeezes = 0, .nlevels = 0,
      .width = 8, .hidden = 1, .kernel = 1, .leaky_shift = 0, .residual = 0,
      .weight_mode = IDFW_WEIGHTS_SMALL, .perm_mode = IDFW_PERM_FLIP, .ar = 1},
+    /* The AR prior with a mixture of two DLs per sample: 29 -> 8 -> 6. */
+    {.name = "tiny-ar-mix", .channels = 3, .bit_depth = 8, .maxval = 255, .tile_w = 32,
+     .tile_h = 32, .initial_squeezes = 0, .nlevels = 0,
+     .width = 8, .hidden = 1, .kernel = 1, .leaky_shift = 0, .residual = 0,
+     .weight_mode = IDFW_WEIGHTS_SMALL, .perm_mode = IDFW_PERM_FLIP, .ar = 1, .ar_outputs = 6},
     /* The same for grey images. */
     {.name = "tiny-ar-grey", .channels = 1, .bit_depth = 8, .maxval = 255, .tile_w = 32,
      .tile_h = 32, .initial_squeezes = 0, .nlevels = 0,
@@ -181,6 +187,16 @@ static int8_t random_weight(builder *b)
     }
 }
 
+/* What output o of an AR net of cout outputs is: one DL's (mean
+ * correction, scale index), or a mixture's (2 means, 2 scales, 2 logits). */
+enum ar_output { AR_MEAN, AR_SCALE, AR_LOGIT };
+static enum ar_output ar_output_of(uint32_t cout, uint32_t o)
+{
+    if (cout == 2)
+        return o == 0 ? AR_MEAN : AR_SCALE;
+    return o < 2 ? AR_MEAN : (o < 4 ? AR_SCALE : AR_LOGIT);
+}
+
 /* What output channel o should look like before weights: its typical size
  * (rms) and its centre, both in output units. */
 static void output_target(builder *b, const conv_spec *c, uint32_t o, int64_t *rms,
@@ -193,9 +209,10 @@ static void output_target(builder *b, const conv_spec *c, uint32_t o, int64_t *r
     } else if (c->role == ROLE_TRANSLATE) {
         *rms = TRANSLATE_RMS;
         *centre = random_in(b, -32, 32);
-    } else if (c->role == ROLE_AR) { /* mean correction, then scale index */
-        *rms = o == 0 ? AR_MEAN_RMS : AR_SCALE_RMS;
-        *centre = (o == 0 ? 0 : 16 * AR_SCALE_CENTER) + random_in(b, -16, 16);
+    } else if (c->role == ROLE_AR) {
+        enum ar_output kind = ar_output_of(c->cout, o);
+        *rms = kind == AR_MEAN ? AR_MEAN_RMS : (kind == AR_SCALE ? AR_SCALE_RMS : AR_LOGIT_RMS);
+        *centre = (kind == AR_SCALE ? 16 * AR_SCALE_CENTER : 0) + random_in(b, -16, 16);
     } else { /* prior: first half means of z, second half scale indices */
         *rms = o < c->cout / 2 ? MEAN_NOISE_RMS : SCALE_RMS;
         *centre = (o < c->cout / 2 ? mid16 : 16 * SCALE_CENTER) + random_in(b, -16, 16);
@@ -229,7 +246,7 @@ static channel_params zero_params(builder *b, const conv_spec *c, uint32_t o)
         p.bias = (int32_t)(o < c->cout / 2 ? mid16 : 16 * SCALE_CENTER);
     } else if (c->role == ROLE_AR) {
         p.mult = 1;
-        p.bias = o == 0 ? 0 : 16 * AR_SCALE_CENTER;
+        p.bias = ar_output_of(c->cout, o) == AR_SCALE ? 16 * AR_SCALE_CENTER : 0;
     }
     return p;
 }
@@ -476,7 +493,7 @@ int idfw_build_random(const idfw_arch *a, uint64_t seed, uint8_t **out, size_t *
         write_level(&b, li, &channels);
     if (!b.failed && a->ar) { /* K = 0, then the AR prior's net */
         put_u8(&b.w, 0);
-        write_net(&b, BASELINE_AR_FEATURES, 2, ROLE_AR);
+        write_net(&b, BASELINE_AR_FEATURES, idfw_ar_outputs(a), ROLE_AR);
     } else if (!b.failed) {
         write_top(&b, channels);
     }

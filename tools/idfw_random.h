@@ -29,9 +29,13 @@ typedef struct idfw_arch {
     int perm_mode;       /* 0 flip (reverse), 1 seeded shuffle */
     uint32_t top_components; /* mixture components of the top prior (0 or 1: one DL) */
     int ar;              /* the AR prior instead of the top prior: top K = 0 and one net
-                            BASELINE_AR_FEATURES -> 2 (width, hidden, kernel, activation and
-                            residual as above); valid with nlevels 0, kernel 1, 8-bit RGB */
+                            BASELINE_AR_FEATURES -> ar_outputs (width, hidden, kernel, activation
+                            and residual as above); valid with nlevels 0, kernel 1, 8-bit RGB */
+    uint32_t ar_outputs; /* 2 (one DL) or 6 (a mixture of two); 0 means 2 */
 } idfw_arch;
+
+/* The AR net's output count of a (2 unless ar_outputs says otherwise). */
+static inline uint32_t idfw_ar_outputs(const idfw_arch *a) { return a->ar_outputs ? a->ar_outputs : 2; }
 
 enum { IDFW_WEIGHTS_ZERO = 0, IDFW_WEIGHTS_SMALL = 1, IDFW_WEIGHTS_EXTREME = 2 };
 enum { IDFW_PERM_FLIP = 0, IDFW_PERM_SHUFFLE = 1 };

@@ -5,7 +5,8 @@
  * odd sizes so the flow's block edges, rounding and baseline strips are
  * all reached.  RGB images whose flags byte has bit 6 set (a bit
  * fuzz_image.h leaves unused) go through the random tiny-ar model instead
- * (the AR prior: no levels, a net per sample), at any size. */
+ * (the AR prior: no levels, a net per sample), at any size, or tiny-ar-mix
+ * (a mixture of two DLs per sample) where the width is odd. */
 #include "fuzz_image.h"
 
 static const fuzz_kind KINDS[] = {
@@ -17,7 +18,7 @@ static const fuzz_kind KINDS[] = {
 #define FLAGS_AT 3
 #define AR_FLAG 64
 
-static fuzz_model grey_model, rgb_model, checker_model, ar_model;
+static fuzz_model grey_model, rgb_model, checker_model, ar_model, ar_mix_model;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -27,6 +28,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     rgb_model = fuzz_build_model("tiny-rgb");
     checker_model = fuzz_build_model("tiny-rgb-checker");
     ar_model = fuzz_build_model("tiny-ar");
+    ar_mix_model = fuzz_build_model("tiny-ar-mix");
     return 0;
 }
 
@@ -37,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     const int ar = size > FLAGS_AT && (data[FLAGS_AT] & AR_FLAG);
     const fuzz_model *m = img.channels == 1 ? &grey_model
-                          : ar              ? &ar_model
+                          : ar              ? ((img.width & 1) ? &ar_mix_model : &ar_model)
                           : (img.width & 1) ? &checker_model : &rgb_model;
     idfzip_options o;
     idfzip_options_init(&o);

@@ -7,7 +7,7 @@
  * checksums instead of reaching the PNG reader, the models and the rANS
  * decoder.  Files coded with a flow model decode with the random tiny-grey
  * (one channel) or tiny-rgb model the seeds were made with, files naming
- * tiny-ar with the random AR prior of that name.  The pixel
+ * tiny-ar or tiny-ar-mix with the random AR prior of that name.  The pixel
  * limit is small so that a hostile header cannot make one input slow.
  */
 #include <stdlib.h>
@@ -18,7 +18,7 @@
 
 #define IDF_FIXED_SIZE 22 /* magic, version .. reserved, width, height */
 
-static fuzz_model grey_model, rgb_model, ar_model;
+static fuzz_model grey_model, rgb_model, ar_model, ar_mix_model;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -27,6 +27,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     grey_model = fuzz_build_model("tiny-grey");
     rgb_model = fuzz_build_model("tiny-rgb");
     ar_model = fuzz_build_model("tiny-ar");
+    ar_mix_model = fuzz_build_model("tiny-ar-mix");
     return 0;
 }
 
@@ -131,10 +132,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.max_pixels = FUZZ_MAX_PIXELS;
     const fuzz_model *m = size > 12 && data[12] == 1 ? &grey_model : &rgb_model;
     /* A coded file's model name follows the fixed header, NUL-padded. */
-    static const char ar_name[] = "tiny-ar";
+    static const char ar_name[] = "tiny-ar", ar_mix_name[] = "tiny-ar-mix";
     if (size >= IDF_FIXED_SIZE + sizeof ar_name &&
         memcmp(data + IDF_FIXED_SIZE, ar_name, sizeof ar_name) == 0)
         m = &ar_model;
+    if (size >= IDF_FIXED_SIZE + sizeof ar_mix_name &&
+        memcmp(data + IDF_FIXED_SIZE, ar_mix_name, sizeof ar_mix_name) == 0)
+        m = &ar_mix_model;
     o.model = m->bytes;
     o.model_size = m->size;
     idfzip_info info;

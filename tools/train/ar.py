@@ -58,18 +58,42 @@ def make_net(width, hidden, mix=False):
     net = idf.Net(FEATURES, 6 if mix else 2, width, hidden, 1, "relu", gain=8.0, in_scale=1.0 / 64)
     with torch.no_grad():  # start: no mean correction, scale index 30 (s ~ 5.8)
         if mix:  # the components start at different scales so they can specialise
-            net.layers[-1].conv.bias[2] = 26.0 / 8.0
-            net.layers[-1].conv.bias[3] = 34.0 / 8.0
+            net.layers[-1].conv.bias[2] = 22.0 / 8.0
+            net.layers[-1].conv.bias[3] = 38.0 / 8.0
         else:
             net.layers[-1].conv.bias[1] = 30.0 / 8.0
     return net
 
 
+_TAIL_Q32 = []
+
+
+def tail_q32():
+    """DL_TAIL_Q32 of rans/dl_constants.h: round(2^32 sigmoid(-k / 256))."""
+    if not _TAIL_Q32:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "rans", "dl_constants.h")
+        text = open(path).read()
+        body = text[text.index("DL_TAIL_Q32[DL_TAIL_STEPS + 1] = {"):]
+        body = body[body.index("{") + 1:body.index("}")]
+        _TAIL_Q32.append(torch.tensor([int(v.strip().rstrip("u")) for v in body.split(",") if v.strip()],
+                                      dtype=torch.int64))
+    return _TAIL_Q32[0]
+
+
 def mixture_weight(out16):
-    """The first component's weight from the logits (1/16): 1/2 + (l0 - l1)
-    / 256 in 1/2^15, kept in 1 .. 2^15 - 1 (model/baseline2.c).  The
-    outputs are integers, so the float and the exact path agree."""
-    return torch.clamp(16384 + 128 * (out16[:, 4] - out16[:, 5]), 1, 32767) / 32768.0
+    """The first component's weight from the logits (1/16), as
+    model/baseline2.c computes it: dl_logistic_cdf_q32(2 (l0 - l1), 2^20)
+    >> 17, kept in 1 .. 2^15 - 1, over 2^15; the gradient is the
+    sigmoid's.  The outputs are integers in both paths, so this is exact."""
+    d = out16[:, 4] - out16[:, 5]
+    soft = torch.sigmoid(d / 16.0)
+    with torch.no_grad():
+        table = tail_q32().to(out16.device)
+        k = (16 * d.abs()).to(torch.int64)
+        tail = torch.where(k < len(table) - 1, table[torch.clamp(k, max=len(table) - 1)], torch.zeros_like(k))
+        cdf = torch.where(d >= 0, (1 << 32) - tail, tail)
+        exact = torch.clamp(cdf >> 17, 1, 32767).to(out16.dtype) / 32768.0
+    return soft + (exact - soft).detach()
 
 
 def bits(net, feats, mean16, value, exact):
