@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 #define IDFZIP_VERSION_MAJOR 0
-#define IDFZIP_VERSION_MINOR 5
+#define IDFZIP_VERSION_MINOR 6
 #define IDFZIP_VERSION_PATCH 0
 
 /* IDFZIP_API marks the functions the shared library exports.  The library

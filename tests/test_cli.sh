@@ -89,11 +89,11 @@ check "default model" "$IDFZIP" compress -f --no-store -o d.idf orig.png
 check "a small gradient falls back to baseline-v3" sh -c "'$IDFZIP' info d.idf | grep -q 'model baseline-v3 '"
 cp "$HERE/data/photos/chelsea.png" photo.png
 check "photo default" "$IDFZIP" compress -f --no-store photo.png
-check "the RGB default is ar-rgb" sh -c "'$IDFZIP' info photo.idf | grep -q 'model ar-rgb '"
+check "the RGB default is ar-rgb-mix" sh -c "'$IDFZIP' info photo.idf | grep -q 'model ar-rgb-mix '"
 cp "$HERE/data/pngsuite/basn0g08.png" g8.png
 cp "$HERE/data/pngsuite/basn6a08.png" rgba.png
 check "grey default" "$IDFZIP" compress -f --no-store g8.png rgba.png
-check "the grey default is ar-grey" sh -c "'$IDFZIP' info g8.idf | grep -q 'model ar-grey '"
+check "the grey default is ar-grey-mix" sh -c "'$IDFZIP' info g8.idf | grep -q 'model ar-grey-mix '"
 check "RGBA is coded by baseline-v3" sh -c "'$IDFZIP' info rgba.idf | grep -q 'model baseline-v3 '"
 check "--model baseline-v3" "$IDFZIP" compress -f --no-store --model baseline-v3 orig.png -o v3.idf
 check "v3 file names baseline-v3" sh -c "'$IDFZIP' info v3.idf | grep -q 'model baseline-v3 '"

@@ -69,6 +69,8 @@ basn6a16 $HERE/data/pngsuite/basn6a16.png -
 tiles $HERE/golden/tiles-rgb8.png -
 tiles-ar $HERE/golden/tiles-rgb8.png ar-rgb
 camera-ar $HERE/data/photos/camera.png ar-grey
+tiles-mix $HERE/golden/tiles-rgb8.png ar-rgb-mix
+camera-mix $HERE/data/photos/camera.png ar-grey-mix
 tiles-flow $HERE/golden/tiles-rgb8.png $T/tiny-rgb.idfw
 chelsea-flow $HERE/data/photos/chelsea.png $T/tiny-rgb.idfw"
 

@@ -9,12 +9,13 @@ else
     echo "rans/dl_constants.h differs from tools/gen_dl_constants.py output"
 fi
 # The embedded defaults (README, Models; weights/README.md).
-if python3 "$ROOT/tools/embed_weights.py" "$ROOT/weights/ar-rgb.idfw" "$ROOT/weights/ar-grey.idfw" |
+W=$ROOT/weights
+if python3 "$ROOT/tools/embed_weights.py" "$W/ar-rgb-mix.idfw" "$W/ar-grey-mix.idfw" "$W/ar-rgb.idfw" "$W/ar-grey.idfw" |
     cmp -s - "$ROOT/model/builtin_weights.c"; then
     pass=$((pass + 1))
 else
     fail=$((fail + 1))
-    echo "model/builtin_weights.c differs from tools/embed_weights.py of weights/ar-rgb.idfw weights/ar-grey.idfw"
+    echo "model/builtin_weights.c differs from tools/embed_weights.py of weights/ar-{rgb-mix,grey-mix,rgb,grey}.idfw"
 fi
 echo "generated: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -13,7 +13,8 @@ its mean first predicted by baseline-v3 (fixed predictors, NLMS, the
 error-weighted blend; the integer flow z = x - mean is then an
 autoregressive integer coupling), and a small net (dense layers, the
 integers of model/nn.h) maps BASELINE_AR_FEATURES integer features of that
-prediction to a mean correction and a scale index, both in 1/16.  The
+prediction to a mean correction and a scale index, both in 1/16 (with
+--mix, idfzip 0.6: a mixture of two DLs, two of each and two logits).  The
 features come from the codec's own C code (tools/ar_features), so training
 sees exactly the integers the decoder computes; only the net is learned.
 

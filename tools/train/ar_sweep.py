@@ -10,13 +10,15 @@ A variant is NAME:KEY=VALUE,... with keys
     batch, lr       Adam's batch and peak rate (default 65536 and 3e-3)
     stride          train on every stride-th record only (data ablation)
     ema             decay of an EMA of the weights, used for QAT and export
-    mix             K > 1: a mixture of K discretized logistics per sample
-                    (float NLL only: the codec codes one DL per sample)
+    mix             K > 1: a mixture of K discretized logistics per sample,
+                    softmax weights, float NLL only (the ablation of
+                    docs/ablation.md 3b; the codec's mixture of two, with
+                    its integer weight, is ar.py --mix)
     qat, qat_batch  quantisation-aware steps after the float phase (500 at
                     batch 4096, at lr / 20)
 Each variant gets DIR/NAME.csv (ar.py's log format), DIR/NAME.pt (the
-net's state) and, unless it is a
-mixture, DIR/NAME.idfw (its export, codable with idfzip -m FILE); one row
+net's state) and, unless it is a mixture, DIR/NAME.idfw (its export,
+codable with idfzip --model FILE); one row
 per variant goes to DIR/results.tsv: held-out NLL in float and in the exact
 integers the codec runs, over every held-out record.
 """
