@@ -39,6 +39,10 @@ typedef struct latent_log {
      * baseline's mean16 and its context (0..71), what tools/ar_features
      * gives the trainer. */
     int32_t *features;
+    /* Optional: per latent 3 integers, a mixture's second mean16, second
+     * scale and first weight (0, 0, 0 for one DL), beside the first
+     * component's mean16 and scale above. */
+    int32_t *mixture;
 } latent_log;
 
 /* Work space a model keeps between tiles of one thread (so the hot loop
@@ -72,6 +76,9 @@ static inline int32_t symbol_io_latent(symbol_io *io, int32_t value,
     if (io->enc) {
         dl_encode(io->dl, io->enc, value, mean16, scale);
         if (io->log && io->log->count < io->log->capacity) {
+            if (io->log->mixture)
+                for (int i = 0; i < 3; i++)
+                    io->log->mixture[3 * io->log->count + (size_t)i] = 0;
             io->log->value[io->log->count] = value;
             io->log->mean16[io->log->count] = mean16;
             io->log->scale[io->log->count++] = (int32_t)scale;
@@ -82,7 +89,8 @@ static inline int32_t symbol_io_latent(symbol_io *io, int32_t value,
 }
 
 /* A value in 0..maxval from a mixture of k DLs (dl_mixture_encode); the
- * log records the first component's mean and scale. */
+ * log records the first component's mean and scale, and with a mixture
+ * array the second's and the first weight (the log knows k = 2 only). */
 static inline int32_t symbol_io_mixture(symbol_io *io, int32_t value, const int32_t *mean16,
                                         const int32_t *scale, const uint16_t *weight,
                                         uint32_t k, int32_t maxval)
@@ -90,6 +98,10 @@ static inline int32_t symbol_io_mixture(symbol_io *io, int32_t value, const int3
     if (io->enc) {
         dl_mixture_encode(io->enc, value, mean16, scale, weight, k, maxval);
         if (io->log && io->log->count < io->log->capacity) {
+            if (io->log->mixture) {
+                int32_t *mix = io->log->mixture + 3 * io->log->count;
+                mix[0] = mean16[1], mix[1] = scale[1], mix[2] = weight[0];
+            }
             io->log->value[io->log->count] = value;
             io->log->mean16[io->log->count] = mean16[0];
             io->log->scale[io->log->count++] = scale[0];

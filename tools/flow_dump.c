@@ -5,7 +5,9 @@
  *
  * PLANES: int32 little-endian samples, planar (channel, row, column),
  * W x H with W and H multiples of the model's alignment.
- * OUT.bin: int32 count, then count values, count means, count scales.
+ * OUT.bin: int32 count, then count values, count means, count scales
+ * (of a mixture: its first component's), then count triples (a mixture's
+ * second mean and scale and first weight; zeros for one DL).
  * Prints the rANS stream size in bytes of the tile. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +19,13 @@
 static int run(const flow_model *m, int32_t *samples, uint32_t w, uint32_t h, FILE *out)
 {
     size_t n = (size_t)m->image_channels * w * h;
-    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, NULL};
+    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, NULL, malloc(n * 12)};
     dl_tables *dl = dl_tables_create();
     rans_encoder enc;
     rans_encoder_init(&enc);
     symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL};
     model_tile tile = {w, h, m->image_channels, m->maxval, samples};
-    int ok = log.value && log.mean16 && log.scale && dl &&
+    int ok = log.value && log.mean16 && log.scale && log.mixture && dl &&
              m->slot.code_tile(&m->slot, &tile, &io) == 0;
     size_t bound = rans_encoder_bound(&enc), bytes = 0;
     uint8_t *buf = malloc(bound);
@@ -31,7 +33,8 @@ static int run(const flow_model *m, int32_t *samples, uint32_t w, uint32_t h, FI
         bytes = rans_encoder_finish(&enc, buf, bound);
     int32_t count = (int32_t)log.count;
     ok = ok && bytes > 0 && write_i32_le(out, &count, 1) == 0 && write_i32_le(out, log.value, log.count) == 0 &&
-         write_i32_le(out, log.mean16, log.count) == 0 && write_i32_le(out, log.scale, log.count) == 0;
+         write_i32_le(out, log.mean16, log.count) == 0 && write_i32_le(out, log.scale, log.count) == 0 &&
+         write_i32_le(out, log.mixture, 3 * log.count) == 0;
     if (ok)
         printf("%zu\n", bytes);
     free(buf);
@@ -40,6 +43,7 @@ static int run(const flow_model *m, int32_t *samples, uint32_t w, uint32_t h, FI
     free(log.value);
     free(log.mean16);
     free(log.scale);
+    free(log.mixture);
     return ok ? 0 : -1;
 }
 

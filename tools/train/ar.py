@@ -81,19 +81,25 @@ def tail_q32():
     return _TAIL_Q32[0]
 
 
+def mixture_weight_q15(d16):
+    """The first component's weight in 1/2^15 for logit differences d16
+    (integers, 1/16), as model/baseline2.c computes it:
+    dl_logistic_cdf_q32(2 d16, 2^20) >> 17, kept in 1 .. 2^15 - 1."""
+    table = tail_q32().to(d16.device)
+    k = (16 * d16.abs()).to(torch.int64)
+    tail = torch.where(k < len(table) - 1, table[torch.clamp(k, max=len(table) - 1)], torch.zeros_like(k))
+    cdf = torch.where(d16 >= 0, (1 << 32) - tail, tail)
+    return torch.clamp(cdf >> 17, 1, 32767)
+
+
 def mixture_weight(out16):
-    """The first component's weight from the logits (1/16), as
-    model/baseline2.c computes it: dl_logistic_cdf_q32(2 (l0 - l1), 2^20)
-    >> 17, kept in 1 .. 2^15 - 1, over 2^15; the gradient is the
-    sigmoid's.  The outputs are integers in both paths, so this is exact."""
+    """The first component's weight from the logits (1/16): exactly the
+    codec's (mixture_weight_q15) with the sigmoid's gradient.  The outputs
+    are integers in both paths, so this is exact."""
     d = out16[:, 4] - out16[:, 5]
     soft = torch.sigmoid(d / 16.0)
     with torch.no_grad():
-        table = tail_q32().to(out16.device)
-        k = (16 * d.abs()).to(torch.int64)
-        tail = torch.where(k < len(table) - 1, table[torch.clamp(k, max=len(table) - 1)], torch.zeros_like(k))
-        cdf = torch.where(d >= 0, (1 << 32) - tail, tail)
-        exact = torch.clamp(cdf >> 17, 1, 32767).to(out16.dtype) / 32768.0
+        exact = mixture_weight_q15(d).to(out16.dtype) / 32768.0
     return soft + (exact - soft).detach()
 
 

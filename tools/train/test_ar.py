@@ -87,7 +87,12 @@ def expected_params(net, data):
         out = net.exact(feats.view(-1, ar.FEATURES, 1, 1)).view(-1, cout)
     mean16 = torch.clamp(base16 + out[:, 0], 0, 16 * MAXVAL)
     scale = torch.clamp(torch.div(out[:, 1 if cout == 2 else 2] + 8, 16, rounding_mode="floor"), 0, 95)
-    return mean16.numpy(), scale.numpy(), out.numpy()
+    mix = torch.zeros(len(out), 3, dtype=torch.int64)  # flow_dump's triples: 0 for one DL
+    if cout == 6:
+        mix[:, 0] = torch.clamp(base16 + out[:, 1], 0, 16 * MAXVAL)
+        mix[:, 1] = torch.clamp(torch.div(out[:, 3] + 8, 16, rounding_mode="floor"), 0, 95)
+        mix[:, 2] = ar.mixture_weight_q15(out[:, 4] - out[:, 5])
+    return mean16.numpy(), scale.numpy(), out.numpy(), mix.numpy()
 
 
 def side_info_bits(records, h, w):
@@ -123,7 +128,8 @@ def compare_tile(build, net, model, image, data, records, tmp, label):
     raw = np.fromfile(dump, dtype="<i4")
     n = int(raw[0])
     c_val, c_mean, c_scale = raw[1:1 + n], raw[1 + n:1 + 2 * n], raw[1 + 2 * n:1 + 3 * n]
-    p_mean, p_scale, out = expected_params(net, data)
+    c_mix = raw[1 + 3 * n:1 + 6 * n].reshape(-1, 3)
+    p_mean, p_scale, out, p_mix = expected_params(net, data)
     p_val = data[2].numpy()
     check(n == len(p_val) == 3 * w * h, "%s: %d latents in C, %d records" % (label, n, len(p_val)))
     if n != len(p_val):
@@ -133,6 +139,11 @@ def compare_tile(build, net, model, image, data, records, tmp, label):
         label, int((c_mean != p_mean).sum()), np.flatnonzero(c_mean != p_mean)[:5].tolist()))
     check(np.array_equal(c_scale, p_scale), "%s: scale indices differ at %d latents (first %s)" % (
         label, int((c_scale != p_scale).sum()), np.flatnonzero(c_scale != p_scale)[:5].tolist()))
+    check(np.array_equal(c_mix, p_mix), "%s: a mixture's second component or weight differs at %d latents" % (
+        label, int((c_mix != p_mix).any(axis=1).sum())))
+    if out.shape[1] == 6:
+        check(len(np.unique(p_mix[:, 2])) > 10, "%s: the mixture weights hardly vary (%d values)" % (
+            label, len(np.unique(p_mix[:, 2]))))
     moved = int((out[:, 0] != 0).sum())
     check(moved > n // 20 and len(np.unique(p_scale)) > 3,
           "%s: the net is trivial (%d means moved, %d scales)" % (label, moved, len(np.unique(p_scale))))
