@@ -249,8 +249,8 @@ static void read_layer(loader *ld, nn_layer *l, tensor_info *t, uint32_t i)
     }
 }
 
-/* A net that must map cin channels to cout channels. */
-/* cout 0: whatever the last layer gives (the caller checks it). */
+/* A net that must map cin channels to cout channels (cout 0: to whatever
+ * its last layer gives, for the caller to check). */
 static void read_net(loader *ld, nn_net *net, uint32_t cin, uint32_t cout)
 {
     net->cin = cin;

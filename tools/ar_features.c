@@ -44,7 +44,7 @@ static int tile_records(const idfzip_image *img, uint32_t x0, uint32_t y0, uint3
     const uint32_t ch = img->channels;
     size_t n = (size_t)w * h * ch;
     int32_t *planes = malloc(n * sizeof *planes), *feat = malloc(n * 4 * (RECORD - 1));
-    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, feat};
+    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, feat, NULL};
     rans_encoder enc;
     rans_encoder_init(&enc);
     int ok = planes && feat && log.value && log.mean16 && log.scale;

@@ -83,7 +83,9 @@ static int bench_file(const char *path, const idfzip_options *o, int runs, total
  *     every latent and its (mean, scale) logged, then only those symbols
  *     coded again (DL table lookup + rANS) and timed;
  *   model: encode minus entropy coding (prediction or network, container,
- *     CRCs).  Mixture-coded top latents are left out of the entropy part. */
+ *     CRCs).  Mixture-coded top latents are left out of the entropy part,
+ *     and the AR prior's per-sample mixtures are timed as their first
+ *     component's DL (the encoder's side of a mixture costs about that). */
 
 typedef struct breakdown_times {
     double png_read, png_write, encode, decode, entropy;
@@ -100,7 +102,7 @@ static double median_of(double *v, int n)
 static latent_log log_latents(const idfzip_image *img, const idfzip_options *o)
 {
     size_t n = (size_t)img->width * img->height * img->channels;
-    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, NULL};
+    latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, NULL, NULL};
     int32_t *planes = malloc(n * sizeof *planes);
     model_ref ref = {0};
     model_image_kind kind = {img->channels, img->bit_depth, img->color_type};
