@@ -9,6 +9,7 @@
  * both sides use identical integers and nothing is adapted on the fly.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "baseline_util.h"
 #include "model.h"
@@ -163,7 +164,10 @@ static int code_samples(model_tile *t, const uint32_t *order,
 static int baseline_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
 {
     (void)m;
+    /* Zeroed: the decoder passes each field to symbol_io_bits before it
+     * reads it, and an indeterminate bias could overflow there. */
     channel_fit fits[BASE_MAX_CHANNELS];
+    memset(fits, 0, sizeof fits);
     const uint32_t *order = t->channels >= 3 ? ORDER_RGB : ORDER_PLAIN;
     if (t->channels < 1 || t->channels > BASE_MAX_CHANNELS)
         return -1;

@@ -21,6 +21,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "baseline_util.h"
 #include "model.h"
@@ -787,7 +788,10 @@ static int ar_serves_fits(const nn_net *net, const model_tile *t, const b2_fit *
 static int b2_code_tile_with(const b2_version *ver, const nn_net *net, model_tile *t,
                              symbol_io *io)
 {
+    /* Zeroed: the decoder passes each field to symbol_io_bits before it
+     * reads it, and an indeterminate bias could overflow there. */
     b2_fit fits[B2_MAX_CHANNELS];
+    memset(fits, 0, sizeof fits);
     const uint32_t *order = t->channels >= 3 ? ORDER_RGB : ORDER_PLAIN;
     if (t->channels < 1 || t->channels > B2_MAX_CHANNELS)
         return -1;
