@@ -249,15 +249,18 @@ static void read_layer(loader *ld, nn_layer *l, tensor_info *t, uint32_t i)
     }
 }
 
-/* A net that must map cin channels to cout channels (cout 0: to whatever
- * its last layer gives, for the caller to check). */
+#define ANY_COUT UINT32_MAX
+
+/* A net that must map cin channels to cout channels (ANY_COUT: to
+ * whatever its last layer gives, for the caller to check). */
 static void read_net(loader *ld, nn_net *net, uint32_t cin, uint32_t cout)
 {
     net->cin = cin;
     net->cout = cout;
     net->nlayers = read_u16(ld);
     net->in_clamp = read_i32(ld);
-    if (!need(ld, cin >= 1 && cin <= NN_MAX_CHANNELS && cout <= NN_MAX_CHANNELS &&
+    if (!need(ld, cin >= 1 && cin <= NN_MAX_CHANNELS && cout >= 1 &&
+                      (cout == ANY_COUT || cout <= NN_MAX_CHANNELS) &&
                       net->nlayers >= 1 && net->nlayers <= NN_MAX_LAYERS &&
                       clamp_ok(net->in_clamp)))
         return;
@@ -267,7 +270,7 @@ static void read_net(loader *ld, nn_net *net, uint32_t cin, uint32_t cout)
     for (uint32_t i = 0; i < net->nlayers && !ld->failed; i++)
         read_layer(ld, &net->layer[i], &t, i);
     /* After a failed layer the later tensors were never described. */
-    if (need(ld, !ld->failed && (cout == 0 || t.channels[net->nlayers] == cout)))
+    if (need(ld, !ld->failed && (cout == ANY_COUT || t.channels[net->nlayers] == cout)))
         net->cout = t.channels[net->nlayers];
 }
 
@@ -376,7 +379,7 @@ static void read_ar_net(loader *ld, flow_model *m)
     if (!need(ld, m->initial_squeezes == 0 && (m->image_channels == 1 || m->image_channels == 3) &&
                       m->bit_depth == 8 && m->maxval == 255))
         return;
-    read_net(ld, &m->ar_net, BASELINE_AR_FEATURES, 0);
+    read_net(ld, &m->ar_net, BASELINE_AR_FEATURES, ANY_COUT);
     need(ld, m->ar_net.cout == BASELINE_AR_OUTPUTS || m->ar_net.cout == BASELINE_AR_MIX_OUTPUTS);
     for (uint32_t i = 0; i < m->ar_net.nlayers && !ld->failed; i++)
         need(ld, m->ar_net.layer[i].op != NN_CONV || m->ar_net.layer[i].kernel == 1);
