@@ -650,8 +650,7 @@ static void dl_from_net(const b2_tile *bt, const b2_pred *p, int32_t mean_out, i
 {
     int64_t m = (int64_t)p->mean16 + mean_out, hi = 16 * (int64_t)bt->t->maxval;
     *mean16 = (int32_t)(m < 0 ? 0 : (m > hi ? hi : m));
-    int64_t s = nn_floor_shift((int64_t)scale_out + 8, 4);
-    *scale = (int32_t)(s < 0 ? 0 : (s >= DL_NUM_SCALES ? DL_NUM_SCALES - 1 : s));
+    *scale = (int32_t)model_scale_index(scale_out);
 }
 
 /* The net's outputs as the sample's prior.  A mixture's first weight is

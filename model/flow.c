@@ -228,12 +228,6 @@ static void flow_forward(const flow_model *m, const flow_dims *d, flow_work *wk,
 
 /* ---- priors and coding ---- */
 
-static uint32_t scale_index(int32_t out)
-{
-    int64_t s = nn_floor_shift((int64_t)out + 8, 4);
-    return s < 0 ? 0 : (s >= DL_NUM_SCALES ? DL_NUM_SCALES - 1 : (uint32_t)s);
-}
-
 /* One top latent of channel ch under its mixture table (values outside
  * the table's window go through the escape symbol). */
 static int32_t code_mixture_latent(const flow_model *m, uint32_t ch, int32_t v, symbol_io *io)
@@ -291,7 +285,7 @@ static int code_prior_latents(int32_t *z, uint32_t c, uint32_t h, uint32_t w, co
             uint32_t x0 = positions == POSITIONS_ALL ? 0 : (y + (positions == POSITIONS_OTHERS)) & 1;
             for (uint32_t x = x0; x < w; x += step) {
                 size_t i = (size_t)ch * n + (size_t)y * w + x;
-                z[i] = symbol_io_latent(io, z[i], out[i], scale_index(out[(size_t)c * n + i]));
+                z[i] = symbol_io_latent(io, z[i], out[i], model_scale_index(out[(size_t)c * n + i]));
             }
         }
         if (symbol_io_failed(io))
@@ -340,58 +334,55 @@ static void for_each_net(flow_model *m, void (*fn)(nn_net *net, void *ctx), void
     }
 }
 
-static void count_packed(nn_net *net, void *ctx)
+/* Counts, or with next set also packs, each conv layer's weights in its
+ * SIMD kernel's layout: conv_avx2's for the flow's nets, dense_avx2's for
+ * the AR prior's net, which runs on one position at a time. */
+typedef struct kernel_packer {
+    int dense;     /* dense_avx2's layout, else conv_avx2's */
+    size_t size;   /* int32 elements so far */
+    int32_t *next; /* where the next layer goes; NULL: count only */
+} kernel_packer;
+
+static void pack_layers(nn_net *net, void *ctx)
 {
-    for (uint32_t i = 0; i < net->nlayers; i++)
-        if (net->layer[i].op == NN_CONV)
-            *(size_t *)ctx += conv_avx2_packed_size(&net->layer[i]);
+    kernel_packer *pk = ctx;
+    for (uint32_t i = 0; i < net->nlayers; i++) {
+        nn_layer *l = &net->layer[i];
+        if (l->op != NN_CONV)
+            continue;
+        size_t n = pk->dense ? dense_avx2_packed_size(l) : conv_avx2_packed_size(l);
+        pk->size += n;
+        if (!pk->next)
+            continue;
+        if (pk->dense)
+            dense_avx2_pack(l, pk->next), l->dense = pk->next;
+        else
+            conv_avx2_pack(l, pk->next), l->packed = pk->next;
+        pk->next += n;
+    }
 }
 
-static void pack_net(nn_net *net, void *ctx)
+static void pack_model(flow_model *m, kernel_packer *pk)
 {
-    int32_t **next = ctx;
-    for (uint32_t i = 0; i < net->nlayers; i++)
-        if (net->layer[i].op == NN_CONV) {
-            conv_avx2_pack(&net->layer[i], *next);
-            net->layer[i].packed = *next;
-            *next += conv_avx2_packed_size(&net->layer[i]);
-        }
-}
-
-/* The AR prior's net runs on one position at a time: dense layout. */
-static void count_dense(nn_net *net, void *ctx)
-{
-    for (uint32_t i = 0; i < net->nlayers; i++)
-        if (net->layer[i].op == NN_CONV)
-            *(size_t *)ctx += dense_avx2_packed_size(&net->layer[i]);
-}
-
-static void pack_dense(nn_net *net, void *ctx)
-{
-    int32_t **next = ctx;
-    for (uint32_t i = 0; i < net->nlayers; i++)
-        if (net->layer[i].op == NN_CONV) {
-            dense_avx2_pack(&net->layer[i], *next);
-            net->layer[i].dense = *next;
-            *next += dense_avx2_packed_size(&net->layer[i]);
-        }
+    pk->dense = 0;
+    for_each_net(m, pack_layers, pk);
+    pk->dense = 1;
+    if (m->top_components == 0)
+        pack_layers(&m->ar_net, pk);
 }
 
 int flow_pack_kernels(flow_model *m)
 {
     if (nn_kernel_best() == NN_KERNEL_PORTABLE)
         return 0;
-    size_t n = 0;
-    for_each_net(m, count_packed, &n);
-    if (m->top_components == 0)
-        count_dense(&m->ar_net, &n);
-    int32_t *p = malloc((n ? n : 1) * sizeof *p);
+    kernel_packer count = {0, 0, NULL};
+    pack_model(m, &count);
+    int32_t *p = malloc((count.size ? count.size : 1) * sizeof *p);
     if (!p)
         return -1;
     m->kernel_storage = p;
-    for_each_net(m, pack_net, &p);
-    if (m->top_components == 0)
-        pack_dense(&m->ar_net, &p);
+    kernel_packer pack = {0, 0, p};
+    pack_model(m, &pack);
     return 0;
 }
 

@@ -372,7 +372,8 @@ static void read_header(loader *ld, flow_model *m)
 }
 
 /* The AR prior (top K = 0, no levels): 8-bit RGB or grey, a net of dense layers
- * (1x1 convs) from the BASELINE_AR_FEATURES features to 2 outputs. */
+ * (1x1 convs) from the BASELINE_AR_FEATURES features to 2 outputs (one DL)
+ * or 6 (a mixture of two). */
 static void read_ar_net(loader *ld, flow_model *m)
 {
     m->top_components = 0;

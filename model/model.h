@@ -20,6 +20,7 @@
 #include "../rans/dl_table.h"
 #include "../rans/rans.h"
 #include "kernels/nn_kernels.h"
+#include "nn.h"
 
 /* A rectangle of the image as planes of integers (plane c starts at
  * samples + c * width * height).  Samples lie in 0 .. maxval. */
@@ -86,6 +87,14 @@ static inline int32_t symbol_io_latent(symbol_io *io, int32_t value,
         return value;
     }
     return dl_decode(io->dl, io->dec, mean16, scale);
+}
+
+/* A net's scale output (1/16) as a DL scale index: rounded, then kept in
+ * 0 .. DL_NUM_SCALES - 1 (flows' priors and the AR prior alike). */
+static inline uint32_t model_scale_index(int32_t out16)
+{
+    int64_t s = nn_floor_shift((int64_t)out16 + 8, 4);
+    return s < 0 ? 0 : (s >= DL_NUM_SCALES ? DL_NUM_SCALES - 1 : (uint32_t)s);
 }
 
 /* A value in 0..maxval from a mixture of k DLs (dl_mixture_encode); the

@@ -260,26 +260,9 @@ static void mixture_window(const int32_t *mean16, const int32_t *scale, uint32_t
         *hi = *lo + DL_MIXTURE_MAX_SYMBOLS - 2;
 }
 
-void dl_mixture_table(const int32_t *mean16, const int32_t *scale, const uint16_t *weight,
-                      uint32_t k, freq_table *t, int32_t *lo, uint16_t *cum, uint16_t *guide)
-{
-    int32_t hi;
-    mixture_window(mean16, scale, k, lo, &hi);
-    uint32_t n = (uint32_t)(hi - *lo + 2); /* values lo..hi, then escape */
-    uint64_t base = mixture_cdf(mean16, scale, weight, k, *lo), room = RANS_PROB_SCALE - n;
-    for (uint32_t j = 0; j < n; j++) {
-        uint64_t c = mixture_cdf(mean16, scale, weight, k, *lo + (int32_t)j) - base;
-        cum[j] = (uint16_t)(((c * room) >> 32) + j);
-    }
-    cum[n] = RANS_PROB_SCALE;
-    t->nsym = n;
-    t->cum = cum;
-    t->guide = guide;
-    freq_table_build_guide(t);
-}
-
-/* A per-value mixture's window, clipped to 0..maxval, and its cumulative
- * frequencies (dl_mixture_table's, computed one at a time). */
+/* A mixture's table over the values lo..hi, then the escape: cum[j] =
+ * floor(C_j (M - n) / 2^32) + j, C_j the mixture's CDF at lo + j minus its
+ * value at lo, computed one at a time (mixture_cum). */
 typedef struct mixture_coder {
     const int32_t *mean16, *scale;
     const uint16_t *weight;
@@ -288,16 +271,11 @@ typedef struct mixture_coder {
     uint64_t base, room;
 } mixture_coder;
 
-static mixture_coder mixture_coder_init(const int32_t *mean16, const int32_t *scale,
-                                        const uint16_t *weight, uint32_t k, int32_t maxval)
+static mixture_coder mixture_coder_make(const int32_t *mean16, const int32_t *scale,
+                                        const uint16_t *weight, uint32_t k, int32_t lo, int32_t hi)
 {
-    mixture_coder c = {mean16, scale, weight, k, 0, 0, 0, 0};
-    int32_t hi;
-    mixture_window(mean16, scale, k, &c.lo, &hi);
-    c.lo = c.lo < 0 ? 0 : (c.lo > maxval ? maxval : c.lo);
-    hi = hi < c.lo ? c.lo : (hi > maxval ? maxval : hi);
-    c.n = (uint32_t)(hi - c.lo + 2);
-    c.base = mixture_cdf(mean16, scale, weight, k, c.lo);
+    mixture_coder c = {mean16, scale, weight, k, (uint32_t)(hi - lo + 2), lo, 0, 0};
+    c.base = mixture_cdf(mean16, scale, weight, k, lo);
     c.room = RANS_PROB_SCALE - c.n;
     return c;
 }
@@ -309,6 +287,32 @@ static uint32_t mixture_cum(const mixture_coder *c, uint32_t j)
         return RANS_PROB_SCALE;
     uint64_t f = mixture_cdf(c->mean16, c->scale, c->weight, c->k, c->lo + (int32_t)j) - c->base;
     return (uint32_t)(((f * c->room) >> 32) + j);
+}
+
+void dl_mixture_table(const int32_t *mean16, const int32_t *scale, const uint16_t *weight,
+                      uint32_t k, freq_table *t, int32_t *lo, uint16_t *cum, uint16_t *guide)
+{
+    int32_t hi;
+    mixture_window(mean16, scale, k, lo, &hi);
+    mixture_coder c = mixture_coder_make(mean16, scale, weight, k, *lo, hi);
+    for (uint32_t j = 0; j <= c.n; j++)
+        cum[j] = (uint16_t)mixture_cum(&c, j);
+    t->nsym = c.n;
+    t->cum = cum;
+    t->guide = guide;
+    freq_table_build_guide(t);
+}
+
+/* The per-value mixture's coder: dl_mixture_table's window clipped to
+ * 0..maxval. */
+static mixture_coder mixture_coder_init(const int32_t *mean16, const int32_t *scale,
+                                        const uint16_t *weight, uint32_t k, int32_t maxval)
+{
+    int32_t lo, hi;
+    mixture_window(mean16, scale, k, &lo, &hi);
+    lo = lo < 0 ? 0 : (lo > maxval ? maxval : lo);
+    hi = hi < lo ? lo : (hi > maxval ? maxval : hi);
+    return mixture_coder_make(mean16, scale, weight, k, lo, hi);
 }
 
 void dl_mixture_encode(rans_encoder *enc, int32_t value, const int32_t *mean16,

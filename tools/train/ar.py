@@ -103,22 +103,30 @@ def mixture_weight(out16):
     return soft + (exact - soft).detach()
 
 
+def component_bits(out, mean16, value, exact, k):
+    """-log2 P(value) under each of k DLs, (N, k): their mean corrections
+    are out's first k columns, their scale indices the next k (1/16)."""
+    m = torch.clamp(mean16.to(out.dtype).view(-1, 1) + out[:, :k], 0, 16 * MAXVAL)
+    return idf.dl_bits(value.to(out.dtype).view(-1, 1), m, out[:, k:2 * k], exact)
+
+
+def mixture_bits(log_w, comp_bits):
+    """-log2 sum_k w_k 2^-b_k, stably, from natural-log weights and each
+    component's bits, both (N, K)."""
+    ln2 = math.log(2.0)
+    return -torch.logsumexp(log_w - comp_bits * ln2, dim=1) / ln2
+
+
 def bits(net, feats, mean16, value, exact):
     """-log2 P(value) per sample, as the codec computes it."""
     x = feats.float().view(-1, FEATURES, 1, 1)  # integers below 2^12: exact in float
     cout = net.layers[-1].conv.out_channels
     out = net.output16(x, exact).view(-1, cout)
-    v = value.to(out.dtype)
     if cout == 2:
-        m = torch.clamp(mean16.to(out.dtype) + out[:, 0], 0, 16 * MAXVAL)
-        return idf.dl_bits(v, m, out[:, 1], exact)
+        return component_bits(out, mean16, value, exact, 1)[:, 0]
     w = mixture_weight(out)
-    b = []
-    for j in range(2):
-        m = torch.clamp(mean16.to(out.dtype) + out[:, j], 0, 16 * MAXVAL)
-        b.append(idf.dl_bits(v, m, out[:, 2 + j], exact))
-    ln2 = math.log(2.0)  # -log2(w p0 + (1 - w) p1), stably
-    return -torch.logsumexp(torch.stack([torch.log(w) - b[0] * ln2, torch.log1p(-w) - b[1] * ln2]), 0) / ln2
+    return mixture_bits(torch.stack([torch.log(w), torch.log1p(-w)], 1),
+                        component_bits(out, mean16, value, exact, 2))
 
 
 def evaluate(net, data, exact, chunk=1 << 16, bits_fn=None):

@@ -23,7 +23,6 @@ per variant goes to DIR/results.tsv: held-out NLL in float and in the exact
 integers the codec runs, over every held-out record.
 """
 import argparse
-import math
 import os
 import sys
 import time
@@ -66,10 +65,8 @@ def mix_bits_fn(k):
     def mix_bits(net, feats, mean16, value, exact):
         x = feats.float().view(-1, ar.FEATURES, 1, 1)
         out = net.output16(x, exact).view(-1, 3 * k)
-        m = torch.clamp(mean16.to(out.dtype).view(-1, 1) + out[:, :k], 0, 16 * ar.MAXVAL)
-        b = idf.dl_bits(value.to(out.dtype).view(-1, 1), m, out[:, k:2 * k], exact)
         logw = F.log_softmax(out[:, 2 * k:] / 16.0, dim=1)
-        return -torch.logsumexp(logw - b * math.log(2.0), dim=1) / math.log(2.0)
+        return ar.mixture_bits(logw, ar.component_bits(out, mean16, value, exact, k))
     return mix_bits
 
 
