@@ -43,7 +43,7 @@ all: idfzip $(LIB)
 idfzip: $(CLI)
 	@if [ "$(BUILDDIR)" = build ]; then cp $(CLI) idfzip; fi
 
-$(CLI): $(BUILDDIR)/codec/cli.o $(LIB)
+$(CLI): $(BUILDDIR)/cli/idfzip_cli.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(LIB): $(LIB_OBJ)
@@ -115,15 +115,15 @@ demo: $(CLI) $(BUILDDIR)/tests/pngcmp
 #
 # The shared library has its own position-independent objects
 # ($(BUILDDIR)/pic/), compiled with hidden visibility: it exports only what
-# codec/idfzip.h marks IDFZIP_API.  Its version comes from the
-# IDFZIP_VERSION_* macros in codec/idfzip.h: libidfzip.so.MAJOR.MINOR.PATCH,
+# include/idfzip.h marks IDFZIP_API.  Its version comes from the
+# IDFZIP_VERSION_* macros in include/idfzip.h: libidfzip.so.MAJOR.MINOR.PATCH,
 # soname libidfzip.so.MAJOR.  The built-in weights are compiled into both
 # libraries.  idfzip.pc is made from idfzip.pc.in at install time.
-header_version = $(shell sed -n 's/^.define IDFZIP_VERSION_$(1)  *\([0-9][0-9]*\).*/\1/p' codec/idfzip.h)
+header_version = $(shell sed -n 's/^.define IDFZIP_VERSION_$(1)  *\([0-9][0-9]*\).*/\1/p' include/idfzip.h)
 SO_MAJOR := $(call header_version,MAJOR)
 SO_VERSION := $(SO_MAJOR).$(call header_version,MINOR).$(call header_version,PATCH)
 ifneq ($(words $(subst ., ,$(SO_VERSION))),3)
-$(error cannot read IDFZIP_VERSION_MAJOR/MINOR/PATCH from codec/idfzip.h)
+$(error cannot read IDFZIP_VERSION_MAJOR/MINOR/PATCH from include/idfzip.h)
 endif
 SONAME = libidfzip.so.$(SO_MAJOR)
 SHLIB = $(BUILDDIR)/libidfzip.so.$(SO_VERSION)
@@ -161,7 +161,7 @@ install: $(CLI) $(LIB) $(SHLIB)
 	ln -sf libidfzip.so.$(SO_VERSION) "$(DESTDIR)$(LIBDIR)/$(SONAME)"
 	ln -sf libidfzip.so.$(SO_VERSION) "$(DESTDIR)$(LIBDIR)/libidfzip.so"
 	$(INSTALL) -m 644 $(LIB) "$(DESTDIR)$(LIBDIR)/libidfzip.a"
-	$(INSTALL) -m 644 codec/idfzip.h "$(DESTDIR)$(INCLUDEDIR)/idfzip.h"
+	$(INSTALL) -m 644 include/idfzip.h "$(DESTDIR)$(INCLUDEDIR)/idfzip.h"
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(call under_prefix,$(LIBDIR))|g' \
 	  -e 's|@INCLUDEDIR@|$(call under_prefix,$(INCLUDEDIR))|g' -e 's|@VERSION@|$(SO_VERSION)|g' \
 	  idfzip.pc.in >"$(DESTDIR)$(PKGCONFIGDIR)/idfzip.pc"

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "idfzip.h"
+#include "../include/idfzip.h"
 
 #define IDF_MAGIC_SIZE 8
 #define IDF_VERSION 1

@@ -1,6 +1,6 @@
 /* idfzip.c — the public API: model choice, coded vs stored mode, assembly
  * of header and payload, and every integrity check on the way back. */
-#include "idfzip.h"
+#include "../include/idfzip.h"
 
 #include <stdlib.h>
 #include <string.h>

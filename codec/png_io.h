@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "idfzip.h"
+#include "../include/idfzip.h"
 
 /* Decodes a PNG file in memory.  Checks width*height against max_pixels
  * (0: IDFZIP_DEFAULT_MAX_PIXELS) before allocating pixels.  Returns IDFZIP_OK,

@@ -14,7 +14,7 @@
 
 #include "../model/model.h"
 #include "container.h"
-#include "idfzip.h"
+#include "../include/idfzip.h"
 
 typedef struct tile_plan {
     const idf_model *model;

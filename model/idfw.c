@@ -18,7 +18,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "../codec/idfzip.h"
+#include "../include/idfzip.h"
 
 static const uint8_t IDFW_MAGIC[IDFW_MAGIC_SIZE] = {0x89, 'I', 'D', 'W', 0x0D, 0x0A, 0x1A, 0x0A};
 

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "../codec/idfzip.h"
+#include "../include/idfzip.h"
 #include "flow.h"
 #include "idfw.h"
 

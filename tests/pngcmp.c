@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../codec/idfzip.h"
+#include "../include/idfzip.h"
 #include "../tools/read_file.h"
 
 static int load_png(const char *path, idfzip_image *img)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "../codec/idfzip.h"
+#include "../include/idfzip.h"
 #include "../tools/read_file.h"
 #include "test_util.h"
 

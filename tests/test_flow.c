@@ -9,7 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "../codec/idfzip.h"
+#include "../include/idfzip.h"
 #include "../model/flow.h"
 #include "../model/idfw.h"
 #include "../tools/idfw_random.h"

@@ -32,7 +32,7 @@ check() { # check DESCRIPTION COMMAND...: the command must succeed
 CC=${IDFZIP_CC:-cc}
 CFLAGS=${IDFZIP_CFLAGS:-}
 LDFLAGS=${IDFZIP_LDFLAGS:-}
-hv() { sed -n "s/^#define IDFZIP_VERSION_$1  *\([0-9][0-9]*\).*/\1/p" "$ROOT/codec/idfzip.h"; }
+hv() { sed -n "s/^#define IDFZIP_VERSION_$1  *\([0-9][0-9]*\).*/\1/p" "$ROOT/include/idfzip.h"; }
 MAJOR=$(hv MAJOR)
 V=$MAJOR.$(hv MINOR).$(hv PATCH)
 SO=libidfzip.so.$V
@@ -73,7 +73,7 @@ for l in libidfzip.so.$MAJOR libidfzip.so; do
     if [ -L "$P/lib/$l" ] && [ "$(readlink "$P/lib/$l")" = "$SO" ]; then ok
     else bad "lib/$l is not a link to $SO"; fi
 done
-check "installed header is codec/idfzip.h" cmp "$ROOT/codec/idfzip.h" "$P/include/idfzip.h"
+check "installed header is include/idfzip.h" cmp "$ROOT/include/idfzip.h" "$P/include/idfzip.h"
 check "installed man page is idfzip.1" cmp "$ROOT/idfzip.1" "$P/share/man/man1/idfzip.1"
 readelf -d "$P/lib/$SO" >"$T/dyn" 2>&1
 check "soname libidfzip.so.$MAJOR" grep -q "Library soname: \[libidfzip.so.$MAJOR\]" "$T/dyn"

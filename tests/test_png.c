@@ -24,7 +24,7 @@
 #include <png.h>
 #include <zlib.h>
 
-#include "../codec/idfzip.h"
+#include "../include/idfzip.h"
 #include "../codec/png_io.h"
 #include "test_util.h"
 

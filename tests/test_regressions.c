@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../codec/idfzip.h"
+#include "../include/idfzip.h"
 #include "../tools/read_file.h"
 #include "test_util.h"
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../codec/idfzip.h"
+#include "../include/idfzip.h"
 #include "../model/model.h"
 #include "read_file.h"
 

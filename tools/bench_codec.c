@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../codec/idfzip.h"
+#include "../include/idfzip.h"
 #include "../model/flow.h"
 #include "../model/idfw.h"
 #include "../model/registry.h"

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../codec/idfzip.h"
+#include "../include/idfzip.h"
 #include "read_file.h"
 
 static int downscale(const idfzip_image *in, uint32_t k, idfzip_image *out)

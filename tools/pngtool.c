@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../codec/idfzip.h"
+#include "../include/idfzip.h"
 #include "read_file.h"
 
 static int load_png(const char *path, idfzip_image *img)

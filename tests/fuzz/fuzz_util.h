@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../codec/idfzip.h"
+#include "../../include/idfzip.h"
 #include "../../tools/idfw_random.h"
 
 /* Pixel limit of every target: large enough for the seeds, small enough

@@ -1,4 +1,4 @@
-/* cli.c — the idfzip command line, a thin layer over idfzip.h.
+/* idfzip_cli.c — the idfzip command line, a thin layer over idfzip.h.
  *
  * Owns: argument parsing, file and stdin/stdout handling, safe output (a
  * temporary file in the target folder, renamed into place only when
@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "idfzip.h"
+#include "../include/idfzip.h"
 
 enum command { CMD_NONE, CMD_COMPRESS, CMD_DECOMPRESS, CMD_INFO, CMD_TEST };
 
