@@ -1,41 +1,13 @@
 /* container.c — .idf header serialisation and validation (see FORMAT.md). */
 #include "container.h"
 
-#include "byte_writer.h"
+#include "../common/bytes.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
 static const uint8_t IDF_MAGIC[IDF_MAGIC_SIZE] = {0x89, 'I', 'D', 'F', 0x0D, 0x0A, 0x1A, 0x0A};
-
-/* ---- little-endian byte reader (bounds-checked); the writer is byte_writer.h ---- */
-
-typedef struct byte_reader {
-    const uint8_t *p;
-    size_t pos, size;
-    int truncated;
-} byte_reader;
-
-static const uint8_t *take(byte_reader *r, size_t n)
-{
-    if (r->truncated || n > r->size - r->pos) {
-        r->truncated = 1;
-        return NULL;
-    }
-    const uint8_t *at = r->p + r->pos;
-    r->pos += n;
-    return at;
-}
-
-static uint32_t get_le(byte_reader *r, unsigned bytes)
-{
-    const uint8_t *b = take(r, bytes);
-    uint32_t v = 0;
-    for (unsigned i = 0; b && i < bytes; i++)
-        v |= (uint32_t)b[i] << (8 * i);
-    return v;
-}
 
 /* ---- shared helpers ---- */
 
@@ -104,8 +76,8 @@ static int trns_size_valid(const idf_header *h)
 
 static void write_coded_fields(byte_writer *w, const idf_header *h)
 {
-    uint8_t name[IDF_MODEL_NAME_SIZE] = {0};
-    for (size_t i = 0; i < IDF_MODEL_NAME_SIZE && h->model_name[i]; i++)
+    uint8_t name[IDFZIP_MODEL_NAME_MAX] = {0};
+    for (size_t i = 0; i < IDFZIP_MODEL_NAME_MAX && h->model_name[i]; i++)
         name[i] = (uint8_t)h->model_name[i];
     byte_writer_put(w, name, sizeof name);
     byte_writer_put_le(w, h->model_crc, 4);
@@ -171,13 +143,13 @@ void idf_header_free(idf_header *h)
 
 static int read_fixed(byte_reader *r, uint64_t max_pixels, idf_header *h)
 {
-    const uint8_t *magic = take(r, IDF_MAGIC_SIZE);
+    const uint8_t *magic = byte_reader_take(r, IDF_MAGIC_SIZE);
     if (!magic || memcmp(magic, IDF_MAGIC, IDF_MAGIC_SIZE) != 0)
         return IDFZIP_ERR_NOT_IDF;
-    const uint8_t *f = take(r, 6);
-    h->width = get_le(r, 4);
-    h->height = get_le(r, 4);
-    if (r->truncated)
+    const uint8_t *f = byte_reader_take(r, 6);
+    h->width = byte_reader_le(r, 4);
+    h->height = byte_reader_le(r, 4);
+    if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
     if (f[0] != IDF_VERSION)
         return IDFZIP_ERR_VERSION;
@@ -196,8 +168,8 @@ static int read_fixed(byte_reader *r, uint64_t max_pixels, idf_header *h)
 
 static int read_chunks(byte_reader *r, idf_header *h)
 {
-    uint32_t count = get_le(r, 2);
-    if (r->truncated)
+    uint32_t count = byte_reader_le(r, 2);
+    if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
     if (count > IDF_MAX_CHUNKS || (size_t)count * 9 > r->size - r->pos)
         return count > IDF_MAX_CHUNKS ? IDFZIP_ERR_CORRUPT : IDFZIP_ERR_TRUNCATED;
@@ -206,11 +178,11 @@ static int read_chunks(byte_reader *r, idf_header *h)
         return IDFZIP_ERR_NOMEM;
     for (uint32_t i = 0; i < count; i++) {
         idfzip_chunk *c = &h->chunks[i];
-        const uint8_t *type = take(r, 4);
-        c->where = (uint8_t)get_le(r, 1);
-        c->size = get_le(r, 4);
-        const uint8_t *data = take(r, c->size);
-        if (r->truncated)
+        const uint8_t *type = byte_reader_take(r, 4);
+        c->where = (uint8_t)byte_reader_le(r, 1);
+        c->size = byte_reader_le(r, 4);
+        const uint8_t *data = byte_reader_take(r, c->size);
+        if (r->failed)
             return IDFZIP_ERR_TRUNCATED;
         h->chunk_count = i + 1; /* so idf_header_free releases what we made */
         memcpy(c->type, type, 4);
@@ -235,35 +207,35 @@ static int read_tiles(byte_reader *r, idf_header *h)
     if (!h->tiles)
         return IDFZIP_ERR_NOMEM;
     for (uint32_t i = 0; i < h->tile_count; i++) {
-        h->tiles[i].size = get_le(r, 4);
-        h->tiles[i].crc = get_le(r, 4);
+        h->tiles[i].size = byte_reader_le(r, 4);
+        h->tiles[i].crc = byte_reader_le(r, 4);
     }
-    return r->truncated ? IDFZIP_ERR_TRUNCATED : IDFZIP_OK;
+    return r->failed ? IDFZIP_ERR_TRUNCATED : IDFZIP_OK;
 }
 
 static int read_coded_fields(byte_reader *r, idf_header *h)
 {
-    const uint8_t *name = take(r, IDF_MODEL_NAME_SIZE);
-    h->model_crc = get_le(r, 4);
-    h->tile_width = get_le(r, 2);
-    h->tile_height = get_le(r, 2);
-    h->palette_size = get_le(r, 2);
-    if (r->truncated)
+    const uint8_t *name = byte_reader_take(r, IDFZIP_MODEL_NAME_MAX);
+    h->model_crc = byte_reader_le(r, 4);
+    h->tile_width = byte_reader_le(r, 2);
+    h->tile_height = byte_reader_le(r, 2);
+    h->palette_size = byte_reader_le(r, 2);
+    if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
-    memcpy(h->model_name, name, IDF_MODEL_NAME_SIZE);
-    h->model_name[IDF_MODEL_NAME_SIZE] = 0;
+    memcpy(h->model_name, name, IDFZIP_MODEL_NAME_MAX);
+    h->model_name[IDFZIP_MODEL_NAME_MAX] = 0;
     if (h->palette_size > 256 || h->tile_width == 0 || h->tile_height == 0 ||
         (h->color_type == IDFZIP_COLOR_PALETTE && h->palette_size == 0))
         return IDFZIP_ERR_CORRUPT;
-    const uint8_t *pal = take(r, 3 * (size_t)h->palette_size);
-    h->trns_size = get_le(r, 2);
-    if (r->truncated)
+    const uint8_t *pal = byte_reader_take(r, 3 * (size_t)h->palette_size);
+    h->trns_size = byte_reader_le(r, 2);
+    if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
     memcpy(h->palette, pal, 3 * (size_t)h->palette_size);
     if (h->trns_size > 256 || !trns_size_valid(h))
         return IDFZIP_ERR_CORRUPT;
-    const uint8_t *trns = take(r, h->trns_size);
-    if (r->truncated)
+    const uint8_t *trns = byte_reader_take(r, h->trns_size);
+    if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
     memcpy(h->trns, trns, h->trns_size);
     int st = read_chunks(r, h);
@@ -291,17 +263,17 @@ static int read_all(byte_reader *r, uint64_t max_pixels, idf_header *h)
     if (h->mode == IDF_MODE_CODED) {
         st = read_coded_fields(r, h);
     } else {
-        h->stored_size = get_le(r, 4);
-        h->stored_crc = get_le(r, 4);
+        h->stored_size = byte_reader_le(r, 4);
+        h->stored_crc = byte_reader_le(r, 4);
     }
     if (st != IDFZIP_OK)
         return st;
-    h->pixel_crc = get_le(r, 4);
+    h->pixel_crc = byte_reader_le(r, 4);
     size_t crc_end = r->pos;
-    uint32_t header_crc = get_le(r, 4);
-    if (r->truncated)
+    uint32_t header_crc = byte_reader_le(r, 4);
+    if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
-    if (header_crc != (uint32_t)crc32(0L, r->p, (uInt)crc_end))
+    if (header_crc != (uint32_t)crc32(0L, r->data, (uInt)crc_end))
         return IDFZIP_ERR_CRC;
     h->header_size = r->pos;
     return check_payload_size(h, r->size);

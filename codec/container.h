@@ -15,7 +15,6 @@
 #define IDF_VERSION 1
 #define IDF_MODE_CODED 0
 #define IDF_MODE_STORED 1
-#define IDF_MODEL_NAME_SIZE 16
 #define IDF_MAX_CHUNKS 4096
 
 typedef struct idf_tile_entry {
@@ -27,7 +26,7 @@ typedef struct idf_tile_entry {
 typedef struct idf_header {
     uint32_t mode;
     uint32_t width, height, channels, bit_depth, color_type;
-    char model_name[IDF_MODEL_NAME_SIZE + 1];
+    char model_name[IDFZIP_MODEL_NAME_MAX + 1];
     uint32_t model_crc;
     uint32_t tile_width, tile_height;
     uint32_t palette_size;

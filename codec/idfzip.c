@@ -151,7 +151,7 @@ static void header_for_model(idf_header *h, const idfzip_image *img, const idf_m
 {
     header_from_image(h, img);
     h->mode = IDF_MODE_CODED;
-    memcpy(h->model_name, m->name, MODEL_NAME_SIZE);
+    memcpy(h->model_name, m->name, IDFZIP_MODEL_NAME_MAX);
     h->model_crc = m->crc;
     h->tile_width = m->tile_width;
     h->tile_height = m->tile_height;
@@ -481,7 +481,8 @@ int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info *info)
     return IDFZIP_OK;
 }
 
-int idfzip_model_info(const uint8_t *model, size_t model_size, char name[17], uint32_t *crc)
+int idfzip_model_info(const uint8_t *model, size_t model_size, char name[IDFZIP_MODEL_NAME_MAX + 1],
+                      uint32_t *crc)
 {
     if (!model || !name || !crc)
         return IDFZIP_ERR_ARG;
@@ -489,8 +490,8 @@ int idfzip_model_info(const uint8_t *model, size_t model_size, char name[17], ui
     int st = idfw_load(model, model_size, &m);
     if (st != IDFZIP_OK)
         return st;
-    memcpy(name, m->slot.name, MODEL_NAME_SIZE);
-    name[MODEL_NAME_SIZE] = 0;
+    memcpy(name, m->slot.name, IDFZIP_MODEL_NAME_MAX);
+    name[IDFZIP_MODEL_NAME_MAX] = 0;
     *crc = m->slot.crc;
     idfw_free(m);
     return IDFZIP_OK;

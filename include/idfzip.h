@@ -105,11 +105,15 @@ typedef struct idfzip_options {
 
 #define IDFZIP_DEFAULT_MAX_PIXELS ((uint64_t)1 << 28) /* 268 MP */
 
+/* A model's name has at most this many characters (printable ASCII); the
+ * buffers below hold it with its terminating NUL. */
+#define IDFZIP_MODEL_NAME_MAX 16
+
 /* Facts about an .idf file, read from its header alone. */
 typedef struct idfzip_info {
     uint32_t width, height, channels, bit_depth, color_type;
     uint32_t mode;          /* 0 model-coded, 1 stored (PNG bytes kept) */
-    char model_name[17];    /* NUL-terminated */
+    char model_name[IDFZIP_MODEL_NAME_MAX + 1]; /* NUL-terminated */
     uint32_t model_crc;
     uint32_t tile_width, tile_height, tile_count;
     uint64_t file_size;
@@ -140,8 +144,10 @@ IDFZIP_API int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info 
  * "baseline-v2", "baseline-v3", and any embedded learned model), else 0. */
 IDFZIP_API int idfzip_builtin_model(const char *name);
 
-/* Name (NUL-terminated, up to 16 characters) and CRC of an .idfw model. */
-IDFZIP_API int idfzip_model_info(const uint8_t *model, size_t model_size, char name[17],
+/* Name (NUL-terminated, up to IDFZIP_MODEL_NAME_MAX characters) and CRC of
+ * an .idfw model. */
+IDFZIP_API int idfzip_model_info(const uint8_t *model, size_t model_size,
+                                 char name[IDFZIP_MODEL_NAME_MAX + 1],
                                  uint32_t *crc);
 
 /* PNG bytes <-> image, exposed because tests and tools need them. */

@@ -60,8 +60,8 @@ static void fetch_neighbours(const int32_t *plane, uint32_t w, uint32_t x,
 /* Context from the local gradient sum, on a half-octave log scale. */
 static uint32_t activity_context(const int32_t nb[4])
 {
-    uint32_t act = (uint32_t)(base_abs32(nb[0] - nb[2]) + base_abs32(nb[1] - nb[2]) +
-                              base_abs32(nb[3] - nb[1]));
+    uint32_t act = (uint32_t)(abs32(nb[0] - nb[2]) + abs32(nb[1] - nb[2]) +
+                              abs32(nb[3] - nb[1]));
     return base_log_bucket(act, BASE_CONTEXTS);
 }
 
@@ -74,12 +74,12 @@ static int32_t predict(const model_tile *t, uint32_t c, int cross, uint32_t x,
     fetch_neighbours(t->samples + c * n, t->width, x, y, mid, nb);
     *ctx = activity_context(nb);
     if (!cross)
-        return base_median3(nb[0], nb[1], nb[0] + nb[1] - nb[2]);
+        return median3(nb[0], nb[1], nb[0] + nb[1] - nb[2]);
     int32_t rb[4];
     const int32_t *ref = t->samples + (size_t)reference_channel(t->channels, c) * n;
     fetch_neighbours(ref, t->width, x, y, mid, rb);
     int32_t p = ref[(size_t)y * t->width + x] +
-                base_median3(nb[0] - rb[0], nb[1] - rb[1], nb[0] - rb[0] + nb[1] - rb[1] - nb[2] + rb[2]);
+                median3(nb[0] - rb[0], nb[1] - rb[1], nb[0] - rb[0] + nb[1] - rb[1] - nb[2] + rb[2]);
     return p < 0 ? 0 : (p > (int32_t)t->maxval ? (int32_t)t->maxval : p);
 }
 
@@ -92,10 +92,10 @@ static void gather_stats(const model_tile *t, uint32_t c, int cross,
             uint32_t ctx;
             int32_t p = predict(t, c, cross, x, y, &ctx);
             int32_t r = t->samples[(size_t)c * t->width * t->height + (size_t)y * t->width + x] - p;
-            st->sum_abs[ctx] += base_abs32(r);
+            st->sum_abs[ctx] += abs32(r);
             st->sum[ctx] += r;
             st->count[ctx]++;
-            *total_abs += base_abs32(r);
+            *total_abs += abs32(r);
         }
     }
 }
@@ -113,8 +113,8 @@ static void fit_channel(const model_tile *t, uint32_t c, channel_fit *fit)
         fit->used[k] = st->count[k] > 0;
         if (!fit->used[k])
             continue;
-        fit->bias16[k] = (int32_t)base_clamp(base_div_round(16 * st->sum[k], st->count[k]), BASE_BIAS_LIMIT);
-        fit->scale[k] = (uint8_t)dl_scale_for_mad((uint64_t)base_div_round(16 * st->sum_abs[k], st->count[k]));
+        fit->bias16[k] = (int32_t)clamp_abs(div_round(16 * st->sum[k], st->count[k]), BASE_BIAS_LIMIT);
+        fit->scale[k] = (uint8_t)dl_scale_for_mad((uint64_t)div_round(16 * st->sum_abs[k], st->count[k]));
     }
 }
 

@@ -63,12 +63,6 @@ static int32_t reference_of(uint32_t channels, uint32_t c)
     return (channels >= 3 && (c == 0 || c == 2)) ? 1 : -1;
 }
 
-/* floor(v / 4) without the implementation-defined shift of negatives. */
-static int32_t floor_div4(int32_t v)
-{
-    return v >= 0 ? v / 4 : -((-v + 3) / 4);
-}
-
 /* What tells the versions apart (idf_model.params; NULL is v2). */
 typedef struct b2_version {
     uint8_t lms; /* the blend's last two members are the NLMS predictors (v3) */
@@ -127,7 +121,7 @@ static int32_t predict_d16(uint32_t predictor, const int32_t nb[NB_COUNT])
 {
     const int32_t w = nb[NB_W], n = nb[NB_N], nw = nb[NB_NW], ne = nb[NB_NE];
     switch (predictor) {
-    case 0: return 16 * base_median3(w, n, w + n - nw);
+    case 0: return 16 * median3(w, n, w + n - nw);
     case 1: return 8 * (w + n);
     case 2: /* (6N - 2NN + 7W + WW + NEE + 3NE) / 16 */
         return 6 * n - 2 * nb[NB_NN] + 7 * w + nb[NB_WW] + nb[NB_NEE] + 3 * ne;
@@ -144,8 +138,8 @@ static int32_t predict_d16(uint32_t predictor, const int32_t nb[NB_COUNT])
  * (err16, x16). */
 static uint32_t activity_bucket(const int32_t nb[NB_COUNT], uint32_t err16)
 {
-    uint32_t act = (uint32_t)(base_abs32(nb[NB_W] - nb[NB_NW]) + base_abs32(nb[NB_N] - nb[NB_NW]) +
-                              base_abs32(nb[NB_NE] - nb[NB_N])) / 4 + err16 / B2_ERR_DIV;
+    uint32_t act = (uint32_t)(abs32(nb[NB_W] - nb[NB_NW]) + abs32(nb[NB_N] - nb[NB_NW]) +
+                              abs32(nb[NB_NE] - nb[NB_N])) / 4 + err16 / B2_ERR_DIV;
     return base_log_bucket(act, B2_ACTIVITY);
 }
 
@@ -178,13 +172,6 @@ typedef struct b2_lms {
     int32_t in[LMS_TAPS];     /* the inputs of the last prediction, for its update */
     int32_t pred16[LMS_SETS]; /* and its predictions */
 } b2_lms;
-
-/* v / 2^s rounded toward zero (a shift without implementation-defined
- * behaviour on negative values). */
-static int64_t trunc_shift(int64_t v, unsigned s)
-{
-    return v >= 0 ? v >> s : -((-v) >> s);
-}
 
 static void lms_reset(b2_lms *l)
 {
@@ -223,7 +210,7 @@ static void lms_predict(const model_tile *t, size_t plane, uint32_t c, int32_t r
         for (int i = 0; i < LMS_TAPS; i++)
             acc += (int64_t)l->w[k][i] * l->in[i];
         int64_t p = 16 * (int64_t)nb[NB_W] + trunc_shift(acc, LMS_SHIFT - 4);
-        l->pred16[k] = (int32_t)base_clamp(p, LMS_PRED_LIMIT);
+        l->pred16[k] = (int32_t)clamp_abs(p, LMS_PRED_LIMIT);
     }
 }
 
@@ -238,7 +225,7 @@ static void lms_update(b2_lms *l, int32_t d16)
     for (int k = 0; k < LMS_SETS; k++) {
         int64_t q = ((int64_t)d16 - l->pred16[k]) * LMS_MU[k] * 4096 / norm;
         for (int i = 0; i < LMS_TAPS; i++)
-            l->w[k][i] = (int32_t)base_clamp(l->w[k][i] + trunc_shift(q * l->in[i], 12),
+            l->w[k][i] = (int32_t)clamp_abs(l->w[k][i] + trunc_shift(q * l->in[i], 12),
                                              LMS_WEIGHT_LIMIT);
     }
 }
@@ -270,13 +257,13 @@ static uint64_t near_sum_abs(const int32_t *p, uint32_t w, uint32_t x, uint32_t 
     size_t i = (size_t)y * w + x;
     uint64_t e = 0;
     if (x)
-        e += (uint64_t)base_abs32(p[i - 1]);
+        e += (uint64_t)abs32(p[i - 1]);
     if (y) {
-        e += (uint64_t)base_abs32(p[i - w]);
+        e += (uint64_t)abs32(p[i - w]);
         if (x)
-            e += (uint64_t)base_abs32(p[i - w - 1]);
+            e += (uint64_t)abs32(p[i - w - 1]);
         if (x + 1 < w)
-            e += (uint64_t)base_abs32(p[i - w + 1]);
+            e += (uint64_t)abs32(p[i - w + 1]);
     }
     return e;
 }
@@ -318,7 +305,7 @@ static int32_t blend_d16(const int32_t d16[B2_FIXED], const uint32_t near[B2_FIX
         num += (int64_t)wt * d16[i];
         den += (int64_t)wt;
     }
-    return den ? (int32_t)base_div_round(num, den) : d16[0];
+    return den ? (int32_t)div_round(num, den) : d16[0];
 }
 
 /* The blend's members: v2, the 8 fixed predictions; v3, six of them (not
@@ -371,7 +358,7 @@ static void b2_predict(const b2_tile *bt, uint32_t c, b2_choice ch, uint32_t sur
     }
     p->ref16 = ref >= 0 ? 16 * (int32_t)k * t->samples[(size_t)ref * bt->plane +
                                                        (size_t)y * t->width + x] : 0;
-    int32_t mean16 = floor_div4(d16 + p->ref16 + 2);
+    int32_t mean16 = (int32_t)floor_shift(d16 + p->ref16 + 2, 2);
     int32_t hi = 16 * (int32_t)t->maxval;
     p->mean16 = mean16 < 0 ? 0 : (mean16 > hi ? hi : mean16);
     p->near_miss = near_sum_abs(tr->miss, t->width, x, y);
@@ -391,7 +378,7 @@ static void b2_record(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trac
     int32_t d16 = 16 * d_at(bt, c, ref, ref >= 0 ? ch.weight : 0, x, y);
     int32_t *e = err_row(tr, t->width, y) + (size_t)x * B2_FIXED;
     for (int k = 0; k < B2_FIXED; k++)
-        e[k] = base_abs32(d16 - p->fixed[k]);
+        e[k] = abs32(d16 - p->fixed[k]);
     if (bt->lms)
         lms_update(tr->lms, d16);
 }
@@ -405,9 +392,9 @@ static uint32_t reference_surprise(const b2_trace *traces, uint32_t channels, ui
     int32_t ref = reference_of(channels, c);
     if (ref < 0)
         return 0;
-    uint32_t m = (uint32_t)base_abs32(traces[ref].miss[i]);
+    uint32_t m = (uint32_t)abs32(traces[ref].miss[i]);
     if (c == 2)
-        m += (uint32_t)base_abs32(traces[0].miss[i]) / 2;
+        m += (uint32_t)abs32(traces[0].miss[i]) / 2;
     return surprise_bucket(m);
 }
 
@@ -436,10 +423,10 @@ static void b2_gather(const b2_tile *bt, uint32_t c, b2_choice ch, const b2_trac
             b2_record(bt, c, ch, tr, x, y, &p);
             tr->ctx[i] = (int32_t)p.ctx;
             int32_t r16 = tr->miss[i];
-            st->sum_abs[p.ctx] += base_abs32(r16);
+            st->sum_abs[p.ctx] += abs32(r16);
             st->sum[p.ctx] += r16;
             st->count[p.ctx]++;
-            st->total_abs += base_abs32(r16);
+            st->total_abs += abs32(r16);
         }
 }
 
@@ -450,9 +437,9 @@ static void b2_fit_contexts(const b2_stats *st, b2_fit *fit)
         fit->used[k] = st->count[k] > 0;
         if (!fit->used[k])
             continue;
-        fit->bias16[k] = (int32_t)base_clamp(base_div_round(st->sum[k], st->count[k]), B2_BIAS_LIMIT);
+        fit->bias16[k] = (int32_t)clamp_abs(div_round(st->sum[k], st->count[k]), B2_BIAS_LIMIT);
         /* mean absolute deviation around the biased mean, x16 */
-        int64_t mad16 = base_div_round(st->sum_abs[k], st->count[k]);
+        int64_t mad16 = div_round(st->sum_abs[k], st->count[k]);
         fit->scale[k] = (uint8_t)dl_scale_for_mad((uint64_t)mad16);
     }
 }
@@ -527,7 +514,7 @@ static uint8_t quick_weight(const b2_tile *bt, uint32_t c)
             for (uint32_t x = 1; x < bt->t->width; x++) {
                 int32_t w = d_at(bt, c, ref, k, x - 1, y), n = d_at(bt, c, ref, k, x, y - 1);
                 int32_t nw = d_at(bt, c, ref, k, x - 1, y - 1);
-                sum += (uint64_t)base_abs32(d_at(bt, c, ref, k, x, y) - base_median3(w, n, w + n - nw));
+                sum += (uint64_t)abs32(d_at(bt, c, ref, k, x, y) - median3(w, n, w + n - nw));
             }
         if (sum < best_sum)
             best_sum = sum, best = (uint8_t)k;
@@ -620,7 +607,7 @@ static void ar_features(const b2_tile *bt, uint32_t c, const b2_fit *fit, const 
     const int32_t ref = reference_of(t->channels, c);
     int n = 0;
     for (int j = 0; j < B2_FIXED; j++)
-        f[n++] = slog16(floor_div4(p->fixed[j] + p->ref16 + 2) - p->mean16);
+        f[n++] = slog16((int32_t)floor_shift(p->fixed[j] + p->ref16 + 2, 2) - p->mean16);
     for (int j = 0; j < B2_FIXED; j++)
         f[n++] = log16(p->near[j]);
     f[n++] = slog16(p->nb[NB_W] - p->nb[NB_NW]);

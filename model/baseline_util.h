@@ -6,27 +6,8 @@
 
 #include <stdint.h>
 
+#include "../common/int_math.h"
 #include "model.h"
-
-static inline int32_t base_abs32(int32_t v) { return v < 0 ? -v : v; }
-
-static inline int32_t base_median3(int32_t a, int32_t b, int32_t c)
-{
-    int32_t lo = a < b ? a : b, hi = a < b ? b : a;
-    return c < lo ? lo : (c > hi ? hi : c);
-}
-
-/* Rounded a / b for b > 0, halves away from zero, symmetric for negative a. */
-static inline int64_t base_div_round(int64_t a, int64_t b)
-{
-    return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b);
-}
-
-/* v clamped to -limit .. limit. */
-static inline int64_t base_clamp(int64_t v, int64_t limit)
-{
-    return v > limit ? limit : (v < -limit ? -limit : v);
-}
 
 /* Half-octave log bucket of act: 0 for 0, else 1 + 2*floor(log2 act) + the
  * bit below the top one, capped at count - 1. */

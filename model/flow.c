@@ -112,7 +112,7 @@ static void add_translation(int32_t *dst, const int32_t *net_out, size_t n, int 
 {
     const int64_t half = 1 << (TRANSLATION_FRAC_BITS - 1);
     for (size_t i = 0; i < n; i++) {
-        int32_t t = (int32_t)nn_floor_shift(net_out[i] + half, TRANSLATION_FRAC_BITS);
+        int32_t t = (int32_t)floor_shift(net_out[i] + half, TRANSLATION_FRAC_BITS);
         dst[i] += sign * t;
     }
 }

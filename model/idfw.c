@@ -24,7 +24,7 @@ static const uint8_t IDFW_MAGIC[IDFW_MAGIC_SIZE] = {0x89, 'I', 'D', 'W', 0x0D, 0
 
 /* The fixed header: magic, version, name, channels, bit depth, maxval,
  * tile size, initial squeezes, level count. */
-#define IDFW_HEADER_SIZE (IDFW_MAGIC_SIZE + 2 + MODEL_NAME_SIZE + 1 + 1 + 4 + 2 + 2 + 1 + 1)
+#define IDFW_HEADER_SIZE (IDFW_MAGIC_SIZE + 2 + IDFZIP_MODEL_NAME_MAX + 1 + 1 + 4 + 2 + 2 + 1 + 1)
 #define IDFW_CRC_SIZE 4
 #define IDFW_MAX_INITIAL_SQUEEZES 8
 /* A level's nets take at most C/2 channels, so C never needs to exceed this;
@@ -339,13 +339,13 @@ static void read_level(loader *ld, flow_model *m, uint32_t li, uint32_t *channel
 /* ---- header, top prior, whole-model checks ---- */
 
 /* Printable ASCII, non-empty, NUL-padded (nothing after the first NUL). */
-static void read_name(loader *ld, char name[MODEL_NAME_SIZE])
+static void read_name(loader *ld, char name[IDFZIP_MODEL_NAME_MAX])
 {
-    const uint8_t *raw = take(ld, MODEL_NAME_SIZE);
+    const uint8_t *raw = take(ld, IDFZIP_MODEL_NAME_MAX);
     if (!raw)
         return;
     int ended = 0;
-    for (size_t i = 0; i < MODEL_NAME_SIZE; i++) {
+    for (size_t i = 0; i < IDFZIP_MODEL_NAME_MAX; i++) {
         ended |= raw[i] == 0;
         need(ld, ended ? raw[i] == 0 : (raw[i] >= 0x20 && raw[i] <= 0x7e));
         name[i] = (char)raw[i];

@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "../common/status.h"
 #include "../rans/dl_table.h"
 #include "../rans/rans.h"
 #include "kernels/nn_kernels.h"
@@ -93,7 +94,7 @@ static inline int32_t symbol_io_latent(symbol_io *io, int32_t value,
  * 0 .. DL_NUM_SCALES - 1 (flows' priors and the AR prior alike). */
 static inline uint32_t model_scale_index(int32_t out16)
 {
-    int64_t s = nn_floor_shift((int64_t)out16 + 8, 4);
+    int64_t s = floor_shift((int64_t)out16 + 8, 4);
     return s < 0 ? 0 : (s >= DL_NUM_SCALES ? DL_NUM_SCALES - 1 : (uint32_t)s);
 }
 
@@ -135,7 +136,6 @@ static inline int symbol_io_failed(const symbol_io *io)
     return io->dec ? io->dec->overrun : io->enc->failed;
 }
 
-#define MODEL_NAME_SIZE 16
 
 /* What the image looks like, so a model can say whether it serves it. */
 typedef struct model_image_kind {
@@ -144,7 +144,7 @@ typedef struct model_image_kind {
 
 typedef struct idf_model idf_model;
 struct idf_model {
-    char name[MODEL_NAME_SIZE]; /* NUL-padded, stored in the .idf */
+    char name[IDFZIP_MODEL_NAME_MAX]; /* NUL-padded, stored in the .idf */
     uint32_t crc;               /* CRC32 of the weights (0: built in) */
     uint32_t tile_width, tile_height;
     int (*serves)(const idf_model *m, const model_image_kind *kind);

@@ -160,13 +160,13 @@ static void relu_forward(const int32_t *restrict in, size_t n, int32_t *restrict
 static void leaky_forward(const int32_t *in, size_t n, unsigned shift,
                           int32_t *out)
 {
-    /* nn_floor_shift takes shifts up to 62.  For an int32 input any shift
+    /* floor_shift takes shifts up to 62.  For an int32 input any shift
      * >= 31 already gives floor(in / 2^shift) = -1 for every negative in,
      * so capping at 62 changes no result and keeps odd weights files safe. */
     if (shift > 62)
         shift = 62;
     for (size_t k = 0; k < n; k++)
-        out[k] = in[k] >= 0 ? in[k] : (int32_t)nn_floor_shift(in[k], shift);
+        out[k] = in[k] >= 0 ? in[k] : (int32_t)floor_shift(in[k], shift);
 }
 
 static void add_forward(const int32_t *a, const int32_t *b, size_t n,

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/int_math.h"
 #include "kernels/nn_kernels.h"
 
 #define NN_MAX_LAYERS 64
@@ -79,21 +80,13 @@ void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
 /* Multiply-accumulates per output position, for MAC/pixel reports. */
 uint64_t nn_macs_per_position(const nn_net *net);
 
-/* floor(v / 2^s) for 0 <= s <= 62 and v > -2^62, without relying on the
- * implementation-defined right shift of negative numbers. */
-static inline int64_t nn_floor_shift(int64_t v, unsigned s)
-{
-    const uint64_t bias = (uint64_t)1 << 62; /* a multiple of 2^s */
-    return (int64_t)(((uint64_t)v + bias) >> s) - (int64_t)(bias >> s);
-}
-
 /* The conv requantisation of nn.h, shared by every kernel:
  * clamp(floor((acc * mult + round) / 2^shift), +-clamp). */
 static inline int32_t nn_requantise(int32_t acc, int32_t mult, unsigned shift,
                                     int32_t clamp)
 {
     const int64_t round = shift ? (int64_t)1 << (shift - 1) : 0;
-    const int64_t v = nn_floor_shift((int64_t)acc * mult + round, shift);
+    const int64_t v = floor_shift((int64_t)acc * mult + round, shift);
     return v > clamp ? clamp : v < -(int64_t)clamp ? -clamp : (int32_t)v;
 }
 

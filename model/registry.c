@@ -58,7 +58,7 @@ int model_select_for_image(const uint8_t *user, size_t user_size,
 
 static int named(const idf_model *m, const char *name)
 {
-    return strlen(name) <= MODEL_NAME_SIZE && strncmp(m->name, name, MODEL_NAME_SIZE) == 0;
+    return strlen(name) <= IDFZIP_MODEL_NAME_MAX && strncmp(m->name, name, IDFZIP_MODEL_NAME_MAX) == 0;
 }
 
 /* The non-learned built-in model called name, or NULL. */
@@ -100,7 +100,7 @@ int model_select_by_name(const char *name, const model_image_kind *kind, uint32_
 
 static int matches(const idf_model *m, const char *name, uint32_t crc)
 {
-    return strncmp(m->name, name, MODEL_NAME_SIZE) == 0 && m->crc == crc;
+    return strncmp(m->name, name, IDFZIP_MODEL_NAME_MAX) == 0 && m->crc == crc;
 }
 
 int model_select_for_file(const char *name, uint32_t crc, const uint8_t *user,

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "../common/int_math.h"
+
 #define DL_ESCAPE_LEN_BITS 5
 #define DL_ESCAPE_MAX_LEN 27 /* zigzag codes of |d| <= 2^26 */
 
@@ -11,16 +13,6 @@ struct dl_tables {
     uint16_t *cum_pool;
     uint16_t *guide_pool;
 };
-
-/* floor(v / 2^b) without relying on the implementation-defined right shift
- * of negative numbers. */
-static int32_t floor_shift(int32_t v, unsigned b)
-{
-    if (v >= 0)
-        return v >> b;
-    uint32_t mag = (uint32_t)(-(int64_t)v);
-    return -(int32_t)((mag + (1u << b) - 1) >> b);
-}
 
 uint64_t dl_logistic_cdf_q32(int64_t x32, uint32_t inv_scale_q20)
 {
@@ -155,11 +147,11 @@ typedef struct dl_place {
 
 static dl_place dl_locate(const dl_tables *t, int32_t value, int32_t mean16, uint32_t scale)
 {
-    int32_t mean_int = floor_shift(mean16, DL_MEAN_FRAC_BITS);
+    int32_t mean_int = (int32_t)floor_shift(mean16, DL_MEAN_FRAC_BITS);
     uint32_t frac = (uint32_t)(mean16 - mean_int * DL_MEAN_FRACS);
     dl_place p = {&t->table[scale][frac], 0, value - mean_int, DL_SCALE_SHIFT[scale]};
     int32_t half = (int32_t)DL_HALF_WIDTH[scale];
-    int32_t q = floor_shift(p.d, p.b);
+    int32_t q = (int32_t)floor_shift(p.d, p.b);
     p.sym = (q < -half || q > half) ? p.ft->nsym - 1 : (uint32_t)(q + half);
     return p;
 }
@@ -206,7 +198,7 @@ uint32_t dl_cost16(const dl_tables *t, int32_t value, int32_t mean16, uint32_t s
 int32_t dl_decode(const dl_tables *t, rans_decoder *dec, int32_t mean16,
                   uint32_t scale)
 {
-    int32_t mean_int = floor_shift(mean16, DL_MEAN_FRAC_BITS);
+    int32_t mean_int = (int32_t)floor_shift(mean16, DL_MEAN_FRAC_BITS);
     uint32_t frac = (uint32_t)(mean16 - mean_int * DL_MEAN_FRACS);
     const freq_table *ft = &t->table[scale][frac];
     unsigned b = DL_SCALE_SHIFT[scale];
@@ -251,7 +243,7 @@ static void mixture_window(const int32_t *mean16, const int32_t *scale, uint32_t
 {
     *lo = INT32_MAX, *hi = INT32_MIN;
     for (uint32_t j = 0; j < k; j++) {
-        int32_t m = floor_shift(mean16[j], DL_MEAN_FRAC_BITS);
+        int32_t m = (int32_t)floor_shift(mean16[j], DL_MEAN_FRAC_BITS);
         int32_t half = (int32_t)DL_HALF_WIDTH[scale[j]] << DL_SCALE_SHIFT[scale[j]];
         *lo = m - half < *lo ? m - half : *lo;
         *hi = m + half + 1 > *hi ? m + half + 1 : *hi;

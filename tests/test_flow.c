@@ -199,7 +199,7 @@ static void test_codec_with_model(const char *preset, uint32_t channels)
         idfzip_info info;
         /* slot.name is NUL-padded, not terminated when 16 characters long */
         CHECK(idfzip_get_info(a, na, &info) == IDFZIP_OK &&
-                  strncmp(info.model_name, m->slot.name, MODEL_NAME_SIZE) == 0,
+                  strncmp(info.model_name, m->slot.name, IDFZIP_MODEL_NAME_MAX) == 0,
               "%s: model name not recorded", preset);
         idfzip_image back;
         CHECK(idfzip_decompress_image(a, na, NULL, &back) == IDFZIP_ERR_MODEL,

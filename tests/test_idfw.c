@@ -185,7 +185,7 @@ static void check_level(const idfw_arch *a, const flow_level *lv, uint32_t li, u
 
 static void check_model(const idfw_arch *a, const flow_model *m, const uint8_t *d, size_t n)
 {
-    CHECK(strncmp(m->slot.name, a->name, MODEL_NAME_SIZE) == 0, "name %.16s", m->slot.name);
+    CHECK(strncmp(m->slot.name, a->name, IDFZIP_MODEL_NAME_MAX) == 0, "name %.16s", m->slot.name);
     CHECK(m->slot.crc == file_crc(d, n - 4), "crc %08x", m->slot.crc);
     CHECK(m->block_width == a->tile_w && m->block_height == a->tile_h, "tile %ux%u",
           m->slot.tile_width, m->slot.tile_height);
@@ -469,7 +469,7 @@ static void test_header_fields(const uint8_t *d, size_t n)
     uint8_t *c = malloc(n);
     if (c) { /* a name of all 16 bytes has no NUL and is fine */
         memcpy(c, d, n);
-        memset(c + OFF_NAME, 'n', MODEL_NAME_SIZE);
+        memset(c + OFF_NAME, 'n', IDFZIP_MODEL_NAME_MAX);
         fix_crc(c, n);
         CHECK(load_status(c, n) == IDFZIP_OK, "16-byte name");
         free(c);

@@ -470,7 +470,7 @@ static void test_hand_leaky(void)
     static const int32_t in[8] = {-1, -7, -9, -17, 0, 5, -8, 8};
     /* floor(v / 8) for negatives: -1, -1, -2, -3, -1 (for -8). */
     static const int32_t expect3[8] = {-1, -1, -2, -3, 0, 5, -1, 8};
-    /* A shift beyond nn_floor_shift's 62 still floors: -1 for negatives. */
+    /* A shift beyond floor_shift's 62 still floors: -1 for negatives. */
     static const int32_t expect200[8] = {-1, -1, -1, -1, 0, 5, -1, 8};
     nn_net net = {.nlayers = 1, .cin = 1, .cout = 1, .in_clamp = 100};
     net.layer[0] = (nn_layer){.op = NN_LEAKY, .cin = 1, .cout = 1,
@@ -789,27 +789,27 @@ static void test_position_nets(void)
           "beyond", avx2_convs, fallback_convs);
 }
 
-/* ---- nn_floor_shift ---------------------------------------------------- */
+/* ---- floor_shift ---------------------------------------------------- */
 
 static void check_floor_shift(int64_t v, unsigned s, int *bad)
 {
-    int64_t got = nn_floor_shift(v, s), want = ref_floor_div(v, ref_pow2(s));
+    int64_t got = floor_shift(v, s), want = ref_floor_div(v, ref_pow2(s));
     if (got != want && (*bad)++ < 5)
-        fprintf(stderr, "  nn_floor_shift(%lld, %u) = %lld, want %lld\n",
+        fprintf(stderr, "  floor_shift(%lld, %u) = %lld, want %lld\n",
                 (long long)v, s, (long long)got, (long long)want);
 }
 
 static void test_floor_shift(void)
 {
-    CHECK(nn_floor_shift(-3, 1) == -2, "-3/2");
-    CHECK(nn_floor_shift(3, 1) == 1, "3/2");
-    CHECK(nn_floor_shift(-4, 1) == -2, "-4/2");
-    CHECK(nn_floor_shift(-1, 5) == -1, "-1/32");
-    CHECK(nn_floor_shift(-32, 5) == -1, "-32/32");
-    CHECK(nn_floor_shift(-33, 5) == -2, "-33/32");
-    CHECK(nn_floor_shift(-7, 0) == -7, "shift 0");
-    CHECK(nn_floor_shift(-((int64_t)1 << 62) + 1, 62) == -1, "near -2^62");
-    CHECK(nn_floor_shift(((int64_t)1 << 62) - 1, 61) == 1, "near 2^62");
+    CHECK(floor_shift(-3, 1) == -2, "-3/2");
+    CHECK(floor_shift(3, 1) == 1, "3/2");
+    CHECK(floor_shift(-4, 1) == -2, "-4/2");
+    CHECK(floor_shift(-1, 5) == -1, "-1/32");
+    CHECK(floor_shift(-32, 5) == -1, "-32/32");
+    CHECK(floor_shift(-33, 5) == -2, "-33/32");
+    CHECK(floor_shift(-7, 0) == -7, "shift 0");
+    CHECK(floor_shift(-((int64_t)1 << 62) + 1, 62) == -1, "near -2^62");
+    CHECK(floor_shift(((int64_t)1 << 62) - 1, 61) == 1, "near 2^62");
 
     const int64_t max = ((int64_t)1 << 62) - 1; /* |v| <= max */
     uint64_t rng = 77;
@@ -836,7 +836,7 @@ static void test_floor_shift(void)
         }
         check_floor_shift(v, s, &bad);
     }
-    CHECK(bad == 0, "%d nn_floor_shift mismatches", bad);
+    CHECK(bad == 0, "%d floor_shift mismatches", bad);
 }
 
 /* ---- speed (printed, not asserted) ------------------------------------- */

@@ -97,7 +97,7 @@ static void check_png(const uint8_t *data, size_t size, int want, const char *na
 
 static void check_idfw(const uint8_t *data, size_t size, int want, const char *name)
 {
-    char model_name[17];
+    char model_name[IDFZIP_MODEL_NAME_MAX + 1];
     uint32_t crc;
     int st = idfzip_model_info(data, size, model_name, &crc);
     CHECK(st == want, "%s: model load gives %d, expected %d", name, st, want);

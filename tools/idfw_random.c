@@ -19,7 +19,7 @@
  */
 #include "idfw_random.h"
 
-#include "../codec/byte_writer.h"
+#include "../common/bytes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +116,7 @@ int idfw_arch_preset(const char *name, idfw_arch *a)
     return -1;
 }
 
-/* ---- little-endian writer (codec/byte_writer.h) ---- */
+/* ---- little-endian writer (common/bytes.h) ---- */
 
 typedef byte_writer writer;
 
@@ -432,9 +432,9 @@ static void write_header(builder *b)
 {
     const idfw_arch *a = b->a;
     static const uint8_t magic[8] = {0x89, 'I', 'D', 'W', 0x0D, 0x0A, 0x1A, 0x0A};
-    char name[MODEL_NAME_SIZE] = {0};
+    char name[IDFZIP_MODEL_NAME_MAX] = {0};
     size_t len = a->name ? strlen(a->name) : 0;
-    if (len > MODEL_NAME_SIZE || a->channels > 0xFF || a->bit_depth > 0xFF ||
+    if (len > IDFZIP_MODEL_NAME_MAX || a->channels > 0xFF || a->bit_depth > 0xFF ||
         a->tile_w > MAX_FIELD16 || a->tile_h > MAX_FIELD16 || a->initial_squeezes > 0xFF ||
         a->nlevels > FLOW_MAX_LEVELS) {
         b->failed = 1;

@@ -215,7 +215,7 @@ static void block_products(const conv_geom *g, const int16_t *pairs, const int32
 
 #if HAVE_X86
 /* nn_requantise on 8 lanes: the 64-bit products of the even and odd lanes
- * are floored through the same +2^62 bias as nn_floor_shift (all values
+ * are floored through the same +2^62 bias as floor_shift (all values
  * stay below 2^63: |acc * mult| < 2^55), clamped, and put back together. */
 __attribute__((target("avx2")))
 static __m256i requantise8(__m256i acc, int32_t mult, unsigned shift, int32_t clamp)

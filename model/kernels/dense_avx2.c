@@ -27,7 +27,7 @@ static uint32_t padded_out(const struct nn_layer *l) { return (l->cout + LANES -
  * constants in the lanes the kernel uses (64 int32): bias and mult (8
  * int32 each), then as int64 for the even outputs (0, 2, 4, 6) and for
  * the odd ones: the shift, the rounding term plus 2^62, and 2^62 >> shift
- * (nn_floor_shift's bias trick, so a logical shift floors).  Padding
+ * (floor_shift's bias trick, so a logical shift floors).  Padding
  * outputs get zeros and are never stored. */
 #define BLOCK_CONSTANTS 64
 #define FLOOR_BIAS ((int64_t)1 << 62)

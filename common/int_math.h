@@ -1,0 +1,53 @@
+/* int_math.h — exact integer helpers shared by every layer.
+ *
+ * Owns: the rounding rules the file formats depend on.  C leaves the right
+ * shift of a negative number implementation-defined, so every floor or
+ * truncating shift goes through these; change one and old files stop
+ * decoding.
+ */
+#ifndef IDFZIP_COMMON_INT_MATH_H
+#define IDFZIP_COMMON_INT_MATH_H
+
+#include <stdint.h>
+
+/* floor(v / 2^s) for 0 <= s <= 62 and v > -2^62: adding 2^62 (a multiple of
+ * 2^s) makes v non-negative, so a logical shift floors. */
+static inline int64_t floor_shift(int64_t v, unsigned s)
+{
+    const uint64_t bias = (uint64_t)1 << 62;
+    return (int64_t)(((uint64_t)v + bias) >> s) - (int64_t)(bias >> s);
+}
+
+/* v / 2^s rounded toward zero. */
+static inline int64_t trunc_shift(int64_t v, unsigned s)
+{
+    return v >= 0 ? v >> s : -((-v) >> s);
+}
+
+static inline int32_t abs32(int32_t v) { return v < 0 ? -v : v; }
+
+static inline int32_t median3(int32_t a, int32_t b, int32_t c)
+{
+    int32_t lo = a < b ? a : b, hi = a < b ? b : a;
+    return c < lo ? lo : (c > hi ? hi : c);
+}
+
+/* Rounded a / b for b > 0, halves away from zero, symmetric for negative a. */
+static inline int64_t div_round(int64_t a, int64_t b)
+{
+    return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b);
+}
+
+/* v clamped to -limit .. limit. */
+static inline int64_t clamp_abs(int64_t v, int64_t limit)
+{
+    return v > limit ? limit : (v < -limit ? -limit : v);
+}
+
+/* v clamped to lo .. hi. */
+static inline int64_t clamp_range(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+#endif
