@@ -6,8 +6,9 @@
  * copy of the ancillary chunks and where they stood; and writing a
  * non-interlaced PNG back with those chunks in their places.  The writer is
  * our own (zlib deflate + crc32), so chunk order is under our control.
- *
- * The public wrappers idfzip_png_decode()/idfzip_png_encode() call these.
+ * png_read.c reads, png_write.c writes, png_rules.c says what is valid; the
+ * public wrappers idfzip_png_decode()/idfzip_png_encode() (image.c) call
+ * these.
  */
 #ifndef IDFZIP_PNG_IO_H
 #define IDFZIP_PNG_IO_H

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "../include/idfzip.h"
+#include "../common/bytes.h"
 
 static const uint8_t IDFW_MAGIC[IDFW_MAGIC_SIZE] = {0x89, 'I', 'D', 'W', 0x0D, 0x0A, 0x1A, 0x0A};
 
@@ -89,20 +89,6 @@ static const uint8_t *take(loader *ld, size_t n)
     return at;
 }
 
-static uint32_t le_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t le_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-/* Two's complement reinterpretation without implementation-defined casts. */
-static int32_t le_i32(const uint8_t *p)
-{
-    uint32_t v = le_u32(p);
-    return v < 0x80000000u ? (int32_t)v : -(int32_t)(~v) - 1;
-}
-
 static uint8_t read_u8(loader *ld)
 {
     const uint8_t *p = take(ld, 1);
@@ -112,19 +98,19 @@ static uint8_t read_u8(loader *ld)
 static uint16_t read_u16(loader *ld)
 {
     const uint8_t *p = take(ld, 2);
-    return p ? le_u16(p) : 0;
+    return p ? get_le16(p) : 0;
 }
 
 static uint32_t read_u32(loader *ld)
 {
     const uint8_t *p = take(ld, 4);
-    return p ? le_u32(p) : 0;
+    return p ? get_le32(p) : 0;
 }
 
 static int32_t read_i32(loader *ld)
 {
     const uint8_t *p = take(ld, 4);
-    return p ? le_i32(p) : 0;
+    return p ? get_le32_signed(p) : 0;
 }
 
 /* Storage for n bytes; while storing, running out of the block (which the
@@ -155,7 +141,7 @@ static const int32_t *read_biases(loader *ld, uint32_t cout, int64_t weight_term
     const uint8_t *raw = take(ld, (size_t)cout * 4);
     int32_t *bias = store(ld, (size_t)cout * 4, alignof(int32_t));
     for (uint32_t o = 0; raw && o < cout; o++) {
-        int64_t b = le_i32(raw + 4 * o);
+        int64_t b = get_le32_signed(raw + 4 * o);
         need(ld, weight_term + (b < 0 ? -b : b) < IDFW_ACC_LIMIT);
         if (bias)
             bias[o] = (int32_t)b;
@@ -168,7 +154,7 @@ static const int32_t *read_mults(loader *ld, uint32_t cout)
     const uint8_t *raw = take(ld, (size_t)cout * 4);
     int32_t *mult = store(ld, (size_t)cout * 4, alignof(int32_t));
     for (uint32_t o = 0; raw && o < cout; o++) {
-        int32_t v = le_i32(raw + 4 * o);
+        int32_t v = get_le32_signed(raw + 4 * o);
         need(ld, v >= 0 && v < NN_MAX_MULT);
         if (mult)
             mult[o] = v;
@@ -283,7 +269,7 @@ static const uint16_t *read_perm(loader *ld, uint32_t channels)
     const uint8_t *raw = take(ld, (size_t)channels * 2);
     uint16_t *perm = store(ld, (size_t)channels * 2, alignof(uint16_t));
     for (uint32_t i = 0; raw && i < channels; i++) {
-        uint16_t v = le_u16(raw + 2 * i);
+        uint16_t v = get_le16(raw + 2 * i);
         if (!need(ld, v < channels && !seen[v]))
             break;
         seen[v] = 1;
@@ -405,7 +391,7 @@ static void read_top(loader *ld, flow_model *m)
     int32_t *scale = store(ld, n * 4, alignof(int32_t));
     uint16_t *weight = store(ld, n * 2, alignof(uint16_t));
     for (size_t i = 0; means && scales && weights && i < n; i++) {
-        int32_t mu = le_i32(means + 4 * i), s = le_i32(scales + 4 * i);
+        int32_t mu = get_le32_signed(means + 4 * i), s = get_le32_signed(scales + 4 * i);
         uint32_t w = (uint32_t)weights[2 * i] | (uint32_t)weights[2 * i + 1] << 8;
         need(ld, mu >= -NN_MAX_CLAMP && mu <= NN_MAX_CLAMP && s >= 0 && s < DL_NUM_SCALES && w >= 1);
         if (mean16) {
@@ -485,10 +471,10 @@ static int check_envelope(const uint8_t *data, size_t size)
     if (!data || size < IDFW_HEADER_SIZE + IDFW_CRC_SIZE)
         return 0;
     if (memcmp(data, IDFW_MAGIC, IDFW_MAGIC_SIZE) != 0 ||
-        le_u16(data + IDFW_MAGIC_SIZE) != IDFW_VERSION)
+        get_le16(data + IDFW_MAGIC_SIZE) != IDFW_VERSION)
         return 0;
     size_t body = size - IDFW_CRC_SIZE;
-    return crc_of(data, body) == le_u32(data + body);
+    return crc_of(data, body) == get_le32(data + body);
 }
 
 void idfw_free(flow_model *m)
@@ -528,7 +514,7 @@ int idfw_load(const uint8_t *data, size_t size, flow_model **out)
         idfw_free(m);
         return IDFZIP_ERR_MODEL;
     }
-    m->slot.crc = le_u32(data + ld.end);
+    m->slot.crc = get_le32(data + ld.end);
     if (flow_build_top_tables(m) != 0 || flow_pack_kernels(m) != 0) {
         idfw_free(m);
         return IDFZIP_ERR_NOMEM;

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/bytes.h"
+
 _Static_assert((RANS_STATES & (RANS_STATES - 1)) == 0,
                "RANS_STATES must be a power of two (index uses a mask)");
 _Static_assert(RANS_MAX_RAW_BITS >= 1 && RANS_MAX_RAW_BITS <= RANS_PROB_BITS,
@@ -130,13 +132,6 @@ static inline int encode_symbol(uint32_t *x, rans_symbol sym, uint8_t **ptr,
     return 0;
 }
 
-static void put_u32_le(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
 size_t rans_encoder_finish(rans_encoder *enc, uint8_t *out, size_t capacity)
 {
@@ -159,17 +154,12 @@ size_t rans_encoder_finish(rans_encoder *enc, uint8_t *out, size_t capacity)
     size_t payload = (size_t)(out + capacity - ptr);
     memmove(out + RANS_HEADER_BYTES, ptr, payload);
     for (size_t s = 0; s < RANS_STATES; s++)
-        put_u32_le(out + 4 * s, state[s]);
+        put_le32(out + 4 * s, state[s]);
     return RANS_HEADER_BYTES + payload;
 }
 
 /* ---- decoder ----------------------------------------------------------- */
 
-static uint32_t get_u32_le(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
 
 int rans_decoder_init(rans_decoder *dec, const uint8_t *data, size_t size)
 {
@@ -183,7 +173,7 @@ int rans_decoder_init(rans_decoder *dec, const uint8_t *data, size_t size)
     if (!data || size < RANS_HEADER_BYTES)
         return -1;
     for (size_t s = 0; s < RANS_STATES; s++) {
-        uint32_t x = get_u32_le(data + 4 * s);
+        uint32_t x = get_le32(data + 4 * s);
         if (x < RANS_L || x >= 256u * RANS_L)
             return -1;
         dec->state[s] = x;

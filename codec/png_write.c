@@ -1,0 +1,417 @@
+/* png_write.c — idfzip_image -> PNG bytes (contract in png_io.h).
+ *
+ * Our own encoder (zlib deflate + crc32), so that the ancillary chunks go
+ * back exactly where they stood: IHDR, chunks before PLTE, PLTE and tRNS,
+ * chunks before IDAT, IDAT (deflate written straight into the output,
+ * cut into chunks), chunks after IDAT, IEND.
+ */
+#define ZLIB_CONST /* next_in is const, so input rows need no cast */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "../common/bytes.h"
+#include "png_io.h"
+#include "png_rules.h"
+
+/* Largest IDAT we write; big enough that chunk framing costs nothing. */
+#define PNGIO_IDAT_MAX ((size_t)1 << 20)
+/* Output space requested from the buffer before each deflate call. */
+#define PNGIO_IDAT_MIN_ROOM ((size_t)16 << 10)
+/* Input handed to deflate per call; zlib counts in uInt. */
+#define PNGIO_DEFLATE_IN_MAX ((size_t)1 << 30)
+/* zlib level 6 (its default): level 9 costs 3x the time for ~1% smaller
+ * files, and decompress speed is dominated by this deflate. */
+#define PNGIO_DEFLATE_LEVEL 6
+
+/* ------------------------------------------------------------------------ */
+/* Writing, part 2: output buffer and chunk framing                         */
+/* ------------------------------------------------------------------------ */
+
+/* Callers reserve first (byte_writer_reserve); these only copy. */
+static void buf_put(byte_writer *b, const void *p, size_t n)
+{
+    if (n > 0)
+        memcpy(b->buf + b->size, p, n);
+    b->size += n;
+}
+
+static void buf_put_u32(byte_writer *b, uint32_t v)
+{
+    put_be32(b->buf + b->size, v);
+    b->size += 4;
+}
+
+/* The CRC covers type and data, which sit back to back from `type_at`. */
+static uint32_t crc_of_stored_chunk(const byte_writer *b, size_t type_at)
+{
+    uLong crc = crc32(0L, b->buf + type_at, 4);
+    return (uint32_t)crc32(crc, b->buf + type_at + 4,
+                           (uInt)(b->size - type_at - 4));
+}
+
+static int write_chunk(byte_writer *b, const char type[4], const uint8_t *data,
+                       uint32_t length)
+{
+    int status = byte_writer_reserve(b, 12 + (size_t)length);
+    if (status != IDFZIP_OK)
+        return status;
+    buf_put_u32(b, length);
+    size_t type_at = b->size;
+    buf_put(b, type, 4);
+    buf_put(b, data, length);
+    buf_put_u32(b, crc_of_stored_chunk(b, type_at));
+    return IDFZIP_OK;
+}
+
+static int write_ihdr(byte_writer *b, const idfzip_image *img)
+{
+    uint8_t ihdr[13];
+    put_be32(ihdr, img->width);
+    put_be32(ihdr + 4, img->height);
+    ihdr[8] = (uint8_t)img->bit_depth;
+    ihdr[9] = (uint8_t)img->color_type;
+    ihdr[10] = 0; /* deflate */
+    ihdr[11] = 0; /* adaptive filtering */
+    ihdr[12] = 0; /* not interlaced */
+    return write_chunk(b, "IHDR", ihdr, sizeof ihdr);
+}
+
+static int write_chunks_at(byte_writer *b, const idfzip_image *img, uint8_t where)
+{
+    for (uint32_t i = 0; i < img->chunk_count; i++) {
+        const idfzip_chunk *c = &img->chunks[i];
+        if (c->where != where)
+            continue;
+        int status = write_chunk(b, c->type, c->data, c->size);
+        if (status != IDFZIP_OK)
+            return status;
+    }
+    return IDFZIP_OK;
+}
+
+static int write_plte_and_trns_parts(byte_writer *b, const idfzip_image *img)
+{
+    int status = IDFZIP_OK;
+    if (img->palette_size > 0)
+        status = write_chunk(b, "PLTE", img->palette, 3 * img->palette_size);
+    if (status == IDFZIP_OK)
+        status = write_chunks_at(b, img, IDFZIP_CHUNK_BEFORE_IDAT);
+    if (status == IDFZIP_OK && img->trns_size > 0)
+        status = write_chunk(b, "tRNS", img->trns, img->trns_size);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing, part 3: IDAT as a deflate stream cut into chunks                */
+/* ------------------------------------------------------------------------ */
+
+/* deflate writes straight into the output buffer, inside an open IDAT whose
+ * length and CRC are filled in when it is closed. */
+typedef struct idat_writer {
+    z_stream zs;
+    byte_writer *out;
+    size_t chunk_start; /* offset of the open IDAT's length field */
+    int chunk_open;
+} idat_writer;
+
+static size_t idat_data_length(const idat_writer *w)
+{
+    return w->out->size - w->chunk_start - 8;
+}
+
+static int idat_close_chunk(idat_writer *w)
+{
+    int status = byte_writer_reserve(w->out, 4);
+    if (status != IDFZIP_OK)
+        return status;
+    put_be32(w->out->buf + w->chunk_start, (uint32_t)idat_data_length(w));
+    buf_put_u32(w->out, crc_of_stored_chunk(w->out, w->chunk_start + 4));
+    w->chunk_open = 0;
+    return IDFZIP_OK;
+}
+
+static int idat_open_chunk(idat_writer *w)
+{
+    int status = byte_writer_reserve(w->out, 8);
+    if (status != IDFZIP_OK)
+        return status;
+    w->chunk_start = w->out->size;
+    buf_put_u32(w->out, 0); /* length, patched on close */
+    buf_put(w->out, "IDAT", 4);
+    w->chunk_open = 1;
+    return IDFZIP_OK;
+}
+
+/* Ensures the open IDAT can take at least one more byte; *room is how many. */
+static int idat_make_room(idat_writer *w, size_t *room)
+{
+    int status = IDFZIP_OK;
+    if (w->chunk_open && idat_data_length(w) == PNGIO_IDAT_MAX)
+        status = idat_close_chunk(w);
+    if (status == IDFZIP_OK && !w->chunk_open)
+        status = idat_open_chunk(w);
+    if (status == IDFZIP_OK)
+        status = byte_writer_reserve(w->out, PNGIO_IDAT_MIN_ROOM);
+    if (status != IDFZIP_OK)
+        return status;
+    size_t space = w->out->cap - w->out->size;
+    size_t left_in_chunk = PNGIO_IDAT_MAX - idat_data_length(w);
+    *room = space < left_in_chunk ? space : left_in_chunk;
+    return IDFZIP_OK;
+}
+
+/* Runs deflate on the pending input until it is consumed (or, for
+ * Z_FINISH, until the stream is complete). */
+static int idat_run(idat_writer *w, int flush)
+{
+    while (flush == Z_FINISH || w->zs.avail_in > 0) {
+        size_t room;
+        int status = idat_make_room(w, &room);
+        if (status != IDFZIP_OK)
+            return status;
+        w->zs.next_out = w->out->buf + w->out->size;
+        w->zs.avail_out = (uInt)room;
+        int zret = deflate(&w->zs, flush);
+        w->out->size += room - w->zs.avail_out;
+        if (zret == Z_STREAM_ERROR)
+            return IDFZIP_ERR_NOMEM; /* only a broken z_stream gets here */
+        if (zret == Z_STREAM_END)
+            return IDFZIP_OK;
+    }
+    return IDFZIP_OK;
+}
+
+static int idat_write(idat_writer *w, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        size_t piece = len < PNGIO_DEFLATE_IN_MAX ? len : PNGIO_DEFLATE_IN_MAX;
+        w->zs.next_in = data;
+        w->zs.avail_in = (uInt)piece;
+        int status = idat_run(w, Z_NO_FLUSH);
+        if (status != IDFZIP_OK)
+            return status;
+        data += piece;
+        len -= piece;
+    }
+    return IDFZIP_OK;
+}
+
+static int idat_finish(idat_writer *w)
+{
+    w->zs.next_in = NULL;
+    w->zs.avail_in = 0;
+    int status = idat_run(w, Z_FINISH);
+    if (status == IDFZIP_OK && w->chunk_open)
+        status = idat_close_chunk(w);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing, part 4: scanlines and filters                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Buffers for one row: the packed previous/current rows, and the filter
+ * byte + filtered bytes of the best candidate so far and of the one tried. */
+typedef struct row_state {
+    size_t row_bytes;
+    size_t bpp;          /* bytes per complete pixel, at least 1 (filters) */
+    int adaptive;        /* try all five filters, else always filter 0 */
+    uint8_t *prev, *cur;
+    uint8_t *best, *trial;
+    uint8_t *block;      /* the single allocation holding all four */
+} row_state;
+
+static size_t packed_row_bytes(const idfzip_image *img)
+{
+    uint64_t bits = (uint64_t)img->width * img->channels * img->bit_depth;
+    return (size_t)((bits + 7) / 8);
+}
+
+static int row_state_init(row_state *rs, const idfzip_image *img)
+{
+    rs->row_bytes = packed_row_bytes(img);
+    size_t pixel_bits = (size_t)img->channels * img->bit_depth;
+    rs->bpp = pixel_bits < 8 ? 1 : pixel_bits / 8;
+    /* libpng's advice: palette and sub-byte images compress best unfiltered */
+    rs->adaptive = img->color_type != IDFZIP_COLOR_PALETTE && img->bit_depth >= 8;
+    if (rs->row_bytes > (SIZE_MAX - 2) / 4)
+        return IDFZIP_ERR_NOMEM;
+    rs->block = (uint8_t *)calloc(4 * rs->row_bytes + 2, 1);
+    if (rs->block == NULL)
+        return IDFZIP_ERR_NOMEM;
+    rs->prev = rs->block; /* all zero: the row above the first row */
+    rs->cur = rs->prev + rs->row_bytes;
+    rs->best = rs->cur + rs->row_bytes;
+    rs->trial = rs->best + rs->row_bytes + 1;
+    return IDFZIP_OK;
+}
+
+/* Packs one image row as PNG stores it: sub-byte samples MSB first, 16-bit
+ * samples big-endian. */
+static void pack_row(const idfzip_image *img, uint32_t y, uint8_t *dst,
+                     size_t row_bytes)
+{
+    size_t n = (size_t)img->width * img->channels;
+    const uint16_t *src = img->samples + (size_t)y * n;
+    uint32_t depth = img->bit_depth;
+    if (depth == 16) {
+        for (size_t i = 0; i < n; i++) {
+            dst[2 * i] = (uint8_t)(src[i] >> 8);
+            dst[2 * i + 1] = (uint8_t)src[i];
+        }
+    } else if (depth == 8) {
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (uint8_t)src[i];
+    } else {
+        memset(dst, 0, row_bytes); /* unused low bits of the last byte stay 0 */
+        size_t per_byte = 8 / depth;
+        for (size_t i = 0; i < n; i++) {
+            unsigned shift = (unsigned)(8 - depth * (1 + i % per_byte));
+            dst[i / per_byte] |= (uint8_t)(src[i] << shift);
+        }
+    }
+}
+
+static uint8_t paeth_predictor(uint8_t a, uint8_t b, uint8_t c)
+{
+    int p = (int)a + b - c;
+    int pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+    if (pa <= pb && pa <= pc)
+        return a;
+    return pb <= pc ? b : c;
+}
+
+/* dst[0] gets the filter type, dst[1..n] the filtered bytes. */
+static void apply_filter(int type, const row_state *rs, uint8_t *dst)
+{
+    const uint8_t *x = rs->cur, *up = rs->prev;
+    size_t n = rs->row_bytes, bpp = rs->bpp;
+    uint8_t *out = dst + 1;
+    dst[0] = (uint8_t)type;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t left = i >= bpp ? x[i - bpp] : 0;
+        uint8_t up_left = i >= bpp ? up[i - bpp] : 0;
+        uint8_t pred;
+        switch (type) {
+        case 1: pred = left; break;
+        case 2: pred = up[i]; break;
+        case 3: pred = (uint8_t)(((unsigned)left + up[i]) / 2); break;
+        case 4: pred = paeth_predictor(left, up[i], up_left); break;
+        default: pred = 0; break;
+        }
+        out[i] = (uint8_t)(x[i] - pred);
+    }
+}
+
+/* The usual heuristic: bytes read as signed, smaller magnitudes compress
+ * better, so pick the filter with the least sum of absolute values. */
+static uint64_t filtered_cost(const uint8_t *filtered, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += filtered[i] < 128 ? filtered[i] : 256u - filtered[i];
+    return sum;
+}
+
+static void choose_filter(row_state *rs)
+{
+    apply_filter(0, rs, rs->best);
+    if (!rs->adaptive)
+        return;
+    uint64_t best_cost = filtered_cost(rs->best + 1, rs->row_bytes);
+    for (int type = 1; type <= 4; type++) {
+        apply_filter(type, rs, rs->trial);
+        uint64_t cost = filtered_cost(rs->trial + 1, rs->row_bytes);
+        if (cost < best_cost) {
+            uint8_t *t = rs->best;
+            rs->best = rs->trial;
+            rs->trial = t;
+            best_cost = cost;
+        }
+    }
+}
+
+static int write_scanlines(idat_writer *w, const idfzip_image *img,
+                           row_state *rs)
+{
+    for (uint32_t y = 0; y < img->height; y++) {
+        pack_row(img, y, rs->cur, rs->row_bytes);
+        choose_filter(rs);
+        int status = idat_write(w, rs->best, rs->row_bytes + 1);
+        if (status != IDFZIP_OK)
+            return status;
+        uint8_t *t = rs->prev;
+        rs->prev = rs->cur;
+        rs->cur = t;
+    }
+    return IDFZIP_OK;
+}
+
+static int write_idat(byte_writer *b, const idfzip_image *img)
+{
+    idat_writer w;
+    memset(&w, 0, sizeof w);
+    w.out = b;
+    row_state rs;
+    memset(&rs, 0, sizeof rs);
+    int status = row_state_init(&rs, img);
+    if (status != IDFZIP_OK)
+        return status;
+    int zret = deflateInit2(&w.zs, PNGIO_DEFLATE_LEVEL, Z_DEFLATED, 15, 9, Z_DEFAULT_STRATEGY);
+    if (zret != Z_OK) {
+        free(rs.block);
+        return IDFZIP_ERR_NOMEM;
+    }
+    status = write_scanlines(&w, img, &rs);
+    if (status == IDFZIP_OK)
+        status = idat_finish(&w);
+    deflateEnd(&w.zs);
+    free(rs.block);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing, part 5: the file                                                */
+/* ------------------------------------------------------------------------ */
+
+static int write_png(byte_writer *b, const idfzip_image *img)
+{
+    int status = byte_writer_reserve(b, sizeof png_signature);
+    if (status != IDFZIP_OK)
+        return status;
+    buf_put(b, png_signature, sizeof png_signature);
+    status = write_ihdr(b, img);
+    if (status == IDFZIP_OK)
+        status = write_chunks_at(b, img, IDFZIP_CHUNK_BEFORE_PLTE);
+    if (status == IDFZIP_OK)
+        status = write_plte_and_trns_parts(b, img);
+    if (status == IDFZIP_OK)
+        status = write_idat(b, img);
+    if (status == IDFZIP_OK)
+        status = write_chunks_at(b, img, IDFZIP_CHUNK_AFTER_IDAT);
+    if (status == IDFZIP_OK)
+        status = write_chunk(b, "IEND", NULL, 0);
+    return status;
+}
+int png_io_write(const idfzip_image *img, uint8_t **out, size_t *out_size)
+{
+    if (out == NULL || out_size == NULL)
+        return IDFZIP_ERR_ARG;
+    *out = NULL;
+    *out_size = 0;
+    if (!png_image_writable(img))
+        return IDFZIP_ERR_ARG;
+    byte_writer b = {NULL, 0, 0, 0};
+    int status = write_png(&b, img);
+    if (status != IDFZIP_OK) {
+        free(b.buf);
+        return status;
+    }
+    *out = b.buf;
+    *out_size = b.size;
+    return IDFZIP_OK;
+}
