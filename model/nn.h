@@ -1,7 +1,8 @@
-/* nn.h — integer neural-network inference for the flow's coupling and
- * prior networks.
+/* nn.h — integer neural-network inference for every learned net: the
+ * flows' couplings and priors, and the AR prior's per-sample net.
  *
- * Owns: the layer types and their exact integer semantics.  Everything here
+ * Owns: nets (sequences of nn_layer, nn_layer.h) and running them, with
+ * their exact integer semantics.  Everything here
  * is integer arithmetic with one rounding rule, so every compiler, flag set
  * and thread count computes the same outputs; the trainer
  * (tools/train) emulates exactly this.
@@ -29,33 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/int_math.h"
+#include "cpu.h"
 #include "kernels/nn_kernels.h"
-
-#define NN_MAX_LAYERS 64
-#define NN_MAX_CHANNELS 1024
-#define NN_MAX_CLAMP (1 << 20)
-#define NN_MAX_MULT (1 << 24)
-#define NN_MAX_SHIFT 40
-
-enum nn_op { NN_CONV = 1, NN_RELU = 2, NN_LEAKY = 3, NN_ADD = 4 };
-
-typedef struct nn_layer {
-    uint8_t op;
-    uint8_t kernel;        /* conv: 1 or 3 */
-    uint8_t leaky_shift;   /* leaky: negative slope 2^-leaky_shift */
-    uint16_t src;          /* add: tensor index to add (< this layer's index + 1) */
-    uint32_t cin, cout;    /* channels in and out (act/add: equal) */
-    int32_t clamp;         /* conv/add: outputs lie in [-clamp, clamp] */
-    const int8_t *weight;  /* conv: [cout][cin][kernel][kernel] */
-    const int32_t *bias;   /* conv: [cout], in accumulator units */
-    const int32_t *mult;   /* conv: [cout], 0 .. NN_MAX_MULT-1 */
-    const uint8_t *shift;  /* conv: [cout], 0 .. NN_MAX_SHIFT */
-    const int32_t *packed; /* conv, optional: weights in the SIMD kernel's order
-                              (conv_avx2_pack); NULL: packed on each call */
-    const int32_t *dense;  /* conv, optional: weights for dense_avx2 (nets run on
-                              1x1 maps); NULL: not packed for it */
-} nn_layer;
+#include "nn_layer.h"
 
 typedef struct nn_net {
     uint32_t nlayers;
@@ -79,15 +56,5 @@ void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
 
 /* Multiply-accumulates per output position, for MAC/pixel reports. */
 uint64_t nn_macs_per_position(const nn_net *net);
-
-/* The conv requantisation of nn.h, shared by every kernel:
- * clamp(floor((acc * mult + round) / 2^shift), +-clamp). */
-static inline int32_t nn_requantise(int32_t acc, int32_t mult, unsigned shift,
-                                    int32_t clamp)
-{
-    const int64_t round = shift ? (int64_t)1 << (shift - 1) : 0;
-    const int64_t v = floor_shift((int64_t)acc * mult + round, shift);
-    return v > clamp ? clamp : v < -(int64_t)clamp ? -clamp : (int32_t)v;
-}
 
 #endif

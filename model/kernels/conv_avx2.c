@@ -16,8 +16,6 @@
  */
 #include "nn_kernels.h"
 
-#include "../nn.h"
-
 #if defined(__x86_64__) || defined(__i386__)
 #define HAVE_X86 1
 #include <immintrin.h>
@@ -29,32 +27,6 @@
 
 #define RUN 16  /* positions per accumulator pair */
 #define OBLOCK 4
-
-int nn_kernel_supported(nn_kernel k)
-{
-    if (k == NN_KERNEL_PORTABLE)
-        return 1;
-#if HAVE_X86 && (defined(__GNUC__) || defined(__clang__))
-    __builtin_cpu_init();
-    if (k == NN_KERNEL_AVX2)
-        return __builtin_cpu_supports("avx2");
-#endif
-    return 0;
-}
-
-nn_kernel nn_kernel_best(void)
-{
-    for (int k = NN_KERNEL_COUNT; k-- > 1;)
-        if (nn_kernel_supported((nn_kernel)k))
-            return (nn_kernel)k;
-    return NN_KERNEL_PORTABLE;
-}
-
-const char *nn_kernel_name(nn_kernel k)
-{
-    static const char *const names[NN_KERNEL_COUNT] = {"portable", "avx2"};
-    return (unsigned)k < NN_KERNEL_COUNT ? names[k] : "unknown";
-}
 
 /* Shapes of the padded problem. */
 typedef struct conv_geom {

@@ -9,8 +9,6 @@
  */
 #include "nn_kernels.h"
 
-#include "../nn.h"
-
 #if defined(__x86_64__) || defined(__i386__)
 #define HAVE_X86 1
 #include <immintrin.h>
@@ -20,8 +18,8 @@
 
 #define LANES 8
 
-static uint32_t pairs_of(const struct nn_layer *l) { return (l->cin + 1) / 2; }
-static uint32_t padded_out(const struct nn_layer *l) { return (l->cout + LANES - 1) / LANES * LANES; }
+static uint32_t pairs_of(const nn_layer *l) { return (l->cin + 1) / 2; }
+static uint32_t padded_out(const nn_layer *l) { return (l->cout + LANES - 1) / LANES * LANES; }
 
 /* After the weights, per block of 8 outputs, the requantisation's
  * constants in the lanes the kernel uses (64 int32): bias and mult (8
@@ -32,7 +30,7 @@ static uint32_t padded_out(const struct nn_layer *l) { return (l->cout + LANES -
 #define BLOCK_CONSTANTS 64
 #define FLOOR_BIAS ((int64_t)1 << 62)
 
-size_t dense_avx2_packed_size(const struct nn_layer *l)
+size_t dense_avx2_packed_size(const nn_layer *l)
 {
     return (size_t)pairs_of(l) * padded_out(l) + (size_t)padded_out(l) / LANES * BLOCK_CONSTANTS;
 }
@@ -43,7 +41,7 @@ static void put_i64(int32_t *at, int64_t v)
     at[1] = (int32_t)(uint32_t)((uint64_t)v >> 32);
 }
 
-static void pack_constants(const struct nn_layer *l, uint32_t o0, int32_t *k)
+static void pack_constants(const nn_layer *l, uint32_t o0, int32_t *k)
 {
     for (uint32_t j = 0; j < LANES; j++) {
         const uint32_t o = o0 + j;
@@ -60,7 +58,7 @@ static void pack_constants(const struct nn_layer *l, uint32_t o0, int32_t *k)
 
 /* packed[p * padded_out + o] = (w[o][2p], w[o][2p+1]) as two int16, then
  * the blocks' constants. */
-void dense_avx2_pack(const struct nn_layer *l, int32_t *packed)
+void dense_avx2_pack(const nn_layer *l, int32_t *packed)
 {
     const uint32_t taps = (uint32_t)l->kernel * l->kernel, co = padded_out(l);
     for (uint32_t p = 0; p < pairs_of(l); p++)
@@ -78,7 +76,7 @@ void dense_avx2_pack(const struct nn_layer *l, int32_t *packed)
 
 #if HAVE_X86
 /* The input as broadcastable int16 pairs: pairs[p] = (in[2p], in[2p+1]). */
-static void input_pairs(const struct nn_layer *l, const int32_t *in, int32_t *pairs)
+static void input_pairs(const nn_layer *l, const int32_t *in, int32_t *pairs)
 {
     for (uint32_t p = 0; p < pairs_of(l); p++) {
         uint32_t lo = (uint16_t)in[2 * p];
@@ -163,7 +161,7 @@ static void requantise8(const int32_t sum[LANES], const int32_t *k, int32_t clam
     _mm256_storeu_si256((__m256i *)out, _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA));
 }
 
-void dense_avx2(const struct nn_layer *l, const int32_t *in, int32_t *out)
+void dense_avx2(const nn_layer *l, const int32_t *in, int32_t *out)
 {
     const uint32_t np = pairs_of(l), co = padded_out(l);
     const int32_t *consts = l->dense + (size_t)np * co;
@@ -186,7 +184,7 @@ void dense_avx2(const struct nn_layer *l, const int32_t *in, int32_t *out)
     }
 }
 #else
-void dense_avx2(const struct nn_layer *l, const int32_t *in, int32_t *out)
+void dense_avx2(const nn_layer *l, const int32_t *in, int32_t *out)
 {
     (void)l, (void)in, (void)out; /* never called: nn_kernel_supported says no */
 }

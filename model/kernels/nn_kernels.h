@@ -1,7 +1,7 @@
 /* nn_kernels.h — SIMD kernels for model/nn.c's convolution, one per
- * instruction set, chosen at run time.
+ * instruction set; which one runs is chosen by model/cpu.h.
  *
- * Owns: the kernel interface and CPU detection.  A kernel computes exactly
+ * Owns: the kernel interface.  A kernel computes exactly
  * what nn.h defines for NN_CONV; the portable loops in nn.c are the
  * reference, and tests/test_nn.c checks every kernel against them on
  * random layers.  Results are bit-identical by construction: every partial
@@ -15,49 +15,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct nn_layer;
-
-typedef enum nn_kernel {
-    NN_KERNEL_PORTABLE = 0, /* nn.c's reference loops */
-    NN_KERNEL_AVX2 = 1,     /* int16 pairs through vpmaddwd */
-    NN_KERNEL_COUNT
-} nn_kernel;
-
-/* Whether this CPU runs kernel k (the portable one always). */
-int nn_kernel_supported(nn_kernel k);
-
-/* The fastest kernel this CPU runs (NN_KERNEL_PORTABLE off x86). */
-nn_kernel nn_kernel_best(void);
-
-/* Name for reports ("portable", "avx2"). */
-const char *nn_kernel_name(nn_kernel k);
+#include "../nn_layer.h"
 
 /* The AVX2 kernel works on int16 inputs: it serves a conv whose input
  * magnitudes are at most this. */
 #define NN_KERNEL_INT16_BOUND 32767
 
 /* int32 elements conv_avx2_pack writes for this layer. */
-size_t conv_avx2_packed_size(const struct nn_layer *l);
+size_t conv_avx2_packed_size(const nn_layer *l);
 
 /* The layer's weights in the order conv_avx2 reads them, so a loaded
  * model can pack once (nn_layer.packed) instead of on every call. */
-void conv_avx2_pack(const struct nn_layer *l, int32_t *packed);
+void conv_avx2_pack(const nn_layer *l, int32_t *packed);
 
 /* int32 elements of scratch conv_avx2 needs for this layer on h x w. */
-size_t conv_avx2_scratch(const struct nn_layer *l, uint32_t h, uint32_t w);
+size_t conv_avx2_scratch(const nn_layer *l, uint32_t h, uint32_t w);
 
 /* NN_CONV of l on in (cin planes of h x w, |values| <= 32767) into out
  * (cout planes), identical to the reference.  Only where
  * nn_kernel_supported(NN_KERNEL_AVX2). */
-void conv_avx2(const struct nn_layer *l, const int32_t *in, uint32_t h,
+void conv_avx2(const nn_layer *l, const int32_t *in, uint32_t h,
                uint32_t w, int32_t *out, int32_t *scratch);
 
 /* A conv at a 1x1 map (nn_forward on one position): int32 elements of its packed
  * weights (nn_layer.dense), the packing, and the layer on in (cin values,
  * |values| <= 32767) into out, identical to the reference.  Only where
  * nn_kernel_supported(NN_KERNEL_AVX2), and only with l->dense packed. */
-size_t dense_avx2_packed_size(const struct nn_layer *l);
-void dense_avx2_pack(const struct nn_layer *l, int32_t *packed);
-void dense_avx2(const struct nn_layer *l, const int32_t *in, int32_t *out);
+size_t dense_avx2_packed_size(const nn_layer *l);
+void dense_avx2_pack(const nn_layer *l, int32_t *packed);
+void dense_avx2(const nn_layer *l, const int32_t *in, int32_t *out);
 
 #endif
