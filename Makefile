@@ -23,22 +23,25 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PNG_CFLAGS) -MMD -MP
 LIBS = $(PNG_LIBS) -lz -pthread
 
 LIB_SRC = rans/rans.c rans/freq_table.c rans/dl_table.c \
-          model/baseline.c model/baseline2.c model/cpu.c model/nn.c model/flow.c model/idfw.c model/registry.c \
+          model/baseline_v1.c model/baseline_models.c model/predictor.c model/predictor_search.c model/predictor_tile.c model/ar_prior.c model/cpu.c model/nn.c model/flow.c model/flow_setup.c model/idfw.c model/registry.c \
           model/builtin_weights.c model/kernels/conv_avx2.c model/kernels/dense_avx2.c \
           codec/container.c codec/png_rules.c codec/png_read.c codec/png_write.c codec/image.c codec/tile_coder.c codec/idfzip.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILDDIR)/%.o)
 LIB = $(BUILDDIR)/libidfzip.a
 CLI = $(BUILDDIR)/idfzip
 
-TESTS = test_rans test_dl test_container test_png test_codec test_nn test_idfw test_flow test_regressions pngcmp
+TESTS = test_rans test_dl test_container test_png test_codec test_nn test_idfw test_flow \
+        test_regressions test_nomem pngcmp support/flow_dump support/make_random_model
 TEST_BIN = $(TESTS:%=$(BUILDDIR)/tests/%)
-BENCH_BIN = $(BUILDDIR)/tools/bench_rans $(BUILDDIR)/tools/bench_codec $(BUILDDIR)/tools/box_downscale
-TOOL_BIN = $(BUILDDIR)/tools/flow_dump $(BUILDDIR)/tools/make_random_model $(BUILDDIR)/tools/ar_features
+# The tools the README's recipes call (benchmarks, training data, corpus):
+# built by `make`, so a recipe runs as written from a fresh clone.
+TOOL_BIN = $(BUILDDIR)/tools/bench_rans $(BUILDDIR)/tools/bench_codec \
+           $(BUILDDIR)/tools/box_downscale $(BUILDDIR)/tools/ar_features $(BUILDDIR)/tools/pngtool
 
-.PHONY: all test asan-test bench demo clean
+.PHONY: all test test-trainer asan-test bench demo clean
 .SECONDARY:
 SAMPLE = tests/data/photos/chelsea.png
-all: idfzip $(LIB)
+all: idfzip $(LIB) $(TOOL_BIN)
 
 idfzip: $(CLI)
 	@if [ "$(BUILDDIR)" = build ]; then cp $(CLI) idfzip; fi
@@ -54,18 +57,36 @@ $(BUILDDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-# Test and tool programs link the random-model builder (test support only).
-SUPPORT_OBJ = $(BUILDDIR)/tools/idfw_random.o
+# Test programs link the random-model builder (tests/support/).
+SUPPORT_OBJ = $(BUILDDIR)/tests/support/idfw_random.o
 
 $(BUILDDIR)/tests/%: $(BUILDDIR)/tests/%.o $(SUPPORT_OBJ) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lm
 
-$(BUILDDIR)/tools/%: $(BUILDDIR)/tools/%.o $(SUPPORT_OBJ) $(LIB)
+# test_nomem runs the library with an allocator that fails on its Nth call:
+# every malloc, calloc and realloc of the library's objects goes through
+# tests/support/fail_alloc.c (the linker's --wrap), libpng's and zlib's
+# through the library's own allocation hooks.
+NOMEM_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+$(BUILDDIR)/tests/test_nomem: $(BUILDDIR)/tests/test_nomem.o $(BUILDDIR)/tests/support/fail_alloc.o $(SUPPORT_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(NOMEM_WRAP) -o $@ $^ $(LIBS) -lm
+
+# The CLI with the failing allocator, for test_cli_nomem.sh.
+$(BUILDDIR)/tests/idfzip_nomem: $(BUILDDIR)/cli/idfzip_cli.o $(BUILDDIR)/tests/support/fail_alloc.o $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(NOMEM_WRAP) -o $@ $^ $(LIBS)
+
+$(BUILDDIR)/tools/%: $(BUILDDIR)/tools/%.o $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lm
 
-test: $(CLI) $(TEST_BIN) $(TOOL_BIN)
+test: $(CLI) $(TEST_BIN) $(TOOL_BIN) $(BUILDDIR)/tests/idfzip_nomem
 	IDFZIP_CC="$(CC)" IDFZIP_CFLAGS="$(CFLAGS)" IDFZIP_LDFLAGS="$(LDFLAGS)" \
 	  sh tests/run_tests.sh $(BUILDDIR)
+
+# The trainer's tests (Debian's python3-torch): its exact emulation against
+# the C model, the AR prior's, and its plumbing.  Not in `make test`, which
+# needs no torch; tools/setup.sh test (CI) runs both.
+test-trainer: $(CLI) $(TEST_BIN) $(TOOL_BIN)
+	sh tests/run_tests.sh $(BUILDDIR) trainer
 
 asan-test:
 	$(MAKE) BUILDDIR=build-asan \
@@ -76,7 +97,7 @@ asan-test:
 # else the small photo fixtures; BENCH_MODEL=file.idfw measures that model.
 BENCH_IMAGES ?= $(or $(wildcard corpus/heldout/*.png),$(wildcard tests/data/photos/*.png))
 BENCH_MODEL_OPT = $(if $(BENCH_MODEL),-n -m $(BENCH_MODEL))
-bench: $(BENCH_BIN)
+bench: $(TOOL_BIN)
 	$(BUILDDIR)/tools/bench_rans
 	$(BUILDDIR)/tools/bench_codec -b -T 1 $(BENCH_MODEL_OPT) $(BENCH_IMAGES)
 	$(BUILDDIR)/tools/bench_codec -T 2 $(BENCH_MODEL_OPT) $(BENCH_IMAGES)
@@ -205,6 +226,6 @@ fuzz-build:
 	  LDFLAGS="-fsanitize=fuzzer $(FUZZ_SAN)" \
 	  $(FUZZ_TARGETS:%=$(FUZZ_DIR)/tests/fuzz/%)
 
-valgrind-test: $(CLI) $(TEST_BIN) $(TOOL_BIN)
+valgrind-test: $(CLI) $(TEST_BIN)
 	sh tests/valgrind.sh $(BUILDDIR)
 # ---- end of fuzzing ----

@@ -84,12 +84,21 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* strerror(err), except that running out of memory reads as the library
+ * says it, so every path says "out of memory" alike. */
+static const char *error_text(int err)
+{
+    return err == ENOMEM ? idfzip_error_string(IDFZIP_ERR_NOMEM) : strerror(err);
+}
+
 /* ---- reading and writing whole files ---- */
 
 static int read_stream(FILE *f, uint8_t **out, size_t *size)
 {
     size_t cap = 1 << 16, n = 0;
     uint8_t *buf = malloc(cap);
+    if (!buf)
+        errno = ENOMEM;
     while (buf) {
         n += fread(buf + n, 1, cap - n, f);
         if (n < cap)
@@ -134,7 +143,7 @@ static int write_stdout(const cli *c, const uint8_t *data, size_t size)
         return -1;
     }
     if (fwrite(data, 1, size, stdout) != size || fflush(stdout) != 0) {
-        report("(stdout)", strerror(errno));
+        report("(stdout)", error_text(errno));
         return -1;
     }
     return 0;
@@ -184,7 +193,7 @@ static int write_file(const cli *c, const char *path, const uint8_t *data, size_
     size_t len = strlen(path);
     char *tmp = malloc(len + 16);
     if (!tmp) {
-        report(path, strerror(ENOMEM));
+        report(path, error_text(ENOMEM));
         return -1;
     }
     snprintf(tmp, len + 16, "%s.tmp-XXXXXX", path);
@@ -196,7 +205,7 @@ static int write_file(const cli *c, const char *path, const uint8_t *data, size_
     if (ok && commit_output(c, tmp, path) != 0)
         ok = 0;
     if (!ok) {
-        report(path, errno == EEXIST ? "already exists; use -f to overwrite" : strerror(errno));
+        report(path, errno == EEXIST ? "already exists; use -f to overwrite" : error_text(errno));
         if (fd >= 0)
             unlink(tmp);
     }
@@ -299,7 +308,7 @@ static int finish_output(const cli *c, const char *in, const uint8_t *out, size_
         return write_stdout(c, out, out_size);
     char *path = c->output ? strdup(c->output) : default_output(c->cmd, in);
     if (!path) {
-        report(in, c->output ? strerror(ENOMEM) : "unknown suffix (expected .idf); use -o");
+        report(in, c->output ? error_text(ENOMEM) : "unknown suffix (expected .idf); use -o");
         return -1;
     }
     int r = write_file(c, path, out, out_size, output_mode(in));
@@ -313,7 +322,7 @@ static int process_one(const cli *c, const char *in)
     size_t size = 0, out_size = 0;
     const char *name = strcmp(in, "-") == 0 ? "(stdin)" : in;
     if (read_input(in, &data, &size) != 0) {
-        report(name, strerror(errno));
+        report(name, error_text(errno));
         return 1;
     }
     double t0 = now_seconds();
@@ -343,7 +352,7 @@ static int process_one(const cli *c, const char *in)
     }
     if (rc == 0 && c->remove_input && strcmp(in, "-") != 0 &&
         (c->cmd == CMD_COMPRESS || c->cmd == CMD_DECOMPRESS) && unlink(in) != 0) {
-        report(name, strerror(errno));
+        report(name, error_text(errno));
         rc = 1;
     }
     idfzip_free(out);
@@ -385,7 +394,7 @@ static int load_model(cli *c)
         return 0;
     }
     if (read_input(c->model_path, &c->model_bytes, &size) != 0) {
-        report(c->model_path, strerror(errno));
+        report(c->model_path, error_text(errno));
         return 1;
     }
     c->opt.model = c->model_bytes;
@@ -449,8 +458,10 @@ int main(int argc, char **argv)
     c.opt.portable_kernels = kernels && !strcmp(kernels, "portable");
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     int nfiles = 0, rc = 0, options_done = 0;
-    if (!files)
+    if (!files) {
+        fprintf(stderr, "idfzip: %s\n", error_text(ENOMEM));
         return 1;
+    }
     for (int i = 1; i < argc && rc == 0; i++) {
         if (!options_done && !strcmp(argv[i], "--"))
             options_done = 1;

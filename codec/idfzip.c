@@ -6,8 +6,8 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "../model/model.h"
 #include "../model/idfw.h"
+#include "../model/model.h"
 #include "../model/registry.h"
 #include "container.h"
 #include "png_io.h"
@@ -77,18 +77,23 @@ static uint32_t max_sample(const idfzip_image *img)
     return m;
 }
 
-static int choose_model(const idfzip_options *o, const idfzip_image *img, model_ref *ref)
+static model_image_kind kind_of(const idfzip_image *img)
 {
-    model_image_kind kind = {img->channels, img->bit_depth, img->color_type};
+    model_image_kind kind = {img->channels, img->bit_depth, img->color_type, max_sample(img)};
+    return kind;
+}
+
+static int choose_model(const idfzip_options *o, const model_image_kind *kind, model_ref *ref)
+{
     if (o->model || !o->model_name)
-        return model_select_for_image(o->model, o->model_size, &kind, max_sample(img), ref);
-    return model_select_by_name(o->model_name, &kind, max_sample(img), ref);
+        return model_select_for_image(o->model, o->model_size, kind, ref);
+    return model_select_by_name(o->model_name, kind, ref);
 }
 
 int idfzip_builtin_model(const char *name)
 {
     model_ref ref;
-    if (!name || model_select_by_name(name, NULL, 0, &ref) != IDFZIP_OK)
+    if (!name || model_select_by_name(name, NULL, &ref) != IDFZIP_OK)
         return 0;
     model_release(&ref);
     return 1;
@@ -195,43 +200,51 @@ static int write_with_model(const idfzip_image *img, const idfzip_options *o,
     return st;
 }
 
-/* Below this many pixels a model's per-tile side information, or a learned
- * prior meeting a kind of image it was not trained on (a synthetic
- * gradient), can cost more than its better prediction saves, so an image
- * whose model was chosen automatically also tries baseline-v3 and v1 and
- * keeps the smallest. */
-#define SMALL_IMAGE_PIXELS 65536u
-
-/* Codes img with m and keeps the result if it is smaller than *out. */
-static void keep_if_smaller(const idfzip_image *img, const idfzip_options *o,
-                            const idf_model *m, uint8_t **out, size_t *out_size)
+/* Codes img with the built-in model called name and keeps the result if
+ * it is smaller than *out.  Only running out of memory is an error. */
+static int keep_if_smaller(const idfzip_image *img, const idfzip_options *o, const char *name,
+                           uint8_t **out, size_t *out_size)
 {
+    model_ref ref;
     uint8_t *alt;
     size_t alt_size;
-    if (write_with_model(img, o, m, &alt, &alt_size) != IDFZIP_OK)
-        return;
+    int st = model_select_by_name(name, NULL, &ref);
+    if (st == IDFZIP_OK)
+        st = write_with_model(img, o, ref.model, &alt, &alt_size);
+    model_release(&ref);
+    if (st != IDFZIP_OK)
+        return st == IDFZIP_ERR_NOMEM ? st : IDFZIP_OK;
     if (alt_size < *out_size) {
         free(*out);
         *out = alt, *out_size = alt_size;
     } else {
         free(alt);
     }
+    return IDFZIP_OK;
 }
 
+/* Codes img with its model; an image whose model was chosen by default
+ * also tries the registry's fallbacks for its kind and size. */
 static int write_coded(const idfzip_image *img, const idfzip_options *o,
                        uint8_t **out, size_t *out_size)
 {
+    model_image_kind kind = kind_of(img);
     model_ref ref;
-    int st = choose_model(o, img, &ref);
+    *out = NULL;
+    *out_size = 0;
+    int st = choose_model(o, &kind, &ref);
     if (st != IDFZIP_OK)
         return st;
     st = write_with_model(img, o, ref.model, out, out_size);
-    const idf_model *fallbacks[] = {baseline_v3_model(), baseline_model()};
     const int automatic = !o->model && !o->model_name;
-    for (size_t i = 0; st == IDFZIP_OK && automatic && i < 2 &&
-                       (uint64_t)img->width * img->height <= SMALL_IMAGE_PIXELS; i++)
-        if (fallbacks[i] != ref.model) /* the baselines serve every image */
-            keep_if_smaller(img, o, fallbacks[i], out, out_size);
+    const char *const *fallback = model_fallbacks_for_image(&kind, (uint64_t)img->width * img->height);
+    for (; st == IDFZIP_OK && automatic && *fallback; fallback++)
+        if (strncmp(*fallback, ref.model->name, IDFZIP_MODEL_NAME_MAX) != 0)
+            st = keep_if_smaller(img, o, *fallback, out, out_size);
+    if (st != IDFZIP_OK && *out) {
+        free(*out);
+        *out = NULL;
+    }
     model_release(&ref);
     return st;
 }
@@ -253,22 +266,29 @@ static int compress_checked(const idfzip_image *img, const idfzip_options *o,
         st = png_io_write(img, &made, &png_size);
         if (st != IDFZIP_OK) {
             free(*out);
+            *out = NULL;
             return st;
         }
         png = made;
     }
-    uint8_t *stored;
-    size_t stored_size;
-    if (png_size < *out_size && write_stored(img, png, png_size, &stored, &stored_size) == IDFZIP_OK) {
-        if (stored_size < *out_size) {
+    if (png_size < *out_size) {
+        uint8_t *stored;
+        size_t stored_size;
+        st = write_stored(img, png, png_size, &stored, &stored_size);
+        if (st == IDFZIP_OK && stored_size < *out_size) {
             free(*out);
             *out = stored;
             *out_size = stored_size;
-        } else {
+        } else if (st == IDFZIP_OK) {
             free(stored);
         }
     }
     free(made);
+    if (st == IDFZIP_ERR_NOMEM) { /* a PNG too large to store (LIMIT) stays coded */
+        free(*out);
+        *out = NULL;
+        return st;
+    }
     return IDFZIP_OK;
 }
 
@@ -387,7 +407,7 @@ static int decode_stored(const uint8_t *idf, const idf_header *h,
         return IDFZIP_ERR_CRC;
     int st = png_io_read(png, h->stored_size, o->max_pixels, img);
     if (st != IDFZIP_OK)
-        return IDFZIP_ERR_CORRUPT;
+        return st == IDFZIP_ERR_NOMEM ? st : IDFZIP_ERR_CORRUPT;
     if (img->width != h->width || img->height != h->height || img->channels != h->channels ||
         img->bit_depth != h->bit_depth || img->color_type != h->color_type)
         return IDFZIP_ERR_CORRUPT;
@@ -486,13 +506,13 @@ int idfzip_model_info(const uint8_t *model, size_t model_size, char name[IDFZIP_
 {
     if (!model || !name || !crc)
         return IDFZIP_ERR_ARG;
-    flow_model *m;
+    idf_model *m;
     int st = idfw_load(model, model_size, &m);
     if (st != IDFZIP_OK)
         return st;
-    memcpy(name, m->slot.name, IDFZIP_MODEL_NAME_MAX);
+    memcpy(name, m->name, IDFZIP_MODEL_NAME_MAX);
     name[IDFZIP_MODEL_NAME_MAX] = 0;
-    *crc = m->slot.crc;
+    *crc = m->crc;
     idfw_free(m);
     return IDFZIP_OK;
 }

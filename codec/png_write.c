@@ -351,6 +351,20 @@ static int write_scanlines(idat_writer *w, const idfzip_image *img,
     return IDFZIP_OK;
 }
 
+/* zlib allocates through these, so that every allocation is the library's
+ * own (tests/test_nomem.c fails each one in turn). */
+static voidpf zlib_alloc(voidpf opaque, uInt items, uInt size)
+{
+    (void)opaque;
+    return items && size ? calloc(items, size) : NULL;
+}
+
+static void zlib_release(voidpf opaque, voidpf p)
+{
+    (void)opaque;
+    free(p);
+}
+
 static int write_idat(byte_writer *b, const idfzip_image *img)
 {
     idat_writer w;
@@ -361,6 +375,8 @@ static int write_idat(byte_writer *b, const idfzip_image *img)
     int status = row_state_init(&rs, img);
     if (status != IDFZIP_OK)
         return status;
+    w.zs.zalloc = zlib_alloc;
+    w.zs.zfree = zlib_release;
     int zret = deflateInit2(&w.zs, PNGIO_DEFLATE_LEVEL, Z_DEFLATED, 15, 9, Z_DEFAULT_STRATEGY);
     if (zret != Z_OK) {
         free(rs.block);

@@ -69,17 +69,20 @@ static int encode_one(tile_job *job, uint32_t i, model_tile *t, rans_encoder *en
     tile_load(job->img, r, t);
     rans_encoder_reset(enc);
     symbol_io io = {p->dl, enc, NULL, NULL, p->kernel, cache};
-    if (p->model->code_tile(p->model, t, &io) != 0)
-        return enc->failed ? IDFZIP_ERR_NOMEM : IDFZIP_ERR_UNSUPPORTED;
+    IDF_TRY(p->model->code_tile(p->model, t, &io));
+    IDF_TRY(enc->status);
     size_t bound = rans_encoder_bound(enc);
     uint8_t *buf = malloc(bound);
-    size_t n = buf ? rans_encoder_finish(enc, buf, bound) : 0;
-    if (n == 0 || n > UINT32_MAX) {
-        free(buf);
+    if (!buf)
         return IDFZIP_ERR_NOMEM;
+    size_t n = rans_encoder_finish(enc, buf, bound);
+    if (n == 0 || n > UINT32_MAX) { /* bound is enough: only a tile over 4 GB */
+        free(buf);
+        return IDFZIP_ERR_LIMIT;
     }
-    uint8_t *shrunk = realloc(buf, n);
-    job->payload[i] = shrunk ? shrunk : buf;
+    /* Kept at its bound, not shrunk: a realloc that could fail would be an
+     * error path that changes nothing; the buffers live until assembly. */
+    job->payload[i] = buf;
     job->entries[i].size = (uint32_t)n;
     job->entries[i].crc = (uint32_t)crc32(0L, job->payload[i], (uInt)n);
     return IDFZIP_OK;
@@ -96,11 +99,10 @@ static int decode_one(tile_job *job, uint32_t i, model_tile *t, model_cache *cac
     t->width = r.width;
     t->height = r.height;
     rans_decoder dec;
-    if (rans_decoder_init(&dec, src, size) != 0)
-        return IDFZIP_ERR_CORRUPT;
+    IDF_TRY(rans_decoder_init(&dec, src, size));
     symbol_io io = {p->dl, NULL, &dec, NULL, p->kernel, cache};
-    if (p->model->code_tile(p->model, t, &io) != 0 || rans_decoder_finish(&dec) != 0)
-        return IDFZIP_ERR_CORRUPT;
+    IDF_TRY(p->model->code_tile(p->model, t, &io));
+    IDF_TRY(rans_decoder_finish(&dec));
     tile_store(t, r, job->img);
     return IDFZIP_OK;
 }

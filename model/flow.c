@@ -5,6 +5,8 @@
  * with the same integer nets on the same integers, so they agree exactly. */
 #include "flow.h"
 
+#include "baseline.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,8 +254,7 @@ static int32_t code_mixture_latent(const flow_model *m, uint32_t ch, int32_t v, 
     return sym == escape ? dl_decode_escape(io->dec) : lo + (int32_t)sym;
 }
 
-/* Codes c planes of n latents at z with the top prior.  Returns -1 on a
- * corrupt stream. */
+/* Codes c planes of n latents at z with the top prior (a status). */
 static int code_top_latents(const flow_model *m, int32_t *z, uint32_t c, size_t n, symbol_io *io)
 {
     for (uint32_t ch = 0; ch < c; ch++) {
@@ -262,10 +263,9 @@ static int code_top_latents(const flow_model *m, int32_t *z, uint32_t c, size_t 
             zc[i] = m->top_components > 1
                         ? code_mixture_latent(m, ch, zc[i], io)
                         : symbol_io_latent(io, zc[i], m->top_mean16[ch], (uint32_t)m->top_scale[ch]);
-        if (symbol_io_failed(io))
-            return -1;
+        IDF_TRY(symbol_io_status(io));
     }
-    return 0;
+    return IDFZIP_OK;
 }
 
 /* Which positions of a factored-out plane a pass codes. */
@@ -273,8 +273,7 @@ enum { POSITIONS_ALL, POSITIONS_ANCHORS, POSITIONS_OTHERS }; /* anchors: row + c
 
 /* Codes the chosen positions of c planes of h x w latents at z, channel by
  * channel in raster order, with the params of a prior net output out (c
- * mean planes, then c scale planes, over all positions).  Returns -1 on a
- * corrupt stream. */
+ * mean planes, then c scale planes, over all positions); a status. */
 static int code_prior_latents(int32_t *z, uint32_t c, uint32_t h, uint32_t w, const int32_t *out,
                               int positions, symbol_io *io)
 {
@@ -288,10 +287,9 @@ static int code_prior_latents(int32_t *z, uint32_t c, uint32_t h, uint32_t w, co
                 z[i] = symbol_io_latent(io, z[i], out[i], model_scale_index(out[(size_t)c * n + i]));
             }
         }
-        if (symbol_io_failed(io))
-            return -1;
+        IDF_TRY(symbol_io_status(io));
     }
-    return 0;
+    return IDFZIP_OK;
 }
 
 /* Codes the factored-out z (half planes of h x w) of level lv given its
@@ -305,8 +303,7 @@ static int code_factor_out(const flow_level *lv, flow_work *wk, int32_t *z, cons
     nn_forward(&lv->prior, hc, h, w, wk->net_out, wk->scratch, wk->kernel);
     if (!lv->checkerboard)
         return code_prior_latents(z, half, h, w, wk->net_out, POSITIONS_ALL, io);
-    if (code_prior_latents(z, half, h, w, wk->net_out, POSITIONS_ANCHORS, io) != 0)
-        return -1;
+    IDF_TRY(code_prior_latents(z, half, h, w, wk->net_out, POSITIONS_ANCHORS, io));
     memcpy(wk->net_in, hc, (size_t)half * n * sizeof *hc);
     int32_t *masked = wk->net_in + (size_t)half * n;
     for (uint32_t ch = 0; ch < half; ch++)
@@ -319,127 +316,20 @@ static int code_factor_out(const flow_level *lv, flow_work *wk, int32_t *z, cons
     return code_prior_latents(z, half, h, w, wk->net_out, POSITIONS_OTHERS, io);
 }
 
-/* Calls fn on every net of m. */
-static void for_each_net(flow_model *m, void (*fn)(nn_net *net, void *ctx), void *ctx)
-{
-    for (uint32_t l = 0; l < m->nlevels; l++) {
-        flow_level *lv = &m->level[l];
-        for (uint32_t k = 0; k < lv->ncouplings; k++)
-            for (uint32_t p = 0; p < (lv->coupling[k].kind == FLOW_BIPARTITE ? 1u : 4u); p++)
-                fn(&lv->coupling[k].net[p], ctx);
-        if (lv->factor_out)
-            fn(&lv->prior, ctx);
-        if (lv->checkerboard)
-            fn(&lv->prior2, ctx);
-    }
-}
-
-/* Counts, or with next set also packs, each conv layer's weights in its
- * SIMD kernel's layout: conv_avx2's for the flow's nets, dense_avx2's for
- * the AR prior's net, which runs on one position at a time. */
-typedef struct kernel_packer {
-    int dense;     /* dense_avx2's layout, else conv_avx2's */
-    size_t size;   /* int32 elements so far */
-    int32_t *next; /* where the next layer goes; NULL: count only */
-} kernel_packer;
-
-static void pack_layers(nn_net *net, void *ctx)
-{
-    kernel_packer *pk = ctx;
-    for (uint32_t i = 0; i < net->nlayers; i++) {
-        nn_layer *l = &net->layer[i];
-        if (l->op != NN_CONV)
-            continue;
-        size_t n = pk->dense ? dense_avx2_packed_size(l) : conv_avx2_packed_size(l);
-        pk->size += n;
-        if (!pk->next)
-            continue;
-        if (pk->dense)
-            dense_avx2_pack(l, pk->next), l->dense = pk->next;
-        else
-            conv_avx2_pack(l, pk->next), l->packed = pk->next;
-        pk->next += n;
-    }
-}
-
-static void pack_model(flow_model *m, kernel_packer *pk)
-{
-    pk->dense = 0;
-    for_each_net(m, pack_layers, pk);
-    pk->dense = 1;
-    if (m->top_components == 0)
-        pack_layers(&m->ar_net, pk);
-}
-
-int flow_pack_kernels(flow_model *m)
-{
-    if (nn_kernel_best() == NN_KERNEL_PORTABLE)
-        return 0;
-    kernel_packer count = {0, 0, NULL};
-    pack_model(m, &count);
-    int32_t *p = malloc((count.size ? count.size : 1) * sizeof *p);
-    if (!p)
-        return -1;
-    m->kernel_storage = p;
-    kernel_packer pack = {0, 0, p};
-    pack_model(m, &pack);
-    return 0;
-}
-
-/* Only for freeing the model: the layers keep pointers into the storage,
- * and the model may be half-parsed (walking its nets is not safe). */
-void flow_free_kernels(flow_model *m)
-{
-    free(m->kernel_storage);
-    m->kernel_storage = NULL;
-}
-
-void flow_free_top_tables(flow_model *m)
-{
-    free(m->top_storage);
-    m->top_storage = NULL;
-    m->top_table = NULL;
-    m->top_lo = NULL;
-}
-
-int flow_build_top_tables(flow_model *m)
-{
-    if (m->top_components <= 1)
-        return 0;
-    size_t c = m->top_channels, k = m->top_components;
-    size_t bytes = c * (sizeof(freq_table) + sizeof(int32_t) +
-                        (DL_MIXTURE_MAX_SYMBOLS + 1 + FREQ_GUIDE_SIZE) * sizeof(uint16_t));
-    uint8_t *p = malloc(bytes);
-    if (!p)
-        return -1;
-    m->top_storage = p;
-    m->top_table = (freq_table *)p;
-    m->top_lo = (int32_t *)(p + c * sizeof(freq_table));
-    uint16_t *u16 = (uint16_t *)(p + c * (sizeof(freq_table) + sizeof(int32_t)));
-    for (size_t ch = 0; ch < c; ch++) {
-        uint16_t *cum = u16 + ch * (DL_MIXTURE_MAX_SYMBOLS + 1 + FREQ_GUIDE_SIZE);
-        dl_mixture_table(m->top_mean16 + ch * k, m->top_scale + ch * k, m->top_weight + ch * k,
-                         (uint32_t)k, &m->top_table[ch], &m->top_lo[ch], cum,
-                         cum + DL_MIXTURE_MAX_SYMBOLS + 1);
-    }
-    return 0;
-}
-
 /* Encoder: the latents in coding order: top, then z of each factor-out
  * level from the last to the first. */
 static int emit_latents(const flow_model *m, const flow_dims *d, flow_work *wk, symbol_io *io)
 {
     uint32_t L = m->nlevels;
-    if (code_top_latents(m, wk->x, d->c[L], (size_t)d->h[L] * d->w[L], io) != 0)
-        return -1;
+    IDF_TRY(code_top_latents(m, wk->x, d->c[L], (size_t)d->h[L] * d->w[L], io));
     for (uint32_t l = L; l-- > 0;) {
         if (!m->level[l].factor_out)
             continue;
-        if (code_factor_out(&m->level[l], wk, wk->saved + wk->z_at[l], wk->saved + wk->h_at[l],
-                            d->c[l + 1], d->h[l + 1], d->w[l + 1], io) != 0)
-            return -1;
+        IDF_TRY(code_factor_out(&m->level[l], wk, wk->saved + wk->z_at[l],
+                                wk->saved + wk->h_at[l], d->c[l + 1], d->h[l + 1], d->w[l + 1],
+                                io));
     }
-    return 0;
+    return IDFZIP_OK;
 }
 
 /* Inverts the flow from the top latents in wk->x down to the pixels, which
@@ -457,15 +347,15 @@ static int invert_from_top(const flow_model *m, const flow_dims *d, flow_work *w
             memmove(wk->x + half, wk->x, half * sizeof *wk->x);
             if (!io) {
                 memcpy(wk->x, wk->saved + wk->z_at[l], half * sizeof *wk->x);
-            } else if (code_factor_out(lv, wk, wk->x, wk->x + half, c / 2, d->h[l + 1], d->w[l + 1],
-                                       io) != 0) {
-                return -1;
+            } else {
+                IDF_TRY(code_factor_out(lv, wk, wk->x, wk->x + half, c / 2, d->h[l + 1],
+                                        d->w[l + 1], io));
             }
         }
         level_inverse(lv, wk, c, d->h[l + 1], d->w[l + 1]);
     }
     initial_squeezes(m, wk, h, w, 1);
-    return 0;
+    return IDFZIP_OK;
 }
 
 /* Decoder: latents in coding order, inverting level by level. */
@@ -473,8 +363,7 @@ static int decode_and_invert(const flow_model *m, const flow_dims *d, flow_work 
                              uint32_t h, uint32_t w, symbol_io *io)
 {
     uint32_t L = m->nlevels;
-    if (code_top_latents(m, wk->x, d->c[L], (size_t)d->h[L] * d->w[L], io) != 0)
-        return -1;
+    IDF_TRY(code_top_latents(m, wk->x, d->c[L], (size_t)d->h[L] * d->w[L], io));
     return invert_from_top(m, d, wk, h, w, io);
 }
 
@@ -621,27 +510,26 @@ static int code_flow_region(const flow_model *m, flow_work *wk, model_tile *t, u
         flow_forward(m, &d, wk, h, w);
         return emit_latents(m, &d, wk, io);
     }
-    if (decode_and_invert(m, &d, wk, h, w, io) != 0)
-        return -1;
+    IDF_TRY(decode_and_invert(m, &d, wk, h, w, io));
     size_t n = (size_t)t->channels * w * h;
     for (size_t i = 0; i < n; i++)
         if (wk->x[i] < 0 || wk->x[i] > (int32_t)t->maxval)
-            return -1;
+            return IDFZIP_ERR_CORRUPT;
     copy_rect(t->samples, t->width, t->height, wk->x, t->channels, 0, 0, w, h, 1);
-    return 0;
+    return IDFZIP_OK;
 }
 
-/* Codes a rectangle of the tile with the baseline model. */
+/* Codes a rectangle of the tile with baseline-v1. */
 static int code_strip(flow_work *wk, model_tile *t, uint32_t x0, uint32_t y0, uint32_t w,
                       uint32_t h, symbol_io *io)
 {
     if (w == 0 || h == 0)
-        return 0;
-    const idf_model *base = baseline_model();
+        return IDFZIP_OK;
+    const idf_model *base = baseline_v1_model();
     model_tile strip = {w, h, t->channels, t->maxval, wk->strip};
     copy_rect(t->samples, t->width, t->height, strip.samples, t->channels, x0, y0, w, h, 0);
     int st = base->code_tile(base, &strip, io);
-    if (st == 0 && io->dec)
+    if (st == IDFZIP_OK && io->dec)
         copy_rect(t->samples, t->width, t->height, strip.samples, t->channels, x0, y0, w, h, 1);
     return st;
 }
@@ -654,27 +542,32 @@ static int code_block(const flow_model *m, flow_work *wk, model_tile *t, uint32_
     uint32_t w = bw / a * a, h = bh / a * a;
     model_tile b = {bw, bh, t->channels, t->maxval, wk->block};
     copy_rect(t->samples, t->width, t->height, b.samples, t->channels, x0, y0, bw, bh, 0);
-    int st = (w && h) ? code_flow_region(m, wk, &b, w, h, io) : 0;
-    if (st == 0)
+    int st = (w && h) ? code_flow_region(m, wk, &b, w, h, io) : IDFZIP_OK;
+    if (st == IDFZIP_OK)
         st = code_strip(wk, &b, w, 0, bw - w, h, io);
-    if (st == 0)
+    if (st == IDFZIP_OK)
         st = code_strip(wk, &b, 0, h, bw, bh - h, io);
-    if (st == 0 && io->dec)
+    if (st == IDFZIP_OK && io->dec)
         copy_rect(t->samples, t->width, t->height, b.samples, t->channels, x0, y0, bw, bh, 1);
     return st;
 }
 
+const flow_model *flow_model_of(const idf_model *m)
+{
+    return m && m->family == MODEL_FLOW ? (const flow_model *)m : NULL;
+}
+
 static int flow_code_tile(const idf_model *slot, model_tile *t, symbol_io *io)
 {
-    const flow_model *m = slot->params;
+    const flow_model *m = flow_model_of(slot);
     if (t->channels != m->image_channels || t->maxval > (1u << m->bit_depth) - 1)
-        return -1;
+        return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
     flow_work *wk = work_for(m, io);
     if (!wk)
-        return -1;
-    int st = 0;
-    for (uint32_t y = 0; st == 0 && y < t->height; y += m->block_height)
-        for (uint32_t x = 0; st == 0 && x < t->width; x += m->block_width) {
+        return IDFZIP_ERR_NOMEM;
+    int st = IDFZIP_OK;
+    for (uint32_t y = 0; st == IDFZIP_OK && y < t->height; y += m->block_height)
+        for (uint32_t x = 0; st == IDFZIP_OK && x < t->width; x += m->block_width) {
             uint32_t bw = t->width - x < m->block_width ? t->width - x : m->block_width;
             uint32_t bh = t->height - y < m->block_height ? t->height - y : m->block_height;
             st = code_block(m, wk, t, x, y, bw, bh, io);
@@ -684,27 +577,16 @@ static int flow_code_tile(const idf_model *slot, model_tile *t, symbol_io *io)
     return st;
 }
 
-/* A model without levels and with the AR prior (top_components 0). */
-static int ar_code_tile(const idf_model *slot, model_tile *t, symbol_io *io)
-{
-    const flow_model *m = slot->params;
-    if (t->channels != m->image_channels || t->maxval > (1u << m->bit_depth) - 1)
-        return -1;
-    return baseline_ar_code_tile(&m->ar_net, t, io);
-}
-
 static int flow_serves(const idf_model *slot, const model_image_kind *kind)
 {
-    const flow_model *m = slot->params;
+    const flow_model *m = flow_model_of(slot);
     return kind->channels == m->image_channels && kind->bit_depth == m->bit_depth &&
-           kind->color_type != 3;
+           kind->color_type != IDFZIP_COLOR_PALETTE && kind->max_sample <= m->maxval;
 }
 
-static uint32_t group_blocks(uint32_t block)
+static void flow_destroy(idf_model *slot)
 {
-    if (block == 0 || block >= FLOW_TILE_TARGET)
-        return block;
-    return FLOW_TILE_TARGET / block * block;
+    flow_model_free((flow_model *)slot);
 }
 
 void flow_model_bind(flow_model *m)
@@ -712,33 +594,14 @@ void flow_model_bind(flow_model *m)
     if (m->block_width == 0) {
         m->block_width = m->slot.tile_width;
         m->block_height = m->slot.tile_height;
-        m->slot.tile_width = group_blocks(m->block_width);
-        m->slot.tile_height = group_blocks(m->block_height);
+        m->slot.tile_width = model_group_blocks(m->block_width);
+        m->slot.tile_height = model_group_blocks(m->block_height);
     }
+    m->slot.family = MODEL_FLOW;
+    m->slot.macs_per_pixel = flow_macs_per_pixel(m);
     m->slot.serves = flow_serves;
-    m->slot.code_tile = m->top_components == 0 ? ar_code_tile : flow_code_tile;
-    m->slot.params = m;
-}
-
-uint64_t flow_macs_per_pixel(const flow_model *m)
-{
-    /* Positions per pixel at level l are 4^-(squeezes so far); sum in units
-     * of 1/4^16 of a pixel to stay in integers. */
-    uint64_t total = 0;
-    uint32_t s = m->initial_squeezes;
-    for (uint32_t l = 0; l < m->nlevels; l++) {
-        const flow_level *lv = &m->level[l];
-        s += lv->squeeze;
-        uint64_t macs = lv->factor_out ? nn_macs_per_position(&lv->prior) : 0;
-        macs += lv->checkerboard ? nn_macs_per_position(&lv->prior2) : 0;
-        for (uint32_t k = 0; k < lv->ncouplings; k++)
-            for (uint32_t p = 0; p < (lv->coupling[k].kind == FLOW_BIPARTITE ? 1u : 4u); p++)
-                macs += nn_macs_per_position(&lv->coupling[k].net[p]);
-        total += macs << (2 * (16 - s));
-    }
-    if (m->top_components == 0)
-        return nn_macs_per_position(&m->ar_net) * m->image_channels;
-    return total >> 32;
+    m->slot.code_tile = flow_code_tile;
+    m->slot.destroy = flow_destroy;
 }
 
 int flow_check_inverse(const flow_model *m, const int32_t *x, uint32_t h, uint32_t w,
@@ -748,7 +611,7 @@ int flow_check_inverse(const flow_model *m, const int32_t *x, uint32_t h, uint32
     compute_dims(m, h, w, &d);
     flow_work *wk = work_alloc(m, h, w, 0, 0);
     if (!wk)
-        return -1;
+        return IDFZIP_ERR_NOMEM;
     wk->kernel = kernel;
     work_layout(m, &d, wk);
     size_t total = (size_t)m->image_channels * h * w;
@@ -760,5 +623,5 @@ int flow_check_inverse(const flow_model *m, const int32_t *x, uint32_t h, uint32
     invert_from_top(m, &d, wk, h, w, NULL); /* the decoder's path, z from the forward pass */
     int same = memcmp(wk->x, x, total * sizeof *x) == 0;
     work_free(wk);
-    return same ? 0 : -1;
+    return same ? IDFZIP_OK : IDFZIP_ERR_CORRUPT;
 }

@@ -1,4 +1,6 @@
-/* flow.h — a learned integer discrete flow and its prior: the model type,
+/* flow.h — a learned multi-scale integer discrete flow (Tomczak ch. 3,
+ * Hoogeboom et al. 2019) and its prior, the optional models of weights/
+ * (the defaults are AR priors, ar_prior.h): the model type,
  * the forward and inverse maps, and the model-slot implementation.
  *
  * Owns: the flow's structure (squeeze, couplings, permutations, levels,
@@ -29,11 +31,6 @@
  *                mean (1/16) and scale index, or a mixture of K such DLs
  *                with integer weights (coded through a per-channel table;
  *                see dl_mixture_table in rans/dl_table.h)
- *   AR prior     no levels, top K = 0 (idfzip 0.5): the samples are coded
- *                autoregressively, each with baseline-v3's prediction and a
- *                mean correction and scale index from a small net on
- *                integer features of that prediction (model.h,
- *                baseline_ar_code_tile)
  *
  * Coding order (so the decoder can invert level by level): the top latents,
  * then z of the last factor-out level, ..., then z of level 0; inside a
@@ -45,8 +42,8 @@
  * as the 8x8 digits do not each pay for coder state and a tile entry.
  * A block whose size is not a multiple of the flow's alignment (2 to the
  * number of squeezes; only at the image's right and bottom edges) has its
- * flow region rounded down; the strips left over are coded by the baseline
- * model.
+ * flow region rounded down; the strips left over are coded by
+ * baseline-v1.
  */
 #ifndef IDFZIP_FLOW_H
 #define IDFZIP_FLOW_H
@@ -92,10 +89,7 @@ typedef struct flow_model {
     uint32_t nlevels;
     flow_level level[FLOW_MAX_LEVELS];
     uint32_t top_channels;
-    uint32_t top_components;   /* K: 1 a DL per channel, > 1 a mixture, 0 the
-                                  AR prior (no levels; baseline-v3's predictions,
-                                  ar_net's means and scales) */
-    nn_net ar_net;             /* K = 0: BASELINE_AR_FEATURES -> 2 */
+    uint32_t top_components;   /* K: 1 a DL per channel, > 1 a mixture */
     const int32_t *top_mean16; /* [channel][K] */
     const int32_t *top_scale;  /* [channel][K] */
     const uint16_t *top_weight;/* [channel][K], summing to FLOW_WEIGHT_ONE */
@@ -108,13 +102,13 @@ typedef struct flow_model {
     void *kernel_storage;   /* conv weights pre-packed for the SIMD kernel */
 } flow_model;
 
-/* Builds the mixture tables of the top prior (nothing to do for K = 1).
- * Returns 0, or -1 when out of memory. */
+/* Builds the mixture tables of the top prior (nothing to do for K = 1):
+ * IDFZIP_OK or IDFZIP_ERR_NOMEM. */
 int flow_build_top_tables(flow_model *m);
 void flow_free_top_tables(flow_model *m);
 
 /* Packs every conv's weights for the best SIMD kernel this CPU runs (none
- * when it runs only the portable loops): -1 when memory runs out.  Free
+ * when it runs only the portable loops): IDFZIP_OK or IDFZIP_ERR_NOMEM.  Free
  * with flow_free_kernels only when freeing the model. */
 int flow_pack_kernels(flow_model *m);
 void flow_free_kernels(flow_model *m);
@@ -125,16 +119,20 @@ uint32_t flow_alignment(const flow_model *m);
 /* Multiply-accumulates per image pixel of the whole model. */
 uint64_t flow_macs_per_pixel(const flow_model *m);
 
-#define FLOW_TILE_TARGET 256
-
 /* Fills in m->slot so the model plugs into the codec: the block size is
- * taken from slot.tile_width/height as loaded, the container tile becomes
- * the block times max(1, FLOW_TILE_TARGET / block). */
+ * taken from slot.tile_width/height as loaded, the container tile groups
+ * blocks (model_group_blocks). */
 void flow_model_bind(flow_model *m);
 
+/* The flow of a model, or NULL when it is none. */
+const flow_model *flow_model_of(const idf_model *m);
+
+/* Frees m and what it owns (m may be half-built). */
+void flow_model_free(flow_model *m);
+
 /* Forward then inverse of the flow alone on planes x (image_channels x h x
- * w, h and w multiples of the alignment), for tests: returns 0 when the
- * inverse gives back x exactly; latents_out (optional) receives the top
+ * w, h and w multiples of the alignment), for tests: IDFZIP_OK when the
+ * inverse gives back x exactly (IDFZIP_ERR_CORRUPT when not, NOMEM); latents_out (optional) receives the top
  * latents.  Nets run with `kernel`. */
 int flow_check_inverse(const flow_model *m, const int32_t *x, uint32_t h, uint32_t w,
                        int32_t *latents_out, nn_kernel kernel);

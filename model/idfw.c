@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "../common/bytes.h"
+#include "ar_prior.h"
 
 static const uint8_t IDFW_MAGIC[IDFW_MAGIC_SIZE] = {0x89, 'I', 'D', 'W', 0x0D, 0x0A, 0x1A, 0x0A};
 
@@ -26,6 +27,9 @@ static const uint8_t IDFW_MAGIC[IDFW_MAGIC_SIZE] = {0x89, 'I', 'D', 'W', 0x0D, 0
  * tile size, initial squeezes, level count. */
 #define IDFW_HEADER_SIZE (IDFW_MAGIC_SIZE + 2 + IDFZIP_MODEL_NAME_MAX + 1 + 1 + 4 + 2 + 2 + 1 + 1)
 #define IDFW_CRC_SIZE 4
+/* Where the block size stands in the header (after magic, version, name,
+ * channels, bit depth, maxval). */
+#define IDFW_TILE_OFFSET (IDFW_MAGIC_SIZE + 2 + IDFZIP_MODEL_NAME_MAX + 1 + 1 + 4)
 #define IDFW_MAX_INITIAL_SQUEEZES 8
 /* A level's nets take at most C/2 channels, so C never needs to exceed this;
  * the net checks enforce the tighter per-kind limits. */
@@ -339,37 +343,48 @@ static void read_name(loader *ld, char name[IDFZIP_MODEL_NAME_MAX])
     need(ld, raw[0] != 0);
 }
 
-static void read_header(loader *ld, flow_model *m)
+/* The fixed header's fields, common to both kinds of model. */
+typedef struct idfw_fields {
+    char name[IDFZIP_MODEL_NAME_MAX];
+    uint32_t channels, bit_depth, maxval;
+    uint32_t tile_width, tile_height; /* the block the nets see */
+    uint32_t initial_squeezes, nlevels;
+} idfw_fields;
+
+static void read_header(loader *ld, idfw_fields *f)
 {
     take(ld, IDFW_MAGIC_SIZE + 2); /* magic and version, checked up front */
-    read_name(ld, m->slot.name);
-    m->image_channels = read_u8(ld);
-    m->bit_depth = read_u8(ld);
-    m->maxval = read_u32(ld);
-    m->slot.tile_width = read_u16(ld);
-    m->slot.tile_height = read_u16(ld);
-    m->initial_squeezes = read_u8(ld);
-    m->nlevels = read_u8(ld);
-    need(ld, m->image_channels >= 1 && m->image_channels <= 4 && m->bit_depth >= 1 &&
-                 m->bit_depth <= 16 && m->maxval >= 1 &&
-                 m->maxval <= (1u << m->bit_depth) - 1 && m->slot.tile_width >= 1 &&
-                 m->slot.tile_height >= 1 && m->initial_squeezes <= IDFW_MAX_INITIAL_SQUEEZES &&
-                 m->nlevels <= FLOW_MAX_LEVELS);
+    read_name(ld, f->name);
+    f->channels = read_u8(ld);
+    f->bit_depth = read_u8(ld);
+    f->maxval = read_u32(ld);
+    f->tile_width = read_u16(ld);
+    f->tile_height = read_u16(ld);
+    f->initial_squeezes = read_u8(ld);
+    f->nlevels = read_u8(ld);
+    need(ld, f->channels >= 1 && f->channels <= 4 && f->bit_depth >= 1 && f->bit_depth <= 16 &&
+                 f->maxval >= 1 && f->maxval <= (1u << f->bit_depth) - 1 && f->tile_width >= 1 &&
+                 f->tile_height >= 1 && f->initial_squeezes <= IDFW_MAX_INITIAL_SQUEEZES &&
+                 f->nlevels <= FLOW_MAX_LEVELS);
 }
 
-/* The AR prior (top K = 0, no levels): 8-bit RGB or grey, a net of dense layers
- * (1x1 convs) from the BASELINE_AR_FEATURES features to 2 outputs (one DL)
- * or 6 (a mixture of two). */
-static void read_ar_net(loader *ld, flow_model *m)
+/* The AR prior (no levels, top K = 0): 8-bit RGB or grey, a net of dense
+ * layers (1x1 convs) from the AR_PRIOR_FEATURES features to 2 outputs (one
+ * DL) or 6 (a mixture of two). */
+static void read_ar_prior(loader *ld, const idfw_fields *f, ar_prior_model *m)
 {
-    m->top_components = 0;
-    if (!need(ld, m->initial_squeezes == 0 && (m->image_channels == 1 || m->image_channels == 3) &&
-                      m->bit_depth == 8 && m->maxval == 255))
+    need(ld, read_u8(ld) == 0); /* top K */
+    if (!need(ld, f->initial_squeezes == 0 && (f->channels == 1 || f->channels == 3) &&
+                      f->bit_depth == 8 && f->maxval == 255))
         return;
-    read_net(ld, &m->ar_net, BASELINE_AR_FEATURES, ANY_COUT);
-    need(ld, m->ar_net.cout == BASELINE_AR_OUTPUTS || m->ar_net.cout == BASELINE_AR_MIX_OUTPUTS);
-    for (uint32_t i = 0; i < m->ar_net.nlayers && !ld->failed; i++)
-        need(ld, m->ar_net.layer[i].op != NN_CONV || m->ar_net.layer[i].kernel == 1);
+    memcpy(m->slot.name, f->name, sizeof m->slot.name);
+    m->channels = f->channels;
+    m->bit_depth = f->bit_depth;
+    m->maxval = f->maxval;
+    read_net(ld, &m->net, AR_PRIOR_FEATURES, ANY_COUT);
+    need(ld, m->net.cout == AR_PRIOR_OUTPUTS || m->net.cout == AR_PRIOR_MIX_OUTPUTS);
+    for (uint32_t i = 0; i < m->net.nlayers && !ld->failed; i++)
+        need(ld, m->net.layer[i].op != NN_CONV || m->net.layer[i].kernel == 1);
 }
 
 /* Top prior: K components per channel (K = 1: one DL), then Ct*K means,
@@ -378,13 +393,8 @@ static void read_ar_net(loader *ld, flow_model *m)
 static void read_top(loader *ld, flow_model *m)
 {
     uint32_t k = read_u8(ld);
-    need(ld, k <= FLOW_MAX_COMPONENTS && (k == 0) == (m->nlevels == 0));
-    if (ld->failed)
+    if (!need(ld, k >= 1 && k <= FLOW_MAX_COMPONENTS))
         return;
-    if (k == 0) {
-        read_ar_net(ld, m);
-        return;
-    }
     size_t n = (size_t)m->top_channels * k;
     const uint8_t *means = take(ld, n * 4), *scales = take(ld, n * 4), *weights = take(ld, n * 2);
     int32_t *mean16 = store(ld, n * 4, alignof(int32_t));
@@ -432,13 +442,17 @@ static void check_alignment(loader *ld, const flow_model *m)
     need(ld, m->slot.tile_width >= align && m->slot.tile_height >= align);
 }
 
-/* One full pass over the body; leaves ld->failed set on any violation. */
-static void parse_model(loader *ld, flow_model *m)
+/* The flow (levels >= 1): its levels, top prior and whole-model checks. */
+static void read_flow(loader *ld, const idfw_fields *f, flow_model *m)
 {
-    ld->pos = 0;
-    read_header(ld, m);
-    if (ld->failed)
-        return;
+    memcpy(m->slot.name, f->name, sizeof m->slot.name);
+    m->image_channels = f->channels;
+    m->bit_depth = f->bit_depth;
+    m->maxval = f->maxval;
+    m->slot.tile_width = f->tile_width;
+    m->slot.tile_height = f->tile_height;
+    m->initial_squeezes = f->initial_squeezes;
+    m->nlevels = f->nlevels;
     uint32_t channels = m->image_channels << (2 * m->initial_squeezes);
     for (uint32_t li = 0; li < m->nlevels && !ld->failed; li++)
         read_level(ld, m, li, &channels);
@@ -446,9 +460,26 @@ static void parse_model(loader *ld, flow_model *m)
         return;
     m->top_channels = channels;
     read_top(ld, m);
-    need(ld, ld->pos == ld->end); /* no trailing bytes */
     check_latent_range(ld, m);
     check_alignment(ld, m);
+}
+
+/* One full pass over the body into the model its header announces (the
+ * caller allocated that one); leaves ld->failed set on any violation. */
+static void parse_model(loader *ld, flow_model *flow, ar_prior_model *ar)
+{
+    idfw_fields f;
+    ld->pos = 0;
+    read_header(ld, &f);
+    if (ld->failed)
+        return;
+    if (!need(ld, (f.nlevels == 0) == (ar != NULL)))
+        return;
+    if (ar)
+        read_ar_prior(ld, &f, ar);
+    else
+        read_flow(ld, &f, flow);
+    need(ld, ld->pos == ld->end); /* no trailing bytes */
 }
 
 /* ---- entry points ---- */
@@ -477,49 +508,75 @@ static int check_envelope(const uint8_t *data, size_t size)
     return crc_of(data, body) == get_le32(data + body);
 }
 
-void idfw_free(flow_model *m)
+void idfw_free(idf_model *m)
 {
-    if (!m)
-        return;
-    flow_free_top_tables(m);
-    flow_free_kernels(m);
-    free(m->storage);
-    free(m);
+    if (m && m->destroy)
+        m->destroy(m);
 }
 
-int idfw_load(const uint8_t *data, size_t size, flow_model **out)
+/* Both passes over the body (see the top of this file): measuring, then
+ * storing into one block; *storage receives the block. */
+static int parse_twice(const uint8_t *data, size_t size, flow_model *flow, ar_prior_model *ar,
+                       void **storage)
+{
+    loader ld = {.data = data, .end = size - IDFW_CRC_SIZE};
+    parse_model(&ld, flow, ar); /* measuring pass */
+    if (ld.failed)
+        return IDFZIP_ERR_MODEL;
+    /* + 1: a valid model always has arrays, but malloc(0) may return NULL. */
+    ld.store = (arena){.base = malloc(ld.store.used + 1), .cap = ld.store.used + 1};
+    *storage = ld.store.base;
+    if (!*storage)
+        return IDFZIP_ERR_NOMEM;
+    parse_model(&ld, flow, ar); /* storing pass: same bytes, same checks */
+    return ld.failed ? IDFZIP_ERR_MODEL : IDFZIP_OK;
+}
+
+static int load_flow(const uint8_t *data, size_t size, idf_model **out)
+{
+    flow_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return IDFZIP_ERR_NOMEM;
+    int st = parse_twice(data, size, m, NULL, &m->storage);
+    if (st == IDFZIP_OK)
+        st = flow_build_top_tables(m);
+    if (st == IDFZIP_OK)
+        st = flow_pack_kernels(m);
+    if (st != IDFZIP_OK) {
+        flow_model_free(m);
+        return st;
+    }
+    m->slot.crc = get_le32(data + size - IDFW_CRC_SIZE);
+    flow_model_bind(m);
+    *out = &m->slot;
+    return IDFZIP_OK;
+}
+
+static int load_ar_prior(const uint8_t *data, size_t size, idf_model **out)
+{
+    ar_prior_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return IDFZIP_ERR_NOMEM;
+    int st = parse_twice(data, size, NULL, m, &m->storage);
+    if (st == IDFZIP_OK)
+        st = ar_prior_finish(m, get_le16(data + IDFW_TILE_OFFSET),
+                             get_le16(data + IDFW_TILE_OFFSET + 2));
+    if (st != IDFZIP_OK) {
+        ar_prior_free(m);
+        return st;
+    }
+    m->slot.crc = get_le32(data + size - IDFW_CRC_SIZE);
+    *out = &m->slot;
+    return IDFZIP_OK;
+}
+
+int idfw_load(const uint8_t *data, size_t size, idf_model **out)
 {
     if (!out)
         return IDFZIP_ERR_ARG;
     if (!check_envelope(data, size))
         return IDFZIP_ERR_MODEL;
-    flow_model *m = calloc(1, sizeof *m);
-    if (!m)
-        return IDFZIP_ERR_NOMEM;
-    loader ld = {.data = data, .end = size - IDFW_CRC_SIZE};
-    parse_model(&ld, m); /* measuring pass */
-    if (ld.failed) {
-        idfw_free(m);
-        return IDFZIP_ERR_MODEL;
-    }
-    /* + 1: a valid model always has arrays, but malloc(0) may return NULL. */
-    ld.store = (arena){.base = malloc(ld.store.used + 1), .cap = ld.store.used + 1};
-    m->storage = ld.store.base;
-    if (!m->storage) {
-        idfw_free(m);
-        return IDFZIP_ERR_NOMEM;
-    }
-    parse_model(&ld, m); /* storing pass: same bytes, same checks */
-    if (ld.failed) {
-        idfw_free(m);
-        return IDFZIP_ERR_MODEL;
-    }
-    m->slot.crc = get_le32(data + ld.end);
-    if (flow_build_top_tables(m) != 0 || flow_pack_kernels(m) != 0) {
-        idfw_free(m);
-        return IDFZIP_ERR_NOMEM;
-    }
-    flow_model_bind(m);
-    *out = m;
-    return IDFZIP_OK;
+    /* The level count, the header's last byte, says which kind of model. */
+    return data[IDFW_HEADER_SIZE - 1] == 0 ? load_ar_prior(data, size, out)
+                                           : load_flow(data, size, out);
 }

@@ -1,4 +1,5 @@
-/* model.h — the model slot: what every idfzip model implements.
+/* model.h — the model slot: what every idfzip model implements (the
+ * baselines, baseline.h; the learned flows, flow.h; the AR prior, ar_prior.h).
  *
  * Owns: the tile type a model works on, the symbol_io bridge to the entropy
  * coder, and the model interface.  A model maps a tile's integer planes to
@@ -17,11 +18,11 @@
 
 #include <stdint.h>
 
+#include "../common/int_math.h"
 #include "../common/status.h"
 #include "../rans/dl_table.h"
 #include "../rans/rans.h"
-#include "kernels/nn_kernels.h"
-#include "nn.h"
+#include "cpu.h"
 
 /* A rectangle of the image as planes of integers (plane c starts at
  * samples + c * width * height).  Samples lie in 0 .. maxval. */
@@ -32,14 +33,13 @@ typedef struct model_tile {
 } model_tile;
 
 /* Optional record of every latent an encoder codes, with its parameters:
- * lets tools/flow_dump compare the C model with the trainer's emulation. */
+ * lets tests/support/flow_dump compare the C model with the trainer's emulation. */
 typedef struct latent_log {
     int32_t *value, *mean16, *scale;
     size_t count, capacity; /* stops recording when full */
-    /* Optional, baseline-v3 and the AR prior only: per latent
-     * BASELINE_AR_LOGGED integers, its BASELINE_AR_FEATURES features, the
-     * baseline's mean16 and its context (0..71), what tools/ar_features
-     * gives the trainer. */
+    /* Optional, the AR prior only: per latent AR_PRIOR_LOGGED integers,
+     * its AR_PRIOR_FEATURES features, the predictor's mean16 and its
+     * context (0..71), what tools/ar_features gives the trainer. */
     int32_t *features;
     /* Optional: per latent 3 integers, a mixture's second mean16, second
      * scale and first weight (0, 0, 0 for one DL), beside the first
@@ -131,49 +131,57 @@ static inline uint32_t symbol_io_bits(symbol_io *io, uint32_t value,
     return rans_decoder_get_bits(io->dec, nbits);
 }
 
-static inline int symbol_io_failed(const symbol_io *io)
+/* IDFZIP_OK, or what went wrong so far: decoding, IDFZIP_ERR_CORRUPT (the
+ * stream ran out or held an impossible symbol); encoding, the coder's
+ * status (IDFZIP_ERR_NOMEM when its symbol array could not grow). */
+static inline int symbol_io_status(const symbol_io *io)
 {
-    return io->dec ? io->dec->overrun : io->enc->failed;
+    if (io->dec)
+        return io->dec->overrun ? IDFZIP_ERR_CORRUPT : IDFZIP_OK;
+    return io->enc->status;
 }
 
+
+/* The container tile of an .idfw model groups its blocks (the .idfw's
+ * "tile", the unit its nets see) to about this many pixels a side, so small
+ * blocks such as the 8x8 digits do not each pay for coder state and a tile
+ * entry: the block times max(1, MODEL_TILE_TARGET / block). */
+#define MODEL_TILE_TARGET 256
+
+static inline uint32_t model_group_blocks(uint32_t block)
+{
+    if (block == 0 || block >= MODEL_TILE_TARGET)
+        return block;
+    return MODEL_TILE_TARGET / block * block;
+}
 
 /* What the image looks like, so a model can say whether it serves it. */
 typedef struct model_image_kind {
     uint32_t channels, bit_depth, color_type;
+    uint32_t max_sample; /* the largest sample value in the image */
 } model_image_kind;
+
+/* What a model is; the codec does not care, tools and tests do. */
+typedef enum model_family {
+    MODEL_BASELINE = 0, /* non-learned: baseline-v1, v2, v3 (baseline.h) */
+    MODEL_FLOW = 1,     /* a learned multi-scale coupling flow (flow.h) */
+    MODEL_AR_PRIOR = 2  /* a learned AR prior on the predictor (ar_prior.h) */
+} model_family;
 
 typedef struct idf_model idf_model;
 struct idf_model {
     char name[IDFZIP_MODEL_NAME_MAX]; /* NUL-padded, stored in the .idf */
     uint32_t crc;               /* CRC32 of the weights (0: built in) */
     uint32_t tile_width, tile_height;
+    model_family family;
+    uint64_t macs_per_pixel;    /* of its nets, for reports (0: none) */
     int (*serves)(const idf_model *m, const model_image_kind *kind);
-    /* Codes one tile through io.  Returns 0, or -1 when a decoded latent is
-     * impossible (corrupt stream) or memory runs out. */
+    /* Codes one tile through io: IDFZIP_OK; decoding, IDFZIP_ERR_CORRUPT
+     * when a decoded latent is impossible; IDFZIP_ERR_NOMEM when memory runs
+     * out; encoding, IDFZIP_ERR_UNSUPPORTED for a tile it cannot code. */
     int (*code_tile)(const idf_model *m, model_tile *tile, symbol_io *io);
-    const void *params;
+    /* Frees a model loaded from an .idfw (NULL for the built-in baselines). */
+    void (*destroy)(idf_model *m);
 };
-
-/* The non-learned models every image type can use: v1 (model/baseline.c,
- * kept for the files that name it and for a flow's edge strips), v2 (kept
- * for the files that name it) and v3 (both in model/baseline2.c; what new
- * files use when no learned model serves). */
-const idf_model *baseline_model(void);
-const idf_model *baseline_v2_model(void);
-const idf_model *baseline_v3_model(void);
-
-/* The learned AR prior (an .idfw with no flow levels, FORMAT.md):
- * baseline-v3's predictions with each sample's mean and scale index from
- * net, which maps BASELINE_AR_FEATURES integers to (mean correction, scale
- * index), both in 1/16, or (idfzip 0.6) to a mixture of two DLs: two mean
- * corrections, two scale indices and two logits.  RGB or grey tiles.  net
- * NULL: baseline-v3's means and scales with the AR prior's encoder choices
- * (for tools/ar_features). */
-#define BASELINE_AR_OUTPUTS 2
-#define BASELINE_AR_MIX_OUTPUTS 6
-#define BASELINE_AR_FEATURES 29
-#define BASELINE_AR_LOGGED (BASELINE_AR_FEATURES + 2)
-struct nn_net;
-int baseline_ar_code_tile(const struct nn_net *net, model_tile *tile, symbol_io *io);
 
 #endif

@@ -273,3 +273,20 @@ void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
         bound = next_bound(l, bound);
     }
 }
+
+size_t nn_pack_net(nn_net *net, int dense, int32_t *dst)
+{
+    size_t total = 0;
+    for (uint32_t i = 0; i < net->nlayers; i++) {
+        nn_layer *l = &net->layer[i];
+        if (l->op != NN_CONV)
+            continue;
+        size_t n = dense ? dense_avx2_packed_size(l) : conv_avx2_packed_size(l);
+        if (dst && dense)
+            dense_avx2_pack(l, dst + total), l->dense = dst + total;
+        else if (dst)
+            conv_avx2_pack(l, dst + total), l->packed = dst + total;
+        total += n;
+    }
+    return total;
+}

@@ -54,6 +54,13 @@ size_t nn_scratch_size(const nn_net *net, uint32_t h, uint32_t w);
 void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
                 int32_t *out, int32_t *scratch, nn_kernel kernel);
 
+/* Packs the weights of every conv of net in the SIMD kernel's layout into
+ * dst (dense: dense_avx2's, for nets run on 1x1 maps; else conv_avx2's)
+ * and points the layers at them, so a loaded model packs once instead of
+ * on every call.  Returns the int32 elements it takes; dst NULL: only
+ * counts. */
+size_t nn_pack_net(nn_net *net, int dense, int32_t *dst);
+
 /* Multiply-accumulates per output position, for MAC/pixel reports. */
 uint64_t nn_macs_per_position(const nn_net *net);
 

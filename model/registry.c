@@ -3,17 +3,56 @@
 
 #include <string.h>
 
-#include "../include/idfzip.h"
-#include "flow.h"
+#include "baseline.h"
 #include "idfw.h"
+
+/* ---- which model codes an image whose model was not named ----
+ *
+ * One row per kind of image, first match wins; the last row takes every
+ * image.  Each default was chosen by measurement (README, docs/models.md):
+ * the trained AR priors where one was trained, baseline-v3 elsewhere.  A
+ * small image also tries the fallbacks: the nets were trained on photos
+ * and can lose on what they never saw (a synthetic gradient), and side
+ * information weighs most on a small image. */
+#define ANY_KIND UINT32_MAX
+#define SMALL_IMAGE_PIXELS 65536u
+
+typedef struct model_choice {
+    uint32_t color_type, bit_depth; /* ANY_KIND: any */
+    const char *model;              /* the default */
+    const char *small_fallbacks[MODEL_MAX_FALLBACKS + 1];
+} model_choice;
+
+static const model_choice DEFAULTS[] = {
+    {IDFZIP_COLOR_RGB, 8, "ar-rgb-mix", {"baseline-v3", "baseline-v1", NULL}},
+    {IDFZIP_COLOR_GRAY, 8, "ar-grey-mix", {"baseline-v3", "baseline-v1", NULL}},
+    {ANY_KIND, ANY_KIND, "baseline-v3", {"baseline-v1", NULL, NULL}},
+};
+
+static const model_choice *choice_for(const model_image_kind *kind)
+{
+    const model_choice *c = DEFAULTS;
+    while (!((c->color_type == ANY_KIND || c->color_type == kind->color_type) &&
+             (c->bit_depth == ANY_KIND || c->bit_depth == kind->bit_depth)))
+        c++;
+    return c;
+}
+
+const char *const *model_fallbacks_for_image(const model_image_kind *kind, uint64_t pixels)
+{
+    static const char *const none[1] = {NULL};
+    return pixels <= SMALL_IMAGE_PIXELS ? choice_for(kind)->small_fallbacks : none;
+}
+
+/* ---- loading and naming ---- */
 
 static int load(const uint8_t *data, size_t size, model_ref *out)
 {
-    flow_model *m;
+    idf_model *m;
     int st = idfw_load(data, size, &m);
     if (st != IDFZIP_OK)
         return st;
-    out->model = &m->slot;
+    out->model = m;
     out->owned = m;
     return IDFZIP_OK;
 }
@@ -25,49 +64,30 @@ void model_release(model_ref *ref)
     ref->model = NULL;
 }
 
-/* A flow model serves an image of its kind whose samples it covers. */
-static int serves(const model_ref *r, const model_image_kind *kind, uint32_t max_sample)
-{
-    const flow_model *m = r->model->params;
-    return r->model->serves(r->model, kind) && max_sample <= m->maxval;
-}
-
-int model_select_for_image(const uint8_t *user, size_t user_size,
-                           const model_image_kind *kind, uint32_t max_sample,
-                           model_ref *out)
-{
-    memset(out, 0, sizeof *out);
-    if (user) {
-        int st = load(user, user_size, out);
-        if (st == IDFZIP_OK && !serves(out, kind, max_sample)) {
-            model_release(out);
-            st = IDFZIP_ERR_MODEL_KIND;
-        }
-        return st;
-    }
-    for (const builtin_weights *b = idfzip_builtin_weights; b->data; b++) {
-        if (load(b->data, b->size, out) != IDFZIP_OK)
-            continue; /* cannot happen for a tested build; fall through */
-        if (serves(out, kind, max_sample))
-            return IDFZIP_OK;
-        model_release(out);
-    }
-    out->model = baseline_v3_model();
-    return out->model->serves(out->model, kind) ? IDFZIP_OK : IDFZIP_ERR_UNSUPPORTED;
-}
-
 static int named(const idf_model *m, const char *name)
 {
-    return strlen(name) <= IDFZIP_MODEL_NAME_MAX && strncmp(m->name, name, IDFZIP_MODEL_NAME_MAX) == 0;
+    return strlen(name) <= IDFZIP_MODEL_NAME_MAX &&
+           strncmp(m->name, name, IDFZIP_MODEL_NAME_MAX) == 0;
 }
 
 /* The non-learned built-in model called name, or NULL. */
 static const idf_model *fixed_model(const char *name)
 {
-    const idf_model *fixed[] = {baseline_model(), baseline_v2_model(), baseline_v3_model()};
+    const idf_model *fixed[] = {baseline_v1_model(), baseline_v2_model(), baseline_v3_model()};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (named(fixed[i], name))
             return fixed[i];
+    return NULL;
+}
+
+/* The embedded .idfw file named "NAME.idfw" (its model is called NAME), or
+ * NULL: found by file name, so that choosing one parses no other. */
+static const builtin_weights *embedded(const char *name)
+{
+    size_t n = strlen(name);
+    for (const builtin_weights *b = idfzip_builtin_weights; b->data; b++)
+        if (strncmp(b->file, name, n) == 0 && strcmp(b->file + n, ".idfw") == 0)
+            return b;
     return NULL;
 }
 
@@ -75,27 +95,46 @@ static int find_by_name(const char *name, model_ref *out)
 {
     if ((out->model = fixed_model(name)) != NULL)
         return IDFZIP_OK;
-    for (const builtin_weights *b = idfzip_builtin_weights; b->data; b++) {
-        if (load(b->data, b->size, out) == IDFZIP_OK && named(out->model, name))
-            return IDFZIP_OK;
+    const builtin_weights *b = embedded(name);
+    if (!b)
+        return IDFZIP_ERR_MODEL;
+    int st = load(b->data, b->size, out);
+    if (st == IDFZIP_OK && !named(out->model, name)) {
         model_release(out);
+        st = IDFZIP_ERR_MODEL;
     }
-    return IDFZIP_ERR_MODEL;
+    return st;
 }
 
-int model_select_by_name(const char *name, const model_image_kind *kind, uint32_t max_sample,
-                         model_ref *out)
+int model_select_by_name(const char *name, const model_image_kind *kind, model_ref *out)
 {
     memset(out, 0, sizeof *out);
     int st = find_by_name(name, out);
     if (st != IDFZIP_OK || !kind)
         return st;
-    int ok = out->owned ? serves(out, kind, max_sample) : out->model->serves(out->model, kind);
-    if (!ok) {
+    if (!out->model->serves(out->model, kind)) {
         model_release(out);
         return IDFZIP_ERR_MODEL_KIND;
     }
     return IDFZIP_OK;
+}
+
+int model_select_for_image(const uint8_t *user, size_t user_size, const model_image_kind *kind,
+                           model_ref *out)
+{
+    memset(out, 0, sizeof *out);
+    if (user) {
+        int st = load(user, user_size, out);
+        if (st == IDFZIP_OK && !out->model->serves(out->model, kind)) {
+            model_release(out);
+            st = IDFZIP_ERR_MODEL_KIND;
+        }
+        return st;
+    }
+    int st = model_select_by_name(choice_for(kind)->model, kind, out);
+    if (st == IDFZIP_ERR_MODEL_KIND || st == IDFZIP_ERR_MODEL) /* cannot happen in a tested build */
+        st = model_select_by_name("baseline-v3", kind, out);
+    return st == IDFZIP_ERR_MODEL_KIND ? IDFZIP_ERR_UNSUPPORTED : st;
 }
 
 static int matches(const idf_model *m, const char *name, uint32_t crc)
@@ -120,10 +159,10 @@ int model_select_for_file(const char *name, uint32_t crc, const uint8_t *user,
             model_release(out);
         return st == IDFZIP_OK ? IDFZIP_ERR_MODEL : st;
     }
-    for (const builtin_weights *b = idfzip_builtin_weights; b->data; b++) {
-        if (load(b->data, b->size, out) == IDFZIP_OK && matches(out->model, name, crc))
-            return IDFZIP_OK;
+    int st = find_by_name(name, out);
+    if (st == IDFZIP_OK && !matches(out->model, name, crc)) {
         model_release(out);
+        st = IDFZIP_ERR_MODEL;
     }
-    return IDFZIP_ERR_MODEL;
+    return st;
 }

@@ -1,8 +1,9 @@
 /* registry.h — which model codes an image, and which decodes a file.
  *
- * Owns: the list of models compiled into the binary (the baseline and the
- * .idfw files embedded from weights/ by tools/embed_weights.py), loading a
- * user's --model file, and matching a file's model name and CRC.
+ * Owns: the models compiled into the library (the baselines, and the .idfw
+ * files embedded from weights/ by tools/embed_weights.py), the table of
+ * default models by kind of image (registry.c, DEFAULTS), loading a user's
+ * --model file, and matching a file's model name and CRC.
  */
 #ifndef IDFZIP_REGISTRY_H
 #define IDFZIP_REGISTRY_H
@@ -14,7 +15,7 @@
 
 typedef struct model_ref {
     const idf_model *model;
-    void *owned; /* a loaded flow model, released by model_release */
+    idf_model *owned; /* a model loaded from an .idfw, released by model_release */
 } model_ref;
 
 /* An embedded .idfw file (model/builtin_weights.c, generated). */
@@ -27,24 +28,31 @@ typedef struct builtin_weights {
 /* The embedded models, terminated by an entry with data == NULL. */
 extern const builtin_weights idfzip_builtin_weights[];
 
-/* The model for an image whose samples are all <= max_sample: the user's
- * model when given (IDFZIP_ERR_MODEL_KIND if it does not serve this kind of
- * image or these values), else the first embedded model that serves it,
- * else the baseline. */
-int model_select_for_image(const uint8_t *user, size_t user_size,
-                           const model_image_kind *kind, uint32_t max_sample,
+/* At most this many fallbacks per kind of image. */
+#define MODEL_MAX_FALLBACKS 2
+
+/* The model for an image: the user's model when given
+ * (IDFZIP_ERR_MODEL_KIND if it does not serve this image), else the
+ * default for its kind (the table DEFAULTS in registry.c). */
+int model_select_for_image(const uint8_t *user, size_t user_size, const model_image_kind *kind,
                            model_ref *out);
 
+/* The built-in models that an image of this kind and pixel count also
+ * tries when its model was chosen by default, keeping the smallest file
+ * (small images, where side information and images unlike the training
+ * set weigh most): up to MODEL_MAX_FALLBACKS names, NULL-terminated. */
+const char *const *model_fallbacks_for_image(const model_image_kind *kind, uint64_t pixels);
+
 /* The model named in a file: built in, or the user's if name and CRC
- * match; IDFZIP_ERR_MODEL otherwise. */
+ * match; IDFZIP_ERR_MODEL otherwise (IDFZIP_ERR_NOMEM when loading ran out
+ * of memory). */
 int model_select_for_file(const char *name, uint32_t crc, const uint8_t *user,
                           size_t user_size, model_ref *out);
 
 /* A built-in model by name (the baselines and the embedded weights):
  * IDFZIP_ERR_MODEL when there is none of that name, IDFZIP_ERR_MODEL_KIND
  * when it does not serve the image (kind NULL: any image). */
-int model_select_by_name(const char *name, const model_image_kind *kind, uint32_t max_sample,
-                         model_ref *out);
+int model_select_by_name(const char *name, const model_image_kind *kind, model_ref *out);
 
 void model_release(model_ref *ref);
 

@@ -27,14 +27,14 @@ void freq_table_build_guide(freq_table *t)
 int freq_table_validate(const freq_table *t)
 {
     if (!t || !t->cum || t->nsym < 1 || t->nsym > RANS_PROB_SCALE)
-        return -1;
+        return IDFZIP_ERR_CORRUPT;
     if (t->cum[0] != 0 || t->cum[t->nsym] != RANS_PROB_SCALE)
-        return -1;
+        return IDFZIP_ERR_CORRUPT;
     for (uint32_t s = 0; s < t->nsym; s++) {
         if (t->cum[s + 1] <= t->cum[s])
-            return -1;
+            return IDFZIP_ERR_CORRUPT;
     }
-    return 0;
+    return IDFZIP_OK;
 }
 
 /* Sum of counts; all-zero counts count as all ones (a flat table). */
@@ -49,7 +49,7 @@ static uint64_t counts_total(const uint32_t *counts, uint32_t nsym)
 int freq_table_from_counts(freq_table *t, const uint32_t *counts, uint32_t nsym)
 {
     if (!t || !t->cum || !t->guide || !counts || nsym < 1 || nsym > RANS_PROB_SCALE)
-        return -1;
+        return IDFZIP_ERR_ARG;
     uint64_t total = counts_total(counts, nsym);
     int flat = total == 0;
     if (flat)
@@ -68,5 +68,5 @@ int freq_table_from_counts(freq_table *t, const uint32_t *counts, uint32_t nsym)
         t->cum[s + 1] = (uint16_t)(s + 1 + prefix * spare / total);
     }
     freq_table_build_guide(t);
-    return 0;
+    return IDFZIP_OK;
 }

@@ -28,13 +28,13 @@ typedef struct freq_table {
 /* Fills guide[] from cum[]; cum must already satisfy the invariants. */
 void freq_table_build_guide(freq_table *t);
 
-/* Checks the invariants; 0 when valid. */
+/* Checks the invariants: IDFZIP_OK, or IDFZIP_ERR_CORRUPT when broken. */
 int freq_table_validate(const freq_table *t);
 
 /* Turns counts (any non-negative values, at least one symbol) into a valid
  * table: every symbol gets frequency >= 1 and the total is RANS_PROB_SCALE.
  * nsym must be in 1..RANS_PROB_SCALE.  Fills t->cum (caller storage,
- * nsym + 1 entries) and the guide.  Returns 0 or -1 on bad arguments. */
+ * nsym + 1 entries) and the guide: IDFZIP_OK, or IDFZIP_ERR_ARG. */
 int freq_table_from_counts(freq_table *t, const uint32_t *counts, uint32_t nsym);
 
 /* The symbol whose interval holds slot (0 <= slot < RANS_PROB_SCALE). */

@@ -38,7 +38,7 @@ void rans_encoder_init(rans_encoder *enc)
     enc->symbols = NULL;
     enc->count = 0;
     enc->capacity = 0;
-    enc->failed = 0;
+    enc->status = IDFZIP_OK;
 }
 
 void rans_encoder_free(rans_encoder *enc)
@@ -52,36 +52,36 @@ void rans_encoder_reset(rans_encoder *enc)
     /* A past allocation failure lost symbols that are now forgotten anyway,
      * so the encoder is usable again. */
     enc->count = 0;
-    enc->failed = 0;
+    enc->status = IDFZIP_OK;
 }
 
-/* Doubles the symbol array; 0 on success, -1 if it cannot grow. */
+/* Doubles the symbol array: IDFZIP_OK or IDFZIP_ERR_NOMEM. */
 static int encoder_grow(rans_encoder *enc)
 {
     size_t max_capacity = (size_t)-1 / sizeof(rans_symbol);
     if (enc->capacity > max_capacity / 2)
-        return -1;
+        return IDFZIP_ERR_NOMEM;
     size_t capacity = enc->capacity ? 2 * enc->capacity : RANS_FIRST_CAPACITY;
     rans_symbol *grown = realloc(enc->symbols, capacity * sizeof(rans_symbol));
     if (!grown)
-        return -1;
+        return IDFZIP_ERR_NOMEM;
     enc->symbols = grown;
     enc->capacity = capacity;
-    return 0;
+    return IDFZIP_OK;
 }
 
 void rans_encoder_put(rans_encoder *enc, uint32_t start, uint32_t freq)
 {
     /* A symbol breaking the contract would divide by zero or overflow a
      * state in finish(); refuse it the way an allocation failure is. */
+    if (enc->status != IDFZIP_OK)
+        return;
     if (freq == 0 || freq > RANS_PROB_SCALE || start > RANS_PROB_SCALE - freq) {
-        enc->failed = 1;
+        enc->status = IDFZIP_ERR_UNSUPPORTED;
         return;
     }
-    if (enc->count == enc->capacity && encoder_grow(enc) != 0) {
-        enc->failed = 1;
+    if (enc->count == enc->capacity && (enc->status = encoder_grow(enc)) != IDFZIP_OK)
         return;
-    }
     enc->symbols[enc->count].start = (uint16_t)start;
     enc->symbols[enc->count].freq = (uint16_t)freq;
     enc->count++;
@@ -90,7 +90,7 @@ void rans_encoder_put(rans_encoder *enc, uint32_t start, uint32_t freq)
 void rans_encoder_put_bits(rans_encoder *enc, uint32_t value, unsigned nbits)
 {
     if (nbits > 32) {
-        enc->failed = 1;
+        enc->status = IDFZIP_ERR_UNSUPPORTED;
         return;
     }
     if (nbits < 32)
@@ -115,7 +115,8 @@ size_t rans_encoder_bound(const rans_encoder *enc)
 /* ---- encoder: coding --------------------------------------------------- */
 
 /* Codes one symbol into *x, emitting renormalisation bytes downwards from
- * *ptr but never below limit.  Returns 0, or -1 when out of room. */
+ * *ptr but never below limit: IDFZIP_OK, or IDFZIP_ERR_ARG when the
+ * caller's capacity runs out. */
 static inline int encode_symbol(uint32_t *x, rans_symbol sym, uint8_t **ptr,
                                 const uint8_t *limit)
 {
@@ -124,18 +125,18 @@ static inline int encode_symbol(uint32_t *x, rans_symbol sym, uint8_t **ptr,
     uint32_t v = *x;
     while (v >= x_max) {
         if (*ptr == limit)
-            return -1;
+            return IDFZIP_ERR_ARG;
         *--*ptr = (uint8_t)v;
         v >>= 8;
     }
     *x = (v / freq) * RANS_PROB_SCALE + (v % freq) + sym.start;
-    return 0;
+    return IDFZIP_OK;
 }
 
 
 size_t rans_encoder_finish(rans_encoder *enc, uint8_t *out, size_t capacity)
 {
-    if (enc->failed || !out || capacity < RANS_HEADER_BYTES)
+    if (enc->status != IDFZIP_OK || !out || capacity < RANS_HEADER_BYTES)
         return 0;
     /* out itself is the scratch region: bytes grow down from its end and
      * may not reach the header, which is filled once the states are final. */
@@ -147,7 +148,7 @@ size_t rans_encoder_finish(rans_encoder *enc, uint8_t *out, size_t capacity)
 
     const rans_symbol *symbols = enc->symbols;
     for (size_t i = enc->count; i-- > 0;) {
-        if (encode_symbol(&state[i & RANS_STATE_MASK], symbols[i], &ptr, limit) != 0)
+        if (encode_symbol(&state[i & RANS_STATE_MASK], symbols[i], &ptr, limit) != IDFZIP_OK)
             return 0;
     }
 
@@ -171,17 +172,17 @@ int rans_decoder_init(rans_decoder *dec, const uint8_t *data, size_t size)
     dec->index = 0;
     dec->overrun = 1;
     if (!data || size < RANS_HEADER_BYTES)
-        return -1;
+        return IDFZIP_ERR_CORRUPT;
     for (size_t s = 0; s < RANS_STATES; s++) {
         uint32_t x = get_le32(data + 4 * s);
         if (x < RANS_L || x >= 256u * RANS_L)
-            return -1;
+            return IDFZIP_ERR_CORRUPT;
         dec->state[s] = x;
     }
     dec->ptr = data + RANS_HEADER_BYTES;
     dec->end = data + size;
     dec->overrun = 0;
-    return 0;
+    return IDFZIP_OK;
 }
 
 uint32_t rans_decoder_get_bits(rans_decoder *dec, unsigned nbits)
@@ -205,10 +206,10 @@ uint32_t rans_decoder_get_bits(rans_decoder *dec, unsigned nbits)
 int rans_decoder_finish(const rans_decoder *dec)
 {
     if (dec->overrun || dec->ptr != dec->end)
-        return -1;
+        return IDFZIP_ERR_CORRUPT;
     for (size_t s = 0; s < RANS_STATES; s++) {
         if (dec->state[s] != RANS_L)
-            return -1;
+            return IDFZIP_ERR_CORRUPT;
     }
-    return 0;
+    return IDFZIP_OK;
 }

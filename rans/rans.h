@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/status.h"
+
 #define RANS_PROB_BITS 15
 #define RANS_PROB_SCALE (1u << RANS_PROB_BITS)
 #define RANS_STATES 4
@@ -45,7 +47,9 @@ typedef struct rans_symbol {
 typedef struct rans_encoder {
     rans_symbol *symbols;
     size_t count, capacity;
-    int failed; /* an allocation failed; finish() reports it */
+    int status; /* IDFZIP_OK, or why recording stopped: IDFZIP_ERR_NOMEM (the
+                   symbol array could not grow) or IDFZIP_ERR_UNSUPPORTED (a
+                   symbol outside the contract); finish() then writes nothing */
 } rans_encoder;
 
 void rans_encoder_init(rans_encoder *enc);
@@ -58,7 +62,7 @@ void rans_encoder_put_bits(rans_encoder *enc, uint32_t value, unsigned nbits);
 /* Upper bound of the coded size in bytes of what was recorded so far. */
 size_t rans_encoder_bound(const rans_encoder *enc);
 /* Code everything recorded into out (capacity from rans_encoder_bound()).
- * Returns the number of bytes written, or 0 if an allocation failed or
+ * Returns the number of bytes written, or 0 if recording failed (status) or
  * capacity was too small.  The bytes are written at the start of out. */
 size_t rans_encoder_finish(rans_encoder *enc, uint8_t *out, size_t capacity);
 
@@ -69,7 +73,8 @@ typedef struct rans_decoder {
     int overrun;    /* tried to read past the end */
 } rans_decoder;
 
-/* Returns 0, or -1 when size is below RANS_STATES*4 or a state is invalid. */
+/* IDFZIP_OK, or IDFZIP_ERR_CORRUPT when size is below RANS_STATES*4 or a
+ * state is invalid. */
 int rans_decoder_init(rans_decoder *dec, const uint8_t *data, size_t size);
 
 /* The slot of the next symbol, in [0, M): find the symbol whose
@@ -111,8 +116,8 @@ static inline void rans_decoder_advance(rans_decoder *dec, uint32_t start,
 /* Decode nbits (0..32) raw bits recorded with rans_encoder_put_bits(). */
 uint32_t rans_decoder_get_bits(rans_decoder *dec, unsigned nbits);
 
-/* 0 when the stream ended exactly: all bytes read, states back at L,
- * no overrun.  -1 otherwise (corrupt or truncated stream). */
+/* IDFZIP_OK when the stream ended exactly: all bytes read, states back at
+ * L, no overrun.  IDFZIP_ERR_CORRUPT otherwise (corrupt or truncated). */
 int rans_decoder_finish(const rans_decoder *dec);
 
 #endif

@@ -1,9 +1,12 @@
 #!/bin/sh
-# run_tests.sh BUILDDIR — runs every test program and script, then prints
-# one closing line "N passed, N failed" summed over all of them.
+# run_tests.sh BUILDDIR [trainer] — runs every test program and script
+# (`make test`), or with "trainer" the trainer's tests, which need Debian's
+# python3-torch (`make test-trainer`), then prints one closing line
+# "N passed, N failed" summed over all of them.
 # Each test prints its own closing line "name: N passed, N failed".
 set -u
 B=${1:-build}
+SUITE=${2:-library}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 LOG=$(mktemp)
@@ -26,26 +29,31 @@ run() {
     rm -f "$LOG.one"
 }
 
-run "$B/tests/test_rans"
-run "$B/tests/test_dl"
-run "$B/tests/test_container"
-run "$B/tests/test_nn"
-run "$B/tests/test_idfw"
-run "$B/tests/test_flow"
-run "$B/tests/test_png" "$HERE/data/pngsuite"
-run "$B/tests/test_codec" "$HERE/data/pngsuite" "$HERE/golden"
-run "$B/tests/test_regressions" "$HERE/regressions"
-run sh "$HERE/test_generated.sh" "$ROOT"
-run sh "$HERE/test_cli.sh" "$B"
-run sh "$HERE/test_digits.sh" "$B"
-run sh "$HERE/test_determinism.sh" "$B"
-run sh "$HERE/test_install.sh" "$B"
-# The trainer's exact emulation against the C model (Debian's python3-torch).
-run /usr/bin/python3 "$ROOT/tools/train/test_export.py" "$B"
-# The AR prior: trainer and C agree on every mean and scale; coded size vs NLL.
-run /usr/bin/python3 "$ROOT/tools/train/test_ar.py" "$B"
-# The trainer's plumbing: corpus pack, SIGTERM checkpoint and resume.
-run /usr/bin/python3 "$ROOT/tools/train/test_trainer.py" "$B"
+if [ "$SUITE" = trainer ]; then
+    # The trainer's exact emulation against the C model.
+    run /usr/bin/python3 "$ROOT/tools/train/test_export.py" "$B"
+    # The AR prior: trainer and C agree on every mean and scale; coded size vs NLL.
+    run /usr/bin/python3 "$ROOT/tools/train/test_ar.py" "$B"
+    # The trainer's plumbing: corpus pack, SIGTERM checkpoint and resume.
+    run /usr/bin/python3 "$ROOT/tools/train/test_trainer.py" "$B"
+else
+    run "$B/tests/test_rans"
+    run "$B/tests/test_dl"
+    run "$B/tests/test_container"
+    run "$B/tests/test_nn"
+    run "$B/tests/test_idfw"
+    run "$B/tests/test_flow"
+    run "$B/tests/test_png" "$HERE/data/pngsuite"
+    run "$B/tests/test_codec" "$HERE/data/pngsuite" "$HERE/golden"
+    run "$B/tests/test_regressions" "$HERE/regressions"
+    run "$B/tests/test_nomem" "$HERE/data"
+    run sh "$HERE/test_cli_nomem.sh" "$B"
+    run sh "$HERE/test_generated.sh" "$ROOT"
+    run sh "$HERE/test_cli.sh" "$B"
+    run sh "$HERE/test_digits.sh" "$B"
+    run sh "$HERE/test_determinism.sh" "$B"
+    run sh "$HERE/test_install.sh" "$B"
+fi
 
 passed=$(awk '{p += $2} END {print p + 0}' "$LOG")
 failed=$(awk '{f += $4} END {print f + 0}' "$LOG")

@@ -60,7 +60,7 @@ EOF
 # with the built-in model, with the embedded AR priors named (small images
 # chosen automatically may fall back to baseline-v3) and with a random flow
 # model.
-"$B/tools/make_random_model" tiny-rgb 1 "$T/tiny-rgb.idfw" || bad "make_random_model"
+"$B/tests/support/make_random_model" tiny-rgb 1 "$T/tiny-rgb.idfw" || bad "make_random_model"
 # Triples NAME PNG MODEL ("-": the built-in model); no spaces in paths.
 IMAGES="camera $HERE/data/photos/camera.png -
 chelsea $HERE/data/photos/chelsea.png -

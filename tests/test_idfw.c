@@ -1,5 +1,5 @@
 /* test_idfw.c — the .idfw loader (model/idfw.c) against files from the
- * random builder (tools/idfw_random.c): every preset loads with the fields
+ * random builder (tests/support/idfw_random.c): every preset loads with the fields
  * it was built with, and every truncation, bit flip and semantic corruption
  * (CRC recomputed, so the parser itself must catch it) is refused without
  * a crash, for flow models and for the AR prior (no levels, K = 0).  Meant
@@ -11,7 +11,7 @@
 
 #include "../include/idfzip.h"
 #include "../model/idfw.h"
-#include "../tools/idfw_random.h"
+#include "support/idfw_random.h"
 #include "test_util.h"
 
 /* Layout of the fixed header and of the first coupling (FORMAT.md). */
@@ -59,7 +59,7 @@ static void fix_crc(uint8_t *d, size_t size) { put_le(d + size - 4, file_crc(d, 
 /* Loads, frees what loaded, returns the status. */
 static int load_status(const uint8_t *d, size_t size)
 {
-    flow_model *m = NULL;
+    idf_model *m = NULL;
     int st = idfw_load(d, size, &m);
     CHECK((st == IDFZIP_OK) == (m != NULL), "status %d with model %p", st, (void *)m);
     idfw_free(m);
@@ -183,10 +183,29 @@ static void check_level(const idfw_arch *a, const flow_level *lv, uint32_t li, u
         check_net(a, &lv->prior2, c, c);
 }
 
-static void check_model(const idfw_arch *a, const flow_model *m, const uint8_t *d, size_t n)
+/* The AR prior's fields: header, net, dense layers packed where AVX2 runs. */
+static void check_ar_prior(const idfw_arch *a, const ar_prior_model *m)
 {
-    CHECK(strncmp(m->slot.name, a->name, IDFZIP_MODEL_NAME_MAX) == 0, "name %.16s", m->slot.name);
-    CHECK(m->slot.crc == file_crc(d, n - 4), "crc %08x", m->slot.crc);
+    CHECK(m != NULL && m->slot.family == MODEL_AR_PRIOR, "%s: an AR prior", a->name);
+    if (!m)
+        return;
+    CHECK(m->channels == a->channels && m->bit_depth == a->bit_depth && m->maxval == a->maxval &&
+              a->initial_squeezes == 0 && a->nlevels == 0,
+          "header fields of %s", a->name);
+    check_net(a, &m->net, AR_PRIOR_FEATURES, idfw_ar_outputs(a));
+    for (uint32_t i = 0; i < m->net.nlayers; i++)
+        if (m->net.layer[i].op == NN_CONV)
+            CHECK(m->net.layer[i].kernel == 1 &&
+                      (nn_kernel_best() == NN_KERNEL_PORTABLE) == !m->net.layer[i].dense,
+                  "%s: AR conv %u kernel %u packed %d", a->name, i, m->net.layer[i].kernel,
+                  m->net.layer[i].dense != NULL);
+}
+
+static void check_flow(const idfw_arch *a, const flow_model *m)
+{
+    CHECK(m != NULL && m->slot.family == MODEL_FLOW, "%s: a flow", a->name);
+    if (!m)
+        return;
     CHECK(m->block_width == a->tile_w && m->block_height == a->tile_h, "tile %ux%u",
           m->slot.tile_width, m->slot.tile_height);
     CHECK(m->image_channels == a->channels && m->bit_depth == a->bit_depth &&
@@ -200,22 +219,19 @@ static void check_model(const idfw_arch *a, const flow_model *m, const uint8_t *
         c /= a->level[li].factor_out ? 2 : 1;
     }
     CHECK(m->top_channels == c, "top channels %u want %u", m->top_channels, c);
-    if (a->ar) {
-        CHECK(m->nlevels == 0 && m->top_components == 0, "%s: levels %u, K %u", a->name,
-              m->nlevels, m->top_components);
-        check_net(a, &m->ar_net, BASELINE_AR_FEATURES, idfw_ar_outputs(a));
-        /* Loaded where the AVX2 kernel runs: every dense layer packed for it. */
-        for (uint32_t i = 0; i < m->ar_net.nlayers; i++)
-            if (m->ar_net.layer[i].op == NN_CONV)
-                CHECK(m->ar_net.layer[i].kernel == 1 &&
-                          (nn_kernel_best() == NN_KERNEL_PORTABLE) == !m->ar_net.layer[i].dense,
-                      "%s: AR conv %u kernel %u packed %d", a->name, i,
-                      m->ar_net.layer[i].kernel, m->ar_net.layer[i].dense != NULL);
-        return;
-    }
     CHECK(aligned4(m->top_mean16) && aligned4(m->top_scale), "top storage");
     for (uint32_t i = 0; i < m->top_channels; i++)
         CHECK(m->top_scale[i] >= 0 && m->top_scale[i] < DL_NUM_SCALES, "top scale");
+}
+
+static void check_model(const idfw_arch *a, const idf_model *m, const uint8_t *d, size_t n)
+{
+    CHECK(strncmp(m->name, a->name, IDFZIP_MODEL_NAME_MAX) == 0, "name %.16s", m->name);
+    CHECK(m->crc == file_crc(d, n - 4), "crc %08x", m->crc);
+    if (a->ar)
+        check_ar_prior(a, ar_prior_of(m));
+    else
+        check_flow(a, flow_model_of(m));
 }
 
 /* ---- MACs per pixel, from the arch and from the loaded model ---- */
@@ -250,7 +266,7 @@ static double arch_macs_per_pixel(const idfw_arch *a)
         total += (double)level * positions;
     }
     if (a->ar) /* one net per sample */
-        total += (double)arch_net_macs(a, BASELINE_AR_FEATURES, idfw_ar_outputs(a)) * a->channels;
+        total += (double)arch_net_macs(a, AR_PRIOR_FEATURES, idfw_ar_outputs(a)) * a->channels;
     return total;
 }
 
@@ -265,8 +281,12 @@ static uint64_t loaded_net_macs(const nn_net *net)
     return macs;
 }
 
-static double loaded_macs_per_pixel(const flow_model *m)
+static double loaded_macs_per_pixel(const idf_model *model)
 {
+    const ar_prior_model *ar = ar_prior_of(model);
+    if (ar)
+        return (double)loaded_net_macs(&ar->net) * ar->channels;
+    const flow_model *m = flow_model_of(model);
     double positions = 1.0 / (double)(1u << (2 * m->initial_squeezes)), total = 0;
     for (uint32_t li = 0; li < m->nlevels; li++) {
         const flow_level *lv = &m->level[li];
@@ -280,8 +300,6 @@ static double loaded_macs_per_pixel(const flow_model *m)
         }
         total += (double)level * positions;
     }
-    if (m->top_components == 0)
-        total += (double)loaded_net_macs(&m->ar_net) * m->image_channels;
     return total;
 }
 
@@ -296,7 +314,7 @@ static void test_presets(void)
         size_t n, n2;
         if (build(&a, 1, &d, &n) != 0)
             continue;
-        flow_model *m = NULL;
+        idf_model *m = NULL;
         int st = idfw_load(d, n, &m);
         CHECK(st == IDFZIP_OK, "%s loads: %d", name, st);
         if (m) {
@@ -328,7 +346,7 @@ static void check_variant(const idfw_arch *a, uint64_t seed, const char *what, i
     size_t n;
     if (build(a, seed, &d, &n) != 0)
         return;
-    flow_model *m = NULL;
+    idf_model *m = NULL;
     int st = idfw_load(d, n, &m);
     CHECK(st == IDFZIP_OK, "%smode %d variant %d: %d", what, mode, v, st);
     if (m)
@@ -588,12 +606,12 @@ static void test_top_and_tail(const uint8_t *d, size_t n, const tiny_layout *t)
  * refuse them. */
 static void test_ar_fields(const uint8_t *d, size_t n)
 {
-    const uint32_t f = BASELINE_AR_FEATURES, w = 8; /* tiny-ar: f -> w, ReLU, w -> 2 */
+    const uint32_t f = AR_PRIOR_FEATURES, w = 8; /* tiny-ar: f -> w, ReLU, w -> 2 */
     const size_t conv0 = OFF_AR_CONV0, shift0 = conv0 + CONV_HEADER + (size_t)w * f + 8 * w;
     const size_t conv1 = conv0 + conv_size(1, f, w) + 1;
     CHECK(get_le(d + OFF_LEVELS, 1) == 0 && get_le(d + OFF_AR_K, 1) == 0 &&
               get_le(d + OFF_AR_NET, 2) == 3 && get_le(d + conv0, 1) == NN_CONV &&
-              get_le(d + conv0 + 2, 2) == BASELINE_AR_FEATURES && get_le(d + conv1, 1) == NN_CONV &&
+              get_le(d + conv0 + 2, 2) == AR_PRIOR_FEATURES && get_le(d + conv1, 1) == NN_CONV &&
               get_le(d + conv1 + 4, 2) == 2 && conv1 + conv_size(1, w, 2) + 4 == n,
           "tiny-ar layout");
     CHECK(load_status(d, n) == IDFZIP_OK, "tiny-ar loads");
@@ -748,7 +766,7 @@ static void test_latent_range(void)
 static void test_arguments(const uint8_t *d, size_t n)
 {
     void *sentinel = malloc(16);
-    flow_model *m = sentinel; /* must stay untouched on error */
+    idf_model *m = sentinel; /* must stay untouched on error */
     CHECK(idfw_load(NULL, 0, &m) == IDFZIP_ERR_MODEL && m == sentinel, "NULL data");
     CHECK(idfw_load(d, n - 1, &m) == IDFZIP_ERR_MODEL && m == sentinel, "short file");
     free(sentinel);
@@ -764,9 +782,9 @@ int main(void)
     uint8_t *d;
     size_t n;
     if (build(&a, 3, &d, &n) == 0) {
-        flow_model *m = NULL;
+        idf_model *m = NULL;
         CHECK(idfw_load(d, n, &m) == IDFZIP_OK, "tiny-rgb loads");
-        uint32_t top = m ? m->top_channels : 0;
+        uint32_t top = flow_model_of(m) ? flow_model_of(m)->top_channels : 0;
         idfw_free(m);
         tiny_layout t = tiny_rgb_layout(n, top);
         test_header_fields(d, n);

@@ -51,7 +51,7 @@ cd "$T" || exit 1
 cp "$HERE/data/photos/chelsea.png" photo.png
 cp "$HERE/data/pngsuite/basn3p04.png" palette.png
 cp "$HERE/data/pngsuite/basn6a16.png" rgba16.png
-"$B/tools/make_random_model" tiny-rgb 1 tiny.idfw
+"$B/tests/support/make_random_model" tiny-rgb 1 tiny.idfw
 mkdir back
 vg "compress photo, palette, 16-bit (-T 2)" 0 "$IDFZIP" compress -T 2 --no-store photo.png palette.png rgba16.png
 vg "decompress them to stdout" 0 "$IDFZIP" decompress -c photo.idf palette.idf rgba16.idf

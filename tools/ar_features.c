@@ -2,7 +2,7 @@
  * prior (tools/train/ar.py): codes each 8-bit RGB image with the AR
  * prior's encoder and no net (baseline-v3's predictions; the net's
  * features do not depend on the net), tile by tile as the codec does, and appends to OUT.bin one record per
- * kept sample: its BASELINE_AR_FEATURES features, baseline-v3's mean16, its
+ * kept sample: its AR_PRIOR_FEATURES features, baseline-v3's mean16, its
  * context (0..71, which the tile's side information covers) and its value,
  * as int32 little-endian.  The features come from the codec's
  * own code, so the trainer sees exactly the integers the decoder will.
@@ -12,15 +12,16 @@
  * first turned into grey by PIL's convert("L") integers,
  * (19595 R + 38470 G + 7471 B + 32768) >> 16 (the grey model's data).
  * Other kinds of image are skipped with a note on stderr. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../include/idfzip.h"
-#include "../model/model.h"
+#include "../model/ar_prior.h"
 #include "read_file.h"
 
-#define RECORD (BASELINE_AR_LOGGED + 1)
+#define RECORD (AR_PRIOR_LOGGED + 1)
 #define TILE 256
 
 static int keep(uint32_t x, uint32_t y, size_t i)
@@ -55,7 +56,7 @@ static int tile_records(const idfzip_image *img, uint32_t x0, uint32_t y0, uint3
                     img->samples[((size_t)(y0 + y) * img->width + x0 + x) * ch + c];
     symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL};
     model_tile tile = {w, h, ch, 255, planes};
-    ok = ok && baseline_ar_code_tile(NULL, &tile, &io) == 0 && log.count == n;
+    ok = ok && ar_prior_code_features(&tile, &io) == IDFZIP_OK && log.count == n;
     for (size_t i = 0; ok && i < n; i++) {
         if (!all && !keep(x0, y0, i))
             continue;
@@ -104,6 +105,9 @@ static int image_records(const char *path, const dl_tables *dl, dump_opts o, FIL
             for (uint32_t x = 0; st == 0 && x < img.width; x += TILE)
                 st = tile_records(&img, x, y, img.width - x < TILE ? img.width - x : TILE,
                                   img.height - y < TILE ? img.height - y : TILE, dl, o.all, out);
+        if (st != 0)
+            fprintf(stderr, "ar_features: %s: coding or writing its records failed: %s\n", path,
+                    errno ? strerror(errno) : "out of memory");
     }
     idfzip_image_free(&img);
     return st;
@@ -120,14 +124,20 @@ int main(int argc, char **argv)
         return 2;
     }
     FILE *out = fopen(argv[i], "wb");
+    if (!out) {
+        fprintf(stderr, "ar_features: %s: %s\n", argv[i], strerror(errno));
+        return 1;
+    }
     dl_tables *dl = dl_tables_create();
-    int st = out && dl ? 0 : -1;
+    int st = dl ? 0 : -1;
+    if (!dl)
+        fprintf(stderr, "ar_features: %s\n", idfzip_error_string(IDFZIP_ERR_NOMEM));
     for (int k = i + 1; st == 0 && k < argc; k++)
         st = image_records(argv[k], dl, o, out);
-    if (out && fclose(out) != 0)
+    if (fclose(out) != 0 && st == 0) {
+        fprintf(stderr, "ar_features: %s: %s\n", argv[i], strerror(errno));
         st = -1;
+    }
     dl_tables_destroy(dl);
-    if (st != 0)
-        fprintf(stderr, "ar_features: failed\n");
     return st == 0 ? 0 : 1;
 }

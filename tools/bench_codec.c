@@ -105,18 +105,18 @@ static latent_log log_latents(const idfzip_image *img, const idfzip_options *o)
     latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, NULL, NULL};
     int32_t *planes = malloc(n * sizeof *planes);
     model_ref ref = {0};
-    model_image_kind kind = {img->channels, img->bit_depth, img->color_type};
+    model_image_kind kind = {img->channels, img->bit_depth, img->color_type,
+                             (1u << img->bit_depth) - 1};
     dl_tables *dl = dl_tables_create();
     rans_encoder enc;
     rans_encoder_init(&enc);
     int ok = log.value && log.mean16 && log.scale && planes && dl &&
-             model_select_for_image(o->model, o->model_size, &kind, (1u << img->bit_depth) - 1,
-                                    &ref) == IDFZIP_OK;
+             model_select_for_image(o->model, o->model_size, &kind, &ref) == IDFZIP_OK;
     for (size_t i = 0; ok && i < n; i++) /* interleaved -> planar */
         planes[(i % img->channels) * (n / img->channels) + i / img->channels] = img->samples[i];
     symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL};
     model_tile tile = {img->width, img->height, img->channels, (1u << img->bit_depth) - 1, planes};
-    if (!ok || ref.model->code_tile(ref.model, &tile, &io) != 0)
+    if (!ok || ref.model->code_tile(ref.model, &tile, &io) != IDFZIP_OK)
         log.count = 0;
     if (ref.model)
         model_release(&ref);
@@ -205,14 +205,14 @@ static void print_breakdown(const breakdown_times *b, double pixels)
 /* Loads a model for the runs and reports its size in MACs per pixel. */
 static int load_model(const char *path, idfzip_options *o, uint8_t **data)
 {
-    flow_model *m;
+    idf_model *m;
     *data = read_file(path, &o->model_size);
     if (!*data || idfw_load(*data, o->model_size, &m) != IDFZIP_OK) {
         fprintf(stderr, "%s: cannot load model\n", path);
         return -1;
     }
-    printf("model %.16s: %llu MAC/pixel, tiles %ux%u\n", m->slot.name,
-           (unsigned long long)flow_macs_per_pixel(m), m->slot.tile_width, m->slot.tile_height);
+    printf("model %.16s: %llu MAC/pixel, tiles %ux%u\n", m->name,
+           (unsigned long long)m->macs_per_pixel, m->tile_width, m->tile_height);
     idfw_free(m);
     o->model = *data;
     return 0;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # tools/setup.sh         install what is missing, build, and round-trip a sample image
 # tools/setup.sh test    the same, plus test-only packages and the whole test suite
-#                        (gcc, clang, and gcc with AddressSanitizer + UBSan), the
+#                        (gcc, the trainer's tests, clang, and gcc with
+#                        AddressSanitizer + UBSan), the
 #                        codec comparison on two small images (make bench-codecs-smoke),
 #                        then each libFuzzer target for 60 seconds (make fuzz)
 #
@@ -40,9 +41,10 @@ test)
     install_missing $BENCH_PACKAGES ||
         echo "setup: not every bench-codecs peer could be installed; the missing ones are skipped"
     make -j"$JOBS" test
+    make -j"$JOBS" test-trainer
     make -j"$JOBS" CC=clang BUILDDIR=build-clang test
     make -j"$JOBS" asan-test
-    echo "setup: all test configurations passed (gcc, clang, gcc+asan/ubsan)"
+    echo "setup: all test configurations passed (gcc, clang, gcc+asan/ubsan, trainer)"
     # Every peer on two small images, one run; a missing peer is only a note.
     make -j"$JOBS" bench-codecs-smoke
     echo "setup: codec comparison smoke passed"

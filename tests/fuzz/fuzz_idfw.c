@@ -12,6 +12,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "../../model/ar_prior.h"
+#include "../../model/flow.h"
 #include "../../model/idfw.h"
 #include "fuzz_util.h"
 
@@ -32,24 +34,40 @@ static int color_type_for(uint32_t channels, uint32_t depth)
     return (depth == 8 || depth == 16) ? types[channels] : -1;
 }
 
-/* One block of the model's kind, samples spread over 0..maxval. */
-static int make_block_image(const flow_model *m, idfzip_image *img)
+/* What an image for a loaded model looks like, flow or AR prior. */
+typedef struct model_view {
+    uint32_t channels, bit_depth, maxval, block_width, block_height;
+} model_view;
+
+static model_view view_of(const idf_model *model)
 {
-    int color = color_type_for(m->image_channels, m->bit_depth);
+    const flow_model *f = flow_model_of(model);
+    const ar_prior_model *a = ar_prior_of(model);
+    if (f)
+        return (model_view){f->image_channels, f->bit_depth, f->maxval, f->block_width,
+                            f->block_height};
+    return (model_view){a->channels, a->bit_depth, a->maxval, a->block_width, a->block_height};
+}
+
+/* One block of the model's kind, samples spread over 0..maxval. */
+static int make_block_image(const idf_model *model, idfzip_image *img)
+{
+    const model_view v = view_of(model), *m = &v;
+    int color = color_type_for(m->channels, m->bit_depth);
     uint64_t pixels = (uint64_t)m->block_width * m->block_height;
-    if (color < 0 || pixels > MAX_MODEL_PIXELS || pixels * flow_macs_per_pixel(m) > MAX_MACS)
+    if (color < 0 || pixels > MAX_MODEL_PIXELS || pixels * model->macs_per_pixel > MAX_MACS)
         return -1;
     memset(img, 0, sizeof *img);
     img->width = m->block_width;
     img->height = m->block_height;
-    img->channels = m->image_channels;
+    img->channels = m->channels;
     img->bit_depth = m->bit_depth;
     img->color_type = (uint32_t)color;
     size_t n = (size_t)pixels * img->channels;
     img->samples = malloc(n * sizeof *img->samples);
     if (!img->samples)
         return -1;
-    uint32_t state = m->slot.crc | 1;
+    uint32_t state = model->crc | 1;
     for (size_t i = 0; i < n; i++) {
         state = state * 1103515245u + 12345u;
         img->samples[i] = (uint16_t)((state >> 8) % (m->maxval + 1));
@@ -57,7 +75,7 @@ static int make_block_image(const flow_model *m, idfzip_image *img)
     return 0;
 }
 
-static void round_trip(const uint8_t *model, size_t model_size, const flow_model *m)
+static void round_trip(const uint8_t *model, size_t model_size, const idf_model *m)
 {
     idfzip_image img, back;
     if (make_block_image(m, &img) != 0)
@@ -89,7 +107,7 @@ static void round_trip(const uint8_t *model, size_t model_size, const flow_model
 /* Loads the model; runs it when the loader accepts it.  Returns the status. */
 static int load_and_run(const uint8_t *d, size_t size)
 {
-    flow_model *m;
+    idf_model *m;
     int st = idfw_load(d, size, &m);
     if (st == IDFZIP_OK) {
         round_trip(d, size, m);

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 
 #include "../../include/idfzip.h"
-#include "../../tools/idfw_random.h"
+#include "../support/idfw_random.h"
 
 /* Pixel limit of every target: large enough for the seeds, small enough
  * that a hostile header cannot make a single input slow. */
@@ -47,7 +47,7 @@ static inline void fuzz_fail(const char *what, int status)
     abort();
 }
 
-/* .idfw bytes of a random model from a tools/idfw_random.c preset.  The
+/* .idfw bytes of a random model from a tests/support/idfw_random.c preset.  The
  * seed is fixed, so every run (and every crash reproduction) sees the same
  * model; the preset name is also the model name stored in .idf files. */
 typedef struct fuzz_model {

@@ -6,7 +6,7 @@ Writes two small smooth RGB images as PNG (80x96, one tile, and 200x300,
 two tiles of 256 columns), dumps their features with tools/ar_features -a,
 trains a tiny net on the larger one (300 float steps, 20 quantisation-aware
 exact steps; the smaller one is held out), exports it with ar.export_ar, then checks:
-  * tools/flow_dump (the C encoder) on the one-tile image logs the same
+  * tests/support/flow_dump (the C encoder) on the one-tile image logs the same
     values, means (1/16) and scale indices for every latent as the Python
     emulation: ar_features' records of that image through the exact integer
     net (net.exact), mean16 = clamp(baseline mean16 + out[0], 0, 16*255),
@@ -122,7 +122,7 @@ def compare_tile(build, net, model, image, data, records, tmp, label):
     planes = os.path.join(tmp, label + ".planes")
     dump = os.path.join(tmp, label + ".dump")
     image.transpose(2, 0, 1).astype("<i4").tofile(planes)
-    res = run([os.path.join(build, "tools", "flow_dump"), model, planes, str(w), str(h), dump], label)
+    res = run([os.path.join(build, "tests", "support", "flow_dump"), model, planes, str(w), str(h), dump], label)
     if res is None:
         return None
     raw = np.fromfile(dump, dtype="<i4")

@@ -5,7 +5,7 @@ Trains three tiny models for a few steps (a convolutional RGB flow with
 bipartite and quadripartite couplings, the same with checkerboard factor-out
 priors, and an MLP digits-style flow with LeakyReLU), runs a few quantisation-aware steps through the exact
 emulation, exports .idfw files, then checks:
-  * tools/flow_dump (the C model) and idf.emulate_coding (Python) give the
+  * tests/support/flow_dump (the C model) and idf.emulate_coding (Python) give the
     same latents, means and scale indices on sample tiles;
   * the rANS bytes the C coder writes for a tile are within 1% (+16 bytes
     of coder state) of the emulated NLL;
@@ -116,7 +116,7 @@ def compare_tile(build, model, path, tile, tmp, label):
     planes = os.path.join(tmp, label + ".planes")
     dump = os.path.join(tmp, label + ".dump")
     tile.transpose(2, 0, 1).astype("<i4").tofile(planes)
-    res = subprocess.run([os.path.join(build, "tools", "flow_dump"), path, planes, str(w), str(h), dump],
+    res = subprocess.run([os.path.join(build, "tests", "support", "flow_dump"), path, planes, str(w), str(h), dump],
                          capture_output=True, text=True)
     check(res.returncode == 0, "%s: flow_dump failed: %s" % (label, res.stderr.strip()))
     if res.returncode != 0:

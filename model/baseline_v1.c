@@ -1,4 +1,6 @@
-/* baseline.c — the non-learned fallback model, for every image type.
+/* baseline_v1.c — the coder of "baseline-v1", the first non-learned model
+ * (baseline.h), frozen for the files that name it and for the edge strips
+ * of a flow's blocks.
  *
  * Flow: identity.  Prior: autoregressive within the tile, a fixed integer
  * predictor used as the mean (LOCO-I's median edge detector, optionally on
@@ -11,10 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baseline_util.h"
-#include "model.h"
+#include "../common/int_math.h"
+#include "baseline.h"
 
-#define BASE_TILE 256
 #define BASE_CONTEXTS 40
 #define BASE_SCALE_BITS 7
 #define BASE_BIAS_BITS 8
@@ -133,9 +134,9 @@ static int code_fit(symbol_io *io, const model_tile *t, uint32_t c, channel_fit 
         uint32_t b = symbol_io_bits(io, (uint32_t)(fit->bias16[k] + BASE_BIAS_LIMIT), BASE_BIAS_BITS);
         fit->bias16[k] = (int32_t)b - BASE_BIAS_LIMIT;
         if (fit->scale[k] >= DL_NUM_SCALES || b > 2 * BASE_BIAS_LIMIT)
-            return -1;
+            return IDFZIP_ERR_CORRUPT; /* decoding: no encoder sends these */
     }
-    return 0;
+    return IDFZIP_OK;
 }
 
 static int code_samples(model_tile *t, const uint32_t *order,
@@ -148,20 +149,19 @@ static int code_samples(model_tile *t, const uint32_t *order,
                 uint32_t c = order[i], ctx;
                 int32_t p = predict(t, c, fits[c].cross, x, y, &ctx);
                 if (!fits[c].used[ctx])
-                    return -1; /* decoding: the encoder never saw this context */
+                    return IDFZIP_ERR_CORRUPT; /* the encoder never saw this context */
                 int32_t *s = t->samples + c * n + (size_t)y * t->width + x;
                 *s = symbol_io_latent(io, *s, 16 * p + fits[c].bias16[ctx], fits[c].scale[ctx]);
                 if (*s < 0 || *s > (int32_t)t->maxval)
-                    return -1;
+                    return IDFZIP_ERR_CORRUPT;
             }
         }
-        if (symbol_io_failed(io))
-            return -1;
+        IDF_TRY(symbol_io_status(io));
     }
-    return 0;
+    return IDFZIP_OK;
 }
 
-static int baseline_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
+int baseline_v1_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
 {
     (void)m;
     /* Zeroed: the decoder passes each field to symbol_io_bits before it
@@ -170,34 +170,12 @@ static int baseline_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
     memset(fits, 0, sizeof fits);
     const uint32_t *order = t->channels >= 3 ? ORDER_RGB : ORDER_PLAIN;
     if (t->channels < 1 || t->channels > BASE_MAX_CHANNELS)
-        return -1;
+        return IDFZIP_ERR_UNSUPPORTED;
     for (uint32_t i = 0; i < t->channels; i++) {
         uint32_t c = order[i];
         if (io->enc)
             fit_channel(t, c, &fits[c]);
-        if (code_fit(io, t, c, &fits[c]) != 0)
-            return -1;
+        IDF_TRY(code_fit(io, t, c, &fits[c]));
     }
     return code_samples(t, order, fits, io);
-}
-
-int baseline_serves(const idf_model *m, const model_image_kind *kind)
-{
-    (void)m;
-    return kind->channels >= 1 && kind->channels <= BASE_MAX_CHANNELS;
-}
-
-static const idf_model BASELINE = {
-    .name = "baseline-v1",
-    .crc = 0,
-    .tile_width = BASE_TILE,
-    .tile_height = BASE_TILE,
-    .serves = baseline_serves,
-    .code_tile = baseline_code_tile,
-    .params = NULL,
-};
-
-const idf_model *baseline_model(void)
-{
-    return &BASELINE;
 }

@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../model/flow.h"
+#include "../../model/ar_prior.h"
+#include "../../model/flow.h"
 
 typedef struct idfw_arch {
     const char *name;
@@ -29,7 +30,7 @@ typedef struct idfw_arch {
     int perm_mode;       /* 0 flip (reverse), 1 seeded shuffle */
     uint32_t top_components; /* mixture components of the top prior (0 or 1: one DL) */
     int ar;              /* the AR prior instead of the top prior: top K = 0 and one net
-                            BASELINE_AR_FEATURES -> ar_outputs (width, hidden, kernel, activation
+                            AR_PRIOR_FEATURES -> ar_outputs (width, hidden, kernel, activation
                             and residual as above); valid with nlevels 0, kernel 1, 8-bit RGB */
     uint32_t ar_outputs; /* 2 (one DL) or 6 (a mixture of two); 0 means 2 */
 } idfw_arch;

@@ -6,7 +6,7 @@
  * clamp NN_MAX_CLAMP (outputs in 1/16 units).  hidden = 0 gives a single
  * conv(k, cin -> cout).
  *
- * The AR prior (arch.ar) has such a net from BASELINE_AR_FEATURES integer
+ * The AR prior (arch.ar) has such a net from AR_PRIOR_FEATURES integer
  * features to (mean correction, scale index), both in 1/16, in place of
  * the top prior.
  *
@@ -19,7 +19,7 @@
  */
 #include "idfw_random.h"
 
-#include "../common/bytes.h"
+#include "../../common/bytes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -493,7 +493,7 @@ int idfw_build_random(const idfw_arch *a, uint64_t seed, uint8_t **out, size_t *
         write_level(&b, li, &channels);
     if (!b.failed && a->ar) { /* K = 0, then the AR prior's net */
         put_u8(&b.w, 0);
-        write_net(&b, BASELINE_AR_FEATURES, idfw_ar_outputs(a), ROLE_AR);
+        write_net(&b, AR_PRIOR_FEATURES, idfw_ar_outputs(a), ROLE_AR);
     } else if (!b.failed) {
         write_top(&b, channels);
     }

@@ -12,21 +12,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../model/flow.h"
-#include "../model/idfw.h"
-#include "read_file.h"
+#include "../../model/ar_prior.h"
+#include "../../model/flow.h"
+#include "../../model/idfw.h"
+#include "../../tools/read_file.h"
 
-static int run(const flow_model *m, int32_t *samples, uint32_t w, uint32_t h, FILE *out)
+/* What the planes must look like for model m: channels, largest value and
+ * the alignment of width and height. */
+typedef struct model_shape {
+    uint32_t channels, maxval, align;
+} model_shape;
+
+static model_shape shape_of(const idf_model *m)
 {
-    size_t n = (size_t)m->image_channels * w * h;
+    const flow_model *flow = flow_model_of(m);
+    const ar_prior_model *ar = ar_prior_of(m);
+    if (flow)
+        return (model_shape){flow->image_channels, flow->maxval, flow_alignment(flow)};
+    return (model_shape){ar->channels, ar->maxval, 1};
+}
+
+static int run(const idf_model *m, int32_t *samples, uint32_t w, uint32_t h, FILE *out)
+{
+    const model_shape shape = shape_of(m);
+    size_t n = (size_t)shape.channels * w * h;
     latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, NULL, malloc(n * 12)};
     dl_tables *dl = dl_tables_create();
     rans_encoder enc;
     rans_encoder_init(&enc);
     symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL};
-    model_tile tile = {w, h, m->image_channels, m->maxval, samples};
+    model_tile tile = {w, h, shape.channels, shape.maxval, samples};
     int ok = log.value && log.mean16 && log.scale && log.mixture && dl &&
-             m->slot.code_tile(&m->slot, &tile, &io) == 0;
+             m->code_tile(m, &tile, &io) == IDFZIP_OK;
     size_t bound = rans_encoder_bound(&enc), bytes = 0;
     uint8_t *buf = malloc(bound);
     if (ok && buf)
@@ -56,13 +73,14 @@ int main(int argc, char **argv)
     size_t model_size, planes_size;
     uint8_t *model = read_file(argv[1], &model_size), *planes = read_file(argv[2], &planes_size);
     uint32_t w = (uint32_t)atoi(argv[3]), h = (uint32_t)atoi(argv[4]);
-    flow_model *m = NULL;
-    if (!model || !planes || idfw_load(model, model_size, &m) != 0) {
+    idf_model *m = NULL;
+    if (!model || !planes || idfw_load(model, model_size, &m) != IDFZIP_OK) {
         fprintf(stderr, "flow_dump: cannot load %s or %s\n", argv[1], argv[2]);
         return 1;
     }
-    size_t n = (size_t)m->image_channels * w * h;
-    uint32_t a = flow_alignment(m);
+    const model_shape shape = shape_of(m);
+    size_t n = (size_t)shape.channels * w * h;
+    uint32_t a = shape.align;
     if (w % a || h % a || planes_size != 4 * n) {
         fprintf(stderr, "flow_dump: need %ux%u planes, multiples of %u\n", w, h, a);
         return 1;

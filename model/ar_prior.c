@@ -1,0 +1,187 @@
+/* ar_prior.c — the learned AR prior (see ar_prior.h): its features, its
+ * net's outputs as each sample's prior, and its model slot.
+ *
+ * The predictor (predictor.c) predicts each sample; a small net then maps
+ * integer features of that prediction (how the blend's members disagree,
+ * their recent errors, the local gradients, the misses nearby and in the
+ * other channels at this pixel, the tile's fitted scale and bias of the
+ * context) to a correction of the mean and the scale index.  FORMAT.md
+ * lists the features in order; tools/train/ar.py learns the net on them.
+ */
+#include "ar_prior.h"
+
+#include <stdlib.h>
+
+#include "../common/int_math.h"
+#include "predictor.h"
+
+/* 16 log2(1 + v), linear between powers of two: 16 floor(log2 u) plus the
+ * four bits below u's top bit, u = v + 1. */
+static int32_t log16(uint32_t v)
+{
+    uint64_t u = (uint64_t)v + 1;
+#if defined(__GNUC__)
+    int32_t top = 63 - __builtin_clzll(u);
+#else
+    int32_t top = 0;
+    for (int32_t step = 16; step > 0; step /= 2) /* binary search for the top bit */
+        if (u >> (top + step))
+            top += step;
+#endif
+    return 16 * top + (int32_t)((u << 4) >> top) - 16;
+}
+
+static int32_t slog16(int32_t v)
+{
+    return v < 0 ? -log16((uint32_t)(-(int64_t)v)) : log16((uint32_t)v);
+}
+
+static void ar_features(const pred_tile *bt, const pred_at *at, int32_t f[AR_PRIOR_FEATURES])
+{
+    const model_tile *t = bt->t;
+    const pred_sample *p = at->p;
+    const uint32_t c = at->c, x = at->x, y = at->y;
+    const pred_trace *traces = at->traces, *tr = &at->traces[c];
+    const size_t i = (size_t)y * t->width + x;
+    const int32_t ref = pred_reference_of(t->channels, c);
+    int n = 0;
+    for (int j = 0; j < PRED_FIXED; j++)
+        f[n++] = slog16((int32_t)floor_shift(p->fixed[j] + p->ref16 + 2, 2) - p->mean16);
+    for (int j = 0; j < PRED_FIXED; j++)
+        f[n++] = log16(p->near[j]);
+    f[n++] = slog16(p->nb[NB_W] - p->nb[NB_NW]);
+    f[n++] = slog16(p->nb[NB_N] - p->nb[NB_NW]);
+    f[n++] = slog16(p->nb[NB_NE] - p->nb[NB_N]);
+    f[n++] = log16((uint32_t)p->near_miss);
+    f[n++] = ref >= 0 ? slog16(traces[ref].miss[i]) : 0;
+    f[n++] = ref >= 0 && c == 2 ? slog16(traces[0].miss[i]) : 0;
+    f[n++] = x ? slog16(tr->miss[i - 1]) : 0;
+    f[n++] = y ? slog16(tr->miss[i - t->width]) : 0;
+    for (uint32_t k = 0; k < 3; k++)
+        f[n++] = c == k ? 64 : 0;
+    f[n++] = 8 * at->fit->scale[p->ctx];
+    f[n++] = at->fit->bias16[p->ctx];
+}
+
+/* A net's mean correction and scale index (1/16) as a DL's parameters. */
+static void dl_from_net(const pred_tile *bt, const pred_sample *p, int32_t mean_out,
+                        int32_t scale_out, int32_t *mean16, int32_t *scale)
+{
+    int64_t m = (int64_t)p->mean16 + mean_out, hi = 16 * (int64_t)bt->t->maxval;
+    *mean16 = (int32_t)(m < 0 ? 0 : (m > hi ? hi : m));
+    *scale = (int32_t)model_scale_index(scale_out);
+}
+
+/* The net's outputs as the sample's prior.  A mixture's first weight is
+ * sigmoid(logit0 - logit1) (logits in 1/16) through the coder's integer
+ * logistic, in 1/2^15, kept in 1 .. 2^15 - 1 so both components stay. */
+static void prior_from_net(const nn_net *net, const pred_tile *bt, const pred_sample *p,
+                           const int32_t *out, pred_prior *pr)
+{
+    if (net->cout == AR_PRIOR_OUTPUTS) {
+        dl_from_net(bt, p, out[0], out[1], &pr->mean16[0], &pr->scale[0]);
+        return;
+    }
+    pr->k = 2;
+    dl_from_net(bt, p, out[0], out[2], &pr->mean16[0], &pr->scale[0]);
+    dl_from_net(bt, p, out[1], out[3], &pr->mean16[1], &pr->scale[1]);
+    int64_t w = (int64_t)(dl_logistic_cdf_q32(2 * ((int64_t)out[4] - out[5]), 1u << 20) >> 17);
+    w = w < 1 ? 1 : (w > 32767 ? 32767 : w);
+    pr->weight[0] = (uint16_t)w;
+    pr->weight[1] = (uint16_t)(32768 - w);
+}
+
+/* The predictor's hook: the net's prior for the sample (the hook's ctx;
+ * NULL keeps the context's DL), its features recorded when the encoder's
+ * log asks for them. */
+static void ar_sample_prior(const pred_hook *h, const pred_tile *bt, const pred_at *at,
+                            symbol_io *io, int32_t *scratch, pred_prior *pr)
+{
+    const nn_net *net = h->ctx;
+    latent_log *log = io->enc ? io->log : NULL;
+    /* Features exist for blended samples only (the encoder always blends). */
+    int record = log && log->features && log->count < log->capacity &&
+                 at->fit->choice.predictor == PRED_FIXED;
+    if (!net && !record)
+        return;
+    int32_t f[AR_PRIOR_LOGGED], out[AR_PRIOR_MIX_OUTPUTS];
+    ar_features(bt, at, f);
+    f[AR_PRIOR_FEATURES] = at->p->mean16;
+    f[AR_PRIOR_FEATURES + 1] = (int32_t)at->p->ctx;
+    if (record)
+        for (int k = 0; k < AR_PRIOR_LOGGED; k++)
+            log->features[log->count * AR_PRIOR_LOGGED + k] = f[k];
+    if (!net)
+        return;
+    nn_forward(net, f, 1, 1, out, scratch, io->kernel);
+    prior_from_net(net, bt, at->p, out, pr);
+}
+
+/* baseline-v3's predictor, with the encoder's quick choice of k. */
+static int code_with_net(const nn_net *net, model_tile *t, symbol_io *io)
+{
+    const pred_hook hook = {net, net ? nn_scratch_size(net, 1, 1) : 0, net != NULL,
+                            ar_sample_prior};
+    const pred_config cfg = {.lms = 1, .quick_weight = 1, .hook = &hook};
+    return predictor_code_tile(&cfg, t, io);
+}
+
+int ar_prior_code_features(model_tile *t, symbol_io *io)
+{
+    return code_with_net(NULL, t, io);
+}
+
+const ar_prior_model *ar_prior_of(const idf_model *m)
+{
+    return m && m->family == MODEL_AR_PRIOR ? (const ar_prior_model *)m : NULL;
+}
+
+static int ar_code_tile(const idf_model *slot, model_tile *t, symbol_io *io)
+{
+    const ar_prior_model *m = ar_prior_of(slot);
+    if (t->channels != m->channels || t->maxval > m->maxval)
+        return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
+    return code_with_net(&m->net, t, io);
+}
+
+static int ar_serves(const idf_model *slot, const model_image_kind *kind)
+{
+    const ar_prior_model *m = ar_prior_of(slot);
+    return kind->channels == m->channels && kind->bit_depth == m->bit_depth &&
+           kind->color_type != IDFZIP_COLOR_PALETTE && kind->max_sample <= m->maxval;
+}
+
+static void ar_destroy(idf_model *slot)
+{
+    ar_prior_free((ar_prior_model *)slot);
+}
+
+void ar_prior_free(ar_prior_model *m)
+{
+    if (!m)
+        return;
+    free(m->kernel_storage);
+    free(m->storage);
+    free(m);
+}
+
+int ar_prior_finish(ar_prior_model *m, uint32_t block_width, uint32_t block_height)
+{
+    if (nn_kernel_best() != NN_KERNEL_PORTABLE) {
+        size_t n = nn_pack_net(&m->net, 1, NULL);
+        m->kernel_storage = malloc((n ? n : 1) * sizeof(int32_t));
+        if (!m->kernel_storage)
+            return IDFZIP_ERR_NOMEM;
+        nn_pack_net(&m->net, 1, m->kernel_storage);
+    }
+    m->block_width = block_width;
+    m->block_height = block_height;
+    m->slot.tile_width = model_group_blocks(block_width);
+    m->slot.tile_height = model_group_blocks(block_height);
+    m->slot.family = MODEL_AR_PRIOR;
+    m->slot.macs_per_pixel = nn_macs_per_position(&m->net) * m->channels;
+    m->slot.serves = ar_serves;
+    m->slot.code_tile = ar_code_tile;
+    m->slot.destroy = ar_destroy;
+    return IDFZIP_OK;
+}

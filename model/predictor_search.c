@@ -1,0 +1,166 @@
+/* predictor_search.c — the encoder's side of the predictor (predictor.h):
+ * for each channel of a tile, the reference weight k (by trial codings of
+ * the first rows, or for the AR prior by a quick MED residual), then each
+ * context's bias and scale, the scale refined by the actual coding cost.
+ * The decoder reads what this chooses, so none of it is in the format:
+ * a better search changes file sizes, never the decoder. */
+#include <stdint.h>
+#include <string.h>
+
+#include "../common/int_math.h"
+#include "predictor.h"
+
+typedef struct search_stats {
+    int64_t sum_abs[PRED_CONTEXTS], sum[PRED_CONTEXTS], count[PRED_CONTEXTS];
+    int64_t total_abs;
+} search_stats;
+
+/* Residuals of channel c's first `rows` rows under choice ch (x16) into its
+ * trace, given the misses (x16) of the reference channel, or NULL. */
+static void search_gather(const pred_tile *bt, uint32_t c, pred_choice ch, const pred_trace *traces,
+                      const pred_trace *tr, uint32_t rows, search_stats *st)
+{
+    const model_tile *t = bt->t;
+    for (size_t k = 0; k < PRED_CONTEXTS; k++)
+        st->sum_abs[k] = st->sum[k] = st->count[k] = 0;
+    st->total_abs = 0;
+    pred_lms_reset(tr->lms); /* each pass replays the tile as the decoder will */
+    for (uint32_t y = 0; y < rows; y++)
+        for (uint32_t x = 0; x < t->width; x++) {
+            size_t i = (size_t)y * t->width + x;
+            pred_sample p;
+            pred_predict(bt, c, ch, pred_surprise(traces, t->channels, c, i), tr, x, y, &p);
+            pred_record(bt, c, ch, tr, x, y, &p);
+            tr->ctx[i] = (int32_t)p.ctx;
+            int32_t r16 = tr->miss[i];
+            st->sum_abs[p.ctx] += abs32(r16);
+            st->sum[p.ctx] += r16;
+            st->count[p.ctx]++;
+            st->total_abs += abs32(r16);
+        }
+}
+
+/* Per-context bias and scale from the statistics of the chosen variant. */
+static void search_fit_contexts(const search_stats *st, pred_fit *fit)
+{
+    for (uint32_t k = 0; k < PRED_CONTEXTS; k++) {
+        fit->used[k] = st->count[k] > 0;
+        if (!fit->used[k])
+            continue;
+        fit->bias16[k] = (int32_t)clamp_abs(div_round(st->sum[k], st->count[k]), PRED_BIAS_LIMIT);
+        /* mean absolute deviation around the biased mean, x16 */
+        int64_t mad16 = div_round(st->sum_abs[k], st->count[k]);
+        fit->scale[k] = (uint8_t)dl_scale_for_mad((uint64_t)mad16);
+    }
+}
+
+/* Bits (1/16) of context k's samples, listed in members, at scale s. */
+static uint64_t search_context_cost(const pred_tile *bt, uint32_t c, const pred_trace *tr,
+                                const int32_t *members, uint32_t n, int32_t bias16, uint32_t s)
+{
+    const int32_t *v = bt->t->samples + (size_t)c * bt->plane;
+    uint64_t bits = 0;
+    for (uint32_t j = 0; j < n; j++) {
+        int32_t i = members[j];
+        bits += dl_cost16(bt->dl, v[i], 16 * v[i] - tr->miss[i] + bias16, s);
+    }
+    return bits;
+}
+
+/* Encoder: the scale index of each context that codes the tile's samples
+ * of that context in the fewest bits, found by stepping one index at a
+ * time from the MAD estimate (which misjudges heavy-tailed residuals).
+ * The decoder just reads the scales, so this is the encoder's business. */
+static void search_refine_scales(const pred_tile *bt, uint32_t c, const pred_trace *tr, pred_fit *fit)
+{
+    uint32_t start[PRED_CONTEXTS + 1] = {0}, at[PRED_CONTEXTS];
+    for (size_t i = 0; i < bt->plane; i++)
+        start[tr->ctx[i] + 1]++;
+    for (uint32_t k = 0; k < PRED_CONTEXTS; k++)
+        start[k + 1] += start[k], at[k] = start[k];
+    for (size_t i = 0; i < bt->plane; i++)
+        bt->members[at[tr->ctx[i]]++] = (int32_t)i;
+    for (uint32_t k = 0; k < PRED_CONTEXTS; k++) {
+        if (!fit->used[k])
+            continue;
+        const int32_t *m = bt->members + start[k];
+        uint32_t n = start[k + 1] - start[k], s = fit->scale[k];
+        int32_t bias = fit->bias16[k];
+        uint64_t best = search_context_cost(bt, c, tr, m, n, bias, s), cost;
+        int went_up = 0;
+        while (s + 1 < DL_NUM_SCALES && (cost = search_context_cost(bt, c, tr, m, n, bias, s + 1)) < best)
+            s++, best = cost, went_up = 1;
+        while (!went_up && s > 0 && (cost = search_context_cost(bt, c, tr, m, n, bias, s - 1)) < best)
+            s--, best = cost;
+        fit->scale[k] = (uint8_t)s;
+    }
+}
+
+/* Trial of choice ch for channel c on the tile's first PRED_TRIAL_ROWS
+ * rows: its total absolute residual, if below best_abs, becomes the new
+ * best (*best = ch).  Returns the best total so far. */
+static int64_t search_try(const pred_tile *bt, uint32_t c, pred_choice ch, const pred_trace *traces,
+                      const pred_trace *tr, search_stats *st, pred_choice *best, int64_t best_abs)
+{
+    uint32_t rows = bt->t->height < PRED_TRIAL_ROWS ? bt->t->height : PRED_TRIAL_ROWS;
+    search_gather(bt, c, ch, traces, tr, rows, st);
+    if (st->total_abs >= best_abs)
+        return best_abs;
+    *best = ch;
+    return st->total_abs;
+}
+
+/* The reference weight k whose plane D has the smallest total |D - MED|
+ * (the median predictor of W, N, W + N - NW) over every other row: a
+ * quarter of the time of search_try's blend trials, which dominated the AR
+ * prior's encoder. */
+static uint8_t quick_weight(const pred_tile *bt, uint32_t c)
+{
+    const int32_t ref = pred_reference_of(bt->t->channels, c);
+    uint8_t best = 0;
+    uint64_t best_sum = UINT64_MAX;
+    for (uint32_t k = 0; ref >= 0 && k < PRED_WEIGHTS; k++) {
+        uint64_t sum = 0;
+        for (uint32_t y = 1; y < bt->t->height; y += 2)
+            for (uint32_t x = 1; x < bt->t->width; x++) {
+                int32_t w = pred_d_at(bt, c, ref, k, x - 1, y), n = pred_d_at(bt, c, ref, k, x, y - 1);
+                int32_t nw = pred_d_at(bt, c, ref, k, x - 1, y - 1);
+                sum += (uint64_t)abs32(pred_d_at(bt, c, ref, k, x, y) - median3(w, n, w + n - nw));
+            }
+        if (sum < best_sum)
+            best_sum = sum, best = (uint8_t)k;
+    }
+    return best;
+}
+
+/* Chooses channel c's reference weight k by the smallest total absolute
+ * residual of the blend over the tile's first PRED_TRIAL_ROWS rows (or by
+ * quick_weight), fits its contexts on the whole tile and leaves its trace
+ * in tr. */
+static void search_choose(const pred_tile *bt, uint32_t c, const pred_trace *traces, const pred_trace *tr,
+                      pred_fit *fit)
+{
+    search_stats st;
+    uint32_t weights = pred_reference_of(bt->t->channels, c) >= 0 ? PRED_WEIGHTS : 1;
+    pred_choice best = {PRED_FIXED, 0};
+    int64_t best_abs = INT64_MAX;
+    if (bt->quick_weight)
+        best.weight = quick_weight(bt, c);
+    for (uint32_t k = 0; !bt->quick_weight && weights > 1 && k < weights; k++)
+        best_abs = search_try(bt, c, (pred_choice){PRED_FIXED, (uint8_t)k}, traces, tr, &st, &best,
+                          best_abs);
+    fit->choice = best;
+    search_gather(bt, c, best, traces, tr, bt->t->height, &st);
+    search_fit_contexts(&st, fit);
+    search_refine_scales(bt, c, tr, fit);
+}
+
+void pred_search_fit_all(const pred_tile *bt, const uint32_t *order, pred_fit *fits,
+                       const pred_trace *traces)
+{
+    const model_tile *t = bt->t;
+    for (uint32_t i = 0; i < t->channels; i++) {
+        uint32_t c = order[i];
+        search_choose(bt, c, traces, &traces[c], &fits[c]);
+    }
+}
