@@ -1,4 +1,4 @@
-/* test_png.c — PNG reading and writing (codec/png_io.c).
+/* test_png.c — PNG reading and writing (codec/png_read.c, png_write.c, png_rules.c).
  *
  * Usage: test_png DIR, where DIR holds the PngSuite files (tests/data/pngsuite).
  *

@@ -3,9 +3,10 @@
 
     python3 tools/embed_weights.py weights/default-rgb.idfw ... > model/builtin_weights.c
 
-Models are tried in the order given; the first that serves an image codes
-it (the baseline codes everything else).  With no arguments the table is
-empty and idfzip uses the baseline alone.
+The library finds an embedded model by its file name (NAME.idfw holds the
+model called NAME); which model codes which kind of image is the table
+DEFAULTS in model/registry.c.  With no arguments nothing is embedded and
+idfzip codes every image with baseline-v3.
 """
 import os
 import sys

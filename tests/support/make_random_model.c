@@ -1,5 +1,5 @@
 /* make_random_model PRESET SEED OUT.idfw — writes a model with random
- * weights from one of tools/idfw_random.c's architecture presets, for
+ * weights from one of tests/support/idfw_random.c's architecture presets, for
  * benchmarks and tests of model-file handling (it compresses badly). */
 #include <stdio.h>
 #include <stdlib.h>

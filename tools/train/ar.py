@@ -12,7 +12,7 @@ The model (FORMAT.md, "AR prior"): each sample is coded autoregressively,
 its mean first predicted by baseline-v3 (fixed predictors, NLMS, the
 error-weighted blend; the integer flow z = x - mean is then an
 autoregressive integer coupling), and a small net (dense layers, the
-integers of model/nn.h) maps BASELINE_AR_FEATURES integer features of that
+integers of model/nn.h) maps AR_PRIOR_FEATURES integer features of that
 prediction to a mean correction and a scale index, both in 1/16 (with
 --mix, idfzip 0.6: a mixture of two DLs, two of each and two logits).  The
 features come from the codec's own C code (tools/ar_features), so training
@@ -42,7 +42,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import idf  # noqa: E402
 from train import plot_curve  # noqa: E402
 
-FEATURES = 29          # BASELINE_AR_FEATURES in model/model.h
+FEATURES = 29          # AR_PRIOR_FEATURES in model/ar_prior.h
 RECORD = FEATURES + 3  # features, baseline mean16, context, value
 MAXVAL = 255
 TILE = 256
@@ -83,7 +83,7 @@ def tail_q32():
 
 def mixture_weight_q15(d16):
     """The first component's weight in 1/2^15 for logit differences d16
-    (integers, 1/16), as model/baseline2.c computes it:
+    (integers, 1/16), as model/ar_prior.c computes it:
     dl_logistic_cdf_q32(2 d16, 2^20) >> 17, kept in 1 .. 2^15 - 1."""
     table = tail_q32().to(d16.device)
     k = (16 * d16.abs()).to(torch.int64)

@@ -11,7 +11,7 @@ exact steps; the smaller one is held out), exports it with ar.export_ar, then ch
     emulation: ar_features' records of that image through the exact integer
     net (net.exact), mean16 = clamp(baseline mean16 + out[0], 0, 16*255),
     scale = clamp(floor((out[1] + 8) / 16), 0, 95), as sample_params() in
-    model/baseline2.c; the net is not trivial (it moves some means, and the
+    model/predictor.c and model/ar_prior.c; the net is not trivial (it moves some means, and the
     scales vary);
   * the rANS bytes flow_dump reports are within 1% (+16 bytes of coder
     state) of the emulated NLL: the sum of ar.bits(..., exact=True) over the
