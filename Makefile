@@ -229,3 +229,9 @@ fuzz-build:
 valgrind-test: $(CLI) $(TEST_BIN)
 	sh tests/valgrind.sh $(BUILDDIR)
 # ---- end of fuzzing ----
+
+# ---- the Python module and the gdk-pixbuf loader (mk/bindings.mk) ----
+include mk/bindings.mk
+install: install-bindings
+uninstall: uninstall-bindings
+test: python pixbuf-loader

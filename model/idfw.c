@@ -66,9 +66,9 @@ static void *arena_take(arena *a, size_t n, size_t align)
 /* ---- the parser context: reader over the body plus the arena ---- */
 
 typedef struct loader {
-    const uint8_t *data;
-    size_t pos, end; /* end excludes the CRC */
-    int failed;      /* sticky: once set, reads return zeros */
+    byte_reader in; /* the body: its size excludes the CRC; failed is sticky
+                       and also set by a failed check, after which reads
+                       return zeros */
     arena store;
 } loader;
 
@@ -77,20 +77,14 @@ typedef struct loader {
 static int need(loader *ld, int cond)
 {
     if (!cond)
-        ld->failed = 1;
-    return cond && !ld->failed;
+        ld->in.failed = 1;
+    return cond && !ld->in.failed;
 }
 
 /* The next n raw bytes, or NULL (and failed) past the end. */
 static const uint8_t *take(loader *ld, size_t n)
 {
-    if (ld->failed || n > ld->end - ld->pos) {
-        ld->failed = 1;
-        return NULL;
-    }
-    const uint8_t *at = ld->data + ld->pos;
-    ld->pos += n;
-    return at;
+    return byte_reader_take(&ld->in, n);
 }
 
 static uint8_t read_u8(loader *ld)
@@ -123,7 +117,7 @@ static void *store(loader *ld, size_t n, size_t align)
 {
     void *p = arena_take(&ld->store, n, align);
     if (ld->store.base && !p)
-        ld->failed = 1;
+        ld->in.failed = 1;
     return p;
 }
 
@@ -257,10 +251,10 @@ static void read_net(loader *ld, nn_net *net, uint32_t cin, uint32_t cout)
     tensor_info t;
     t.channels[0] = cin;
     t.bound[0] = net->in_clamp;
-    for (uint32_t i = 0; i < net->nlayers && !ld->failed; i++)
+    for (uint32_t i = 0; i < net->nlayers && !ld->in.failed; i++)
         read_layer(ld, &net->layer[i], &t, i);
     /* After a failed layer the later tensors were never described. */
-    if (need(ld, !ld->failed && (cout == ANY_COUT || t.channels[net->nlayers] == cout)))
+    if (need(ld, !ld->in.failed && (cout == ANY_COUT || t.channels[net->nlayers] == cout)))
         net->cout = t.channels[net->nlayers];
 }
 
@@ -315,7 +309,7 @@ static void read_level(loader *ld, flow_model *m, uint32_t li, uint32_t *channel
     if (!need(ld, c <= IDFW_MAX_LEVEL_CHANNELS))
         return;
     lv->channels = (uint32_t)c;
-    for (uint32_t k = 0; k < lv->ncouplings && !ld->failed; k++)
+    for (uint32_t k = 0; k < lv->ncouplings && !ld->in.failed; k++)
         read_coupling(ld, &lv->coupling[k], lv->channels);
     *channels = lv->channels;
     if (lv->factor_out && need(ld, lv->channels % 2 == 0)) {
@@ -383,7 +377,7 @@ static void read_ar_prior(loader *ld, const idfw_fields *f, ar_prior_model *m)
     m->maxval = f->maxval;
     read_net(ld, &m->net, AR_PRIOR_FEATURES, ANY_COUT);
     need(ld, m->net.cout == AR_PRIOR_OUTPUTS || m->net.cout == AR_PRIOR_MIX_OUTPUTS);
-    for (uint32_t i = 0; i < m->net.nlayers && !ld->failed; i++)
+    for (uint32_t i = 0; i < m->net.nlayers && !ld->in.failed; i++)
         need(ld, m->net.layer[i].op != NN_CONV || m->net.layer[i].kernel == 1);
 }
 
@@ -454,9 +448,9 @@ static void read_flow(loader *ld, const idfw_fields *f, flow_model *m)
     m->initial_squeezes = f->initial_squeezes;
     m->nlevels = f->nlevels;
     uint32_t channels = m->image_channels << (2 * m->initial_squeezes);
-    for (uint32_t li = 0; li < m->nlevels && !ld->failed; li++)
+    for (uint32_t li = 0; li < m->nlevels && !ld->in.failed; li++)
         read_level(ld, m, li, &channels);
-    if (ld->failed)
+    if (ld->in.failed)
         return;
     m->top_channels = channels;
     read_top(ld, m);
@@ -465,13 +459,13 @@ static void read_flow(loader *ld, const idfw_fields *f, flow_model *m)
 }
 
 /* One full pass over the body into the model its header announces (the
- * caller allocated that one); leaves ld->failed set on any violation. */
+ * caller allocated that one); leaves ld->in.failed set on any violation. */
 static void parse_model(loader *ld, flow_model *flow, ar_prior_model *ar)
 {
     idfw_fields f;
-    ld->pos = 0;
+    ld->in.pos = 0;
     read_header(ld, &f);
-    if (ld->failed)
+    if (ld->in.failed)
         return;
     if (!need(ld, (f.nlevels == 0) == (ar != NULL)))
         return;
@@ -479,7 +473,7 @@ static void parse_model(loader *ld, flow_model *flow, ar_prior_model *ar)
         read_ar_prior(ld, &f, ar);
     else
         read_flow(ld, &f, flow);
-    need(ld, ld->pos == ld->end); /* no trailing bytes */
+    need(ld, ld->in.pos == ld->in.size); /* no trailing bytes */
 }
 
 /* ---- entry points ---- */
@@ -519,9 +513,9 @@ void idfw_free(idf_model *m)
 static int parse_twice(const uint8_t *data, size_t size, flow_model *flow, ar_prior_model *ar,
                        void **storage)
 {
-    loader ld = {.data = data, .end = size - IDFW_CRC_SIZE};
+    loader ld = {.in = {.data = data, .size = size - IDFW_CRC_SIZE}};
     parse_model(&ld, flow, ar); /* measuring pass */
-    if (ld.failed)
+    if (ld.in.failed)
         return IDFZIP_ERR_MODEL;
     /* + 1: a valid model always has arrays, but malloc(0) may return NULL. */
     ld.store = (arena){.base = malloc(ld.store.used + 1), .cap = ld.store.used + 1};
@@ -529,7 +523,7 @@ static int parse_twice(const uint8_t *data, size_t size, flow_model *flow, ar_pr
     if (!*storage)
         return IDFZIP_ERR_NOMEM;
     parse_model(&ld, flow, ar); /* storing pass: same bytes, same checks */
-    return ld.failed ? IDFZIP_ERR_MODEL : IDFZIP_OK;
+    return ld.in.failed ? IDFZIP_ERR_MODEL : IDFZIP_OK;
 }
 
 static int load_flow(const uint8_t *data, size_t size, idf_model **out)

@@ -53,6 +53,10 @@ else
     run sh "$HERE/test_digits.sh" "$B"
     run sh "$HERE/test_determinism.sh" "$B"
     run sh "$HERE/test_install.sh" "$B"
+    # The Python module, the gdk-pixbuf loader and their install (mk/bindings.mk)
+    run sh "$HERE/python/run_pytest.sh" "$B"
+    run sh "$HERE/test_pixbuf.sh" "$B"
+    run sh "$HERE/test_bindings_install.sh" "$B"
 fi
 
 passed=$(awk '{p += $2} END {print p + 0}' "$LOG")

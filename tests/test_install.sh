@@ -44,9 +44,9 @@ mk() {
         cd "$ROOT" || exit 1
         unset MAKEFLAGS MFLAGS MAKELEVEL
         if [ -n "${IDFZIP_CC+set}" ]; then
-            make -s BUILDDIR="$B_REL" CC="$CC" CFLAGS="$CFLAGS" LDFLAGS="$LDFLAGS" "$@"
+            make -s INSTALL_BINDINGS=no BUILDDIR="$B_REL" CC="$CC" CFLAGS="$CFLAGS" LDFLAGS="$LDFLAGS" "$@"
         else
-            make -s BUILDDIR="$B_REL" "$@"
+            make -s INSTALL_BINDINGS=no BUILDDIR="$B_REL" "$@"
         fi
     )
 }

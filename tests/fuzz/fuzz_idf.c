@@ -69,8 +69,8 @@ static void fix_stored(uint8_t *d, size_t size)
     if (w.bad)
         return;
     if (png_size <= size - w.pos)
-        fuzz_put_le32(d + png_crc_at, crc_of(d + w.pos, png_size));
-    fuzz_put_le32(d + header_crc_at, crc_of(d, header_crc_at));
+        put_le32(d + png_crc_at, crc_of(d + w.pos, png_size));
+    put_le32(d + header_crc_at, crc_of(d, header_crc_at));
 }
 
 /* Skips the coded header up to the tile table; returns the tile count. */
@@ -106,10 +106,10 @@ static void fix_coded(uint8_t *d, size_t size)
         uint32_t n = fuzz_get_le(d + table + 8 * i, 4);
         if (n > size - at)
             break;
-        fuzz_put_le32(d + table + 8 * i + 4, crc_of(d + at, n));
+        put_le32(d + table + 8 * i + 4, crc_of(d + at, n));
         at += n;
     }
-    fuzz_put_le32(d + header_crc_at, crc_of(d, header_crc_at));
+    put_le32(d + header_crc_at, crc_of(d, header_crc_at));
 }
 
 /* Any file either fails as a file (never "invalid argument") or decodes

@@ -124,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!copy)
         return 0;
     memcpy(copy, data, size);
-    fuzz_put_le32(copy + size - 4, (uint32_t)crc32(0L, copy, (uInt)(size - 4)));
+    put_le32(copy + size - 4, (uint32_t)crc32(0L, copy, (uInt)(size - 4)));
     load_and_run(copy, size);
     free(copy);
     return 0;

@@ -86,7 +86,7 @@ static void fix_chunk_crcs(uint8_t *d, size_t size)
         uint32_t len = (uint32_t)d[at] << 24 | (uint32_t)d[at + 1] << 16 | (uint32_t)d[at + 2] << 8 | d[at + 3];
         if (len > size - at - 12)
             return;
-        fuzz_put_be32(d + at + 8 + len, (uint32_t)crc32(0L, d + at + 4, (uInt)len + 4));
+        put_be32(d + at + 8 + len, (uint32_t)crc32(0L, d + at + 4, (uInt)len + 4));
         at += 12 + (size_t)len;
     }
 }

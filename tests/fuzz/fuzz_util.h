@@ -1,7 +1,7 @@
 /* fuzz_util.h — small helpers shared by the libFuzzer targets in tests/fuzz/
  * (test code only, never linked into the library).
  *
- * Owns: little-endian field access on fuzzer buffers, the fixed random flow
+ * Owns: little-endian field reads on fuzzer buffers (writes: common/bytes.h), the fixed random flow
  * models the targets decode or code with, and fuzz_fail(), which reports a
  * broken invariant and aborts so that libFuzzer records the input.
  */
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "../../common/bytes.h"
 #include "../../include/idfzip.h"
 #include "../support/idfw_random.h"
 
@@ -25,18 +26,6 @@ static inline uint32_t fuzz_get_le(const uint8_t *p, unsigned bytes)
     for (unsigned i = 0; i < bytes; i++)
         v |= (uint32_t)p[i] << (8 * i);
     return v;
-}
-
-static inline void fuzz_put_le32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void fuzz_put_be32(uint8_t *p, uint32_t v)
-{
-    for (unsigned i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
 }
 
 /* A broken invariant: say which, then abort so libFuzzer keeps the input. */
