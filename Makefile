@@ -17,10 +17,11 @@ BUILDDIR ?= build
 OPT ?= -O2 -g
 WARN = -Wall -Wextra -Werror
 CFLAGS ?= $(OPT)
-PNG_CFLAGS := $(shell pkg-config --cflags libpng 2>/dev/null)
+PNG_CFLAGS := $(shell pkg-config --cflags libpng libdeflate 2>/dev/null)
 PNG_LIBS := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng16)
+DEFLATE_LIBS := $(shell pkg-config --libs libdeflate 2>/dev/null || echo -ldeflate)
 ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(PNG_CFLAGS) -MMD -MP
-LIBS = $(PNG_LIBS) -lz -pthread
+LIBS = $(PNG_LIBS) $(DEFLATE_LIBS) -lz -pthread
 
 LIB_SRC = rans/rans.c rans/freq_table.c rans/dl_table.c \
           model/baseline_v1.c model/baseline_models.c model/predictor.c model/predictor_search.c model/predictor_tile.c model/ar_prior.c model/cpu.c model/nn.c model/flow.c model/flow_setup.c model/idfw.c model/registry.c \
@@ -30,7 +31,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILDDIR)/%.o)
 LIB = $(BUILDDIR)/libidfzip.a
 CLI = $(BUILDDIR)/idfzip
 
-TESTS = test_rans test_dl test_container test_png test_codec test_nn test_idfw test_flow \
+TESTS = test_rans test_dl test_container test_png test_codec test_nn test_idfw test_flow test_predictor \
         test_regressions test_nomem pngcmp support/flow_dump support/make_random_model
 TEST_BIN = $(TESTS:%=$(BUILDDIR)/tests/%)
 # The tools the README's recipes call (benchmarks, training data, corpus):

@@ -53,7 +53,7 @@ static const char USAGE[] =
     "                   (stored mode) would be smaller\n"
     "  -v, --verbose    report sizes, bits per subpixel, time and peak memory\n"
     "  -q, --quiet      no messages except errors\n"
-    "  -T, --threads N  use N threads (0: one per core; default 1)\n"
+    "  -T, --threads N  use N threads (0, the default: one per core)\n"
     "      --model M    code with model M: a built-in one by name (ar-rgb-mix,\n"
     "                   ar-grey-mix: the defaults for 8-bit RGB and grey; ar-rgb,\n"
     "                   ar-grey: those of idfzip 0.5; baseline-v3, for the rest;\n"
@@ -82,6 +82,13 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Processor cores online, at least 1 and at most the library's 256. */
+static int core_count(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores < 1 ? 1 : (cores > 256 ? 256 : (int)cores);
 }
 
 /* strerror(err), except that running out of memory reads as the library
@@ -434,8 +441,7 @@ static int parse_option(cli *c, int argc, char **argv, int *i)
     } else if (!strcmp(a, "-T") || !strcmp(a, "--threads")) {
         if (parse_number(val, 256, &n) != 0)
             return usage_error("invalid thread count:", val ? val : "(none)");
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        c->opt.threads = n ? (int)n : (int)(cores > 0 ? cores : 1), (*i)++;
+        c->opt.threads = n ? (int)n : core_count(), (*i)++;
     } else if (!strcmp(a, "--max-pixels")) {
         if (parse_number(val, UINT64_MAX, &n) != 0 || n == 0)
             return usage_error("invalid pixel limit:", val ? val : "(none)");
@@ -453,6 +459,9 @@ int main(int argc, char **argv)
 {
     cli c = {0};
     idfzip_options_init(&c.opt);
+    /* As cjxl and djxl do: every core unless -T says otherwise (the tiles
+     * bound it; the output never depends on it). */
+    c.opt.threads = core_count();
     /* IDFZIP_KERNELS=portable: plain C nets (the output never depends on it). */
     const char *kernels = getenv("IDFZIP_KERNELS");
     c.opt.portable_kernels = kernels && !strcmp(kernels, "portable");

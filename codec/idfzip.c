@@ -182,14 +182,12 @@ static int write_tiles(const idf_header *h, uint8_t **payload, uint8_t **out, si
 static int write_with_model(const idfzip_image *img, const idfzip_options *o,
                             const idf_model *model, uint8_t **out, size_t *out_size)
 {
-    dl_tables *dl = dl_tables_create();
     idf_header h;
     header_for_model(&h, img, model);
-    tile_plan plan = {model, dl, h.tile_width, h.tile_height, h.tile_count, o->threads,
-                      plan_kernel(o)};
+    tile_plan plan = {model, dl_tables_shared(), h.tile_width, h.tile_height, h.tile_count,
+                      o->threads, plan_kernel(o)};
     uint8_t **payload = NULL;
-    int st = dl ? tiles_encode(&plan, img, &payload, &h.tiles) : IDFZIP_ERR_NOMEM;
-    dl_tables_destroy(dl);
+    int st = tiles_encode(&plan, img, &payload, &h.tiles);
     if (st != IDFZIP_OK)
         return st;
     st = write_tiles(&h, payload, out, out_size);
@@ -386,15 +384,11 @@ static int decode_coded(const uint8_t *idf, const idf_header *h,
     if (st == IDFZIP_OK && (h->tile_width != ref.model->tile_width ||
                             h->tile_height != ref.model->tile_height))
         st = IDFZIP_ERR_CORRUPT;
-    dl_tables *dl = st == IDFZIP_OK ? dl_tables_create() : NULL;
-    if (st == IDFZIP_OK && !dl)
-        st = IDFZIP_ERR_NOMEM;
     if (st == IDFZIP_OK) {
-        tile_plan plan = {ref.model, dl, h->tile_width, h->tile_height, h->tile_count,
-                          o->threads, plan_kernel(o)};
+        tile_plan plan = {ref.model, dl_tables_shared(), h->tile_width, h->tile_height,
+                          h->tile_count, o->threads, plan_kernel(o)};
         st = tiles_decode(&plan, idf + h->header_size, h->tiles, img);
     }
-    dl_tables_destroy(dl);
     model_release(&ref);
     return st;
 }

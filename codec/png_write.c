@@ -2,16 +2,15 @@
  *
  * Our own encoder (zlib deflate + crc32), so that the ancillary chunks go
  * back exactly where they stood: IHDR, chunks before PLTE, PLTE and tRNS,
- * chunks before IDAT, IDAT (deflate written straight into the output,
- * cut into chunks), chunks after IDAT, IEND.
+ * chunks before IDAT, IDAT (every row filtered, then deflated at once by
+ * libdeflate and cut into chunks), chunks after IDAT, IEND.
  */
-#define ZLIB_CONST /* next_in is const, so input rows need no cast */
-
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
+#include <libdeflate.h>
+#include <zlib.h> /* crc32 */
 
 #include "../common/bytes.h"
 #include "png_io.h"
@@ -19,13 +18,11 @@
 
 /* Largest IDAT we write; big enough that chunk framing costs nothing. */
 #define PNGIO_IDAT_MAX ((size_t)1 << 20)
-/* Output space requested from the buffer before each deflate call. */
-#define PNGIO_IDAT_MIN_ROOM ((size_t)16 << 10)
-/* Input handed to deflate per call; zlib counts in uInt. */
-#define PNGIO_DEFLATE_IN_MAX ((size_t)1 << 30)
-/* zlib level 6 (its default): level 9 costs 3x the time for ~1% smaller
- * files, and decompress speed is dominated by this deflate. */
-#define PNGIO_DEFLATE_LEVEL 6
+/* libdeflate's level 5: on the held-out photos as small as zlib's level 6
+ * (its default; within 0.1%) in a fifth of the time (0.06 against 0.28 s
+ * per megapixel here), and writing the PNG was a third of `idfzip
+ * decompress`.  Level 6 is 1% smaller at 1.5 times the time. */
+#define PNGIO_DEFLATE_LEVEL 5
 
 /* ------------------------------------------------------------------------ */
 /* Writing, part 2: output buffer and chunk framing                         */
@@ -102,111 +99,6 @@ static int write_plte_and_trns_parts(byte_writer *b, const idfzip_image *img)
         status = write_chunks_at(b, img, IDFZIP_CHUNK_BEFORE_IDAT);
     if (status == IDFZIP_OK && img->trns_size > 0)
         status = write_chunk(b, "tRNS", img->trns, img->trns_size);
-    return status;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Writing, part 3: IDAT as a deflate stream cut into chunks                */
-/* ------------------------------------------------------------------------ */
-
-/* deflate writes straight into the output buffer, inside an open IDAT whose
- * length and CRC are filled in when it is closed. */
-typedef struct idat_writer {
-    z_stream zs;
-    byte_writer *out;
-    size_t chunk_start; /* offset of the open IDAT's length field */
-    int chunk_open;
-} idat_writer;
-
-static size_t idat_data_length(const idat_writer *w)
-{
-    return w->out->size - w->chunk_start - 8;
-}
-
-static int idat_close_chunk(idat_writer *w)
-{
-    int status = byte_writer_reserve(w->out, 4);
-    if (status != IDFZIP_OK)
-        return status;
-    put_be32(w->out->buf + w->chunk_start, (uint32_t)idat_data_length(w));
-    buf_put_u32(w->out, crc_of_stored_chunk(w->out, w->chunk_start + 4));
-    w->chunk_open = 0;
-    return IDFZIP_OK;
-}
-
-static int idat_open_chunk(idat_writer *w)
-{
-    int status = byte_writer_reserve(w->out, 8);
-    if (status != IDFZIP_OK)
-        return status;
-    w->chunk_start = w->out->size;
-    buf_put_u32(w->out, 0); /* length, patched on close */
-    buf_put(w->out, "IDAT", 4);
-    w->chunk_open = 1;
-    return IDFZIP_OK;
-}
-
-/* Ensures the open IDAT can take at least one more byte; *room is how many. */
-static int idat_make_room(idat_writer *w, size_t *room)
-{
-    int status = IDFZIP_OK;
-    if (w->chunk_open && idat_data_length(w) == PNGIO_IDAT_MAX)
-        status = idat_close_chunk(w);
-    if (status == IDFZIP_OK && !w->chunk_open)
-        status = idat_open_chunk(w);
-    if (status == IDFZIP_OK)
-        status = byte_writer_reserve(w->out, PNGIO_IDAT_MIN_ROOM);
-    if (status != IDFZIP_OK)
-        return status;
-    size_t space = w->out->cap - w->out->size;
-    size_t left_in_chunk = PNGIO_IDAT_MAX - idat_data_length(w);
-    *room = space < left_in_chunk ? space : left_in_chunk;
-    return IDFZIP_OK;
-}
-
-/* Runs deflate on the pending input until it is consumed (or, for
- * Z_FINISH, until the stream is complete). */
-static int idat_run(idat_writer *w, int flush)
-{
-    while (flush == Z_FINISH || w->zs.avail_in > 0) {
-        size_t room;
-        int status = idat_make_room(w, &room);
-        if (status != IDFZIP_OK)
-            return status;
-        w->zs.next_out = w->out->buf + w->out->size;
-        w->zs.avail_out = (uInt)room;
-        int zret = deflate(&w->zs, flush);
-        w->out->size += room - w->zs.avail_out;
-        if (zret == Z_STREAM_ERROR)
-            return IDFZIP_ERR_NOMEM; /* only a broken z_stream gets here */
-        if (zret == Z_STREAM_END)
-            return IDFZIP_OK;
-    }
-    return IDFZIP_OK;
-}
-
-static int idat_write(idat_writer *w, const uint8_t *data, size_t len)
-{
-    while (len > 0) {
-        size_t piece = len < PNGIO_DEFLATE_IN_MAX ? len : PNGIO_DEFLATE_IN_MAX;
-        w->zs.next_in = data;
-        w->zs.avail_in = (uInt)piece;
-        int status = idat_run(w, Z_NO_FLUSH);
-        if (status != IDFZIP_OK)
-            return status;
-        data += piece;
-        len -= piece;
-    }
-    return IDFZIP_OK;
-}
-
-static int idat_finish(idat_writer *w)
-{
-    w->zs.next_in = NULL;
-    w->zs.avail_in = 0;
-    int status = idat_run(w, Z_FINISH);
-    if (status == IDFZIP_OK && w->chunk_open)
-        status = idat_close_chunk(w);
     return status;
 }
 
@@ -335,59 +227,60 @@ static void choose_filter(row_state *rs)
     }
 }
 
-static int write_scanlines(idat_writer *w, const idfzip_image *img,
-                           row_state *rs)
+/* Every row, filtered, into filtered (height x (1 + row_bytes) bytes):
+ * the zlib stream's input. */
+static void filter_rows(const idfzip_image *img, row_state *rs, uint8_t *filtered)
 {
     for (uint32_t y = 0; y < img->height; y++) {
         pack_row(img, y, rs->cur, rs->row_bytes);
         choose_filter(rs);
-        int status = idat_write(w, rs->best, rs->row_bytes + 1);
-        if (status != IDFZIP_OK)
-            return status;
+        memcpy(filtered + (size_t)y * (rs->row_bytes + 1), rs->best, rs->row_bytes + 1);
         uint8_t *t = rs->prev;
         rs->prev = rs->cur;
         rs->cur = t;
     }
-    return IDFZIP_OK;
 }
 
-/* zlib allocates through these, so that every allocation is the library's
- * own (tests/test_nomem.c fails each one in turn). */
-static voidpf zlib_alloc(voidpf opaque, uInt items, uInt size)
+/* The zlib stream cut into IDAT chunks of at most PNGIO_IDAT_MAX bytes. */
+static int write_idat_chunks(byte_writer *b, const uint8_t *z, size_t size)
 {
-    (void)opaque;
-    return items && size ? calloc(items, size) : NULL;
+    int status = IDFZIP_OK;
+    for (size_t at = 0; status == IDFZIP_OK && at < size; at += PNGIO_IDAT_MAX) {
+        size_t n = size - at < PNGIO_IDAT_MAX ? size - at : PNGIO_IDAT_MAX;
+        status = write_chunk(b, "IDAT", z + at, (uint32_t)n);
+    }
+    return status;
 }
 
-static void zlib_release(voidpf opaque, voidpf p)
+/* Deflates filtered (n bytes) as one zlib stream into IDAT chunks. */
+static int deflate_to_idat(byte_writer *b, const uint8_t *filtered, size_t n)
 {
-    (void)opaque;
-    free(p);
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(PNGIO_DEFLATE_LEVEL);
+    size_t bound = c ? libdeflate_zlib_compress_bound(c, n) : 0;
+    uint8_t *z = bound ? malloc(bound) : NULL;
+    size_t size = z ? libdeflate_zlib_compress(c, filtered, n, z, bound) : 0;
+    int status = size ? write_idat_chunks(b, z, size) : IDFZIP_ERR_NOMEM;
+    free(z);
+    libdeflate_free_compressor(c);
+    return status;
 }
 
 static int write_idat(byte_writer *b, const idfzip_image *img)
 {
-    idat_writer w;
-    memset(&w, 0, sizeof w);
-    w.out = b;
     row_state rs;
     memset(&rs, 0, sizeof rs);
     int status = row_state_init(&rs, img);
     if (status != IDFZIP_OK)
         return status;
-    w.zs.zalloc = zlib_alloc;
-    w.zs.zfree = zlib_release;
-    int zret = deflateInit2(&w.zs, PNGIO_DEFLATE_LEVEL, Z_DEFLATED, 15, 9, Z_DEFAULT_STRATEGY);
-    if (zret != Z_OK) {
-        free(rs.block);
-        return IDFZIP_ERR_NOMEM;
+    size_t n = (size_t)img->height * (rs.row_bytes + 1); /* fits: validated */
+    uint8_t *filtered = malloc(n);
+    if (filtered) {
+        filter_rows(img, &rs, filtered);
+        status = deflate_to_idat(b, filtered, n);
     }
-    status = write_scanlines(&w, img, &rs);
-    if (status == IDFZIP_OK)
-        status = idat_finish(&w);
-    deflateEnd(&w.zs);
+    free(filtered);
     free(rs.block);
-    return status;
+    return filtered ? status : IDFZIP_ERR_NOMEM;
 }
 
 /* ------------------------------------------------------------------------ */

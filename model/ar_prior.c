@@ -17,7 +17,7 @@
 
 /* 16 log2(1 + v), linear between powers of two: 16 floor(log2 u) plus the
  * four bits below u's top bit, u = v + 1. */
-static int32_t log16(uint32_t v)
+static inline int32_t log16(uint32_t v)
 {
     uint64_t u = (uint64_t)v + 1;
 #if defined(__GNUC__)
@@ -31,7 +31,7 @@ static int32_t log16(uint32_t v)
     return 16 * top + (int32_t)((u << 4) >> top) - 16;
 }
 
-static int32_t slog16(int32_t v)
+static inline int32_t slog16(int32_t v)
 {
     return v < 0 ? -log16((uint32_t)(-(int64_t)v)) : log16((uint32_t)v);
 }

@@ -137,6 +137,7 @@ struct pred_tile {
     int quick_weight;    /* encoder: choose k by the quick MED residual */
     const dl_tables *dl; /* encoder: what coding costs */
     int32_t *members;    /* encoder: [plane], samples grouped by context */
+    const uint32_t *blend_weights; /* pred_blend_weights() */
 };
 
 /* Codes tile t with the predictor configured by cfg: IDFZIP_OK or a status
@@ -159,6 +160,9 @@ static inline int32_t pred_d_at(const pred_tile *bt, uint32_t c, int32_t ref, ui
     int32_t v = 4 * t->samples[c * bt->plane + i];
     return ref >= 0 ? v - (int32_t)k * t->samples[(size_t)ref * bt->plane + i] : v;
 }
+
+/* The blend's weight table: entry e (2 <= e < 2^16) is floor(2^32 / e^2). */
+const uint32_t *pred_blend_weights(void);
 
 /* Restarts the NLMS weights, as at the start of every tile. */
 void pred_lms_reset(pred_lms *l);

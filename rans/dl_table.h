@@ -34,8 +34,12 @@
 
 typedef struct dl_tables dl_tables;
 
-/* Builds every table (about 1.5 MB, a few ms).  Read-only afterwards, so one
- * set serves any number of threads.  Returns NULL when out of memory. */
+/* The tables, built on the first call of the process into static storage
+ * (0.8 MB) and read-only afterwards, so one set serves every call and
+ * thread.  Cannot fail. */
+const dl_tables *dl_tables_shared(void);
+
+/* A set of one's own (tests): NULL when out of memory. */
 dl_tables *dl_tables_create(void);
 void dl_tables_destroy(dl_tables *t);
 

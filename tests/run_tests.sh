@@ -43,6 +43,7 @@ else
     run "$B/tests/test_nn"
     run "$B/tests/test_idfw"
     run "$B/tests/test_flow"
+    run "$B/tests/test_predictor"
     run "$B/tests/test_png" "$HERE/data/pngsuite"
     run "$B/tests/test_codec" "$HERE/data/pngsuite" "$HERE/golden"
     run "$B/tests/test_regressions" "$HERE/regressions"

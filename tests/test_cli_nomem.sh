@@ -44,10 +44,10 @@ run_all() {
     echo "  $name: $((n - 1)) allocations, each failed once"
 }
 
-run_all compress "$T/out.idf" compress -q "$T/in.png" -o "$T/out.idf"
+run_all compress "$T/out.idf" compress -q -T 1 "$T/in.png" -o "$T/out.idf"
 cmp -s "$T/out.idf" "$T/ref.idf" && ok || bad "compress output differs"
 rm -f "$T/out.idf"
-run_all decompress "$T/out.png" decompress -q "$T/ref.idf" -o "$T/out.png"
+run_all decompress "$T/out.png" decompress -q -T 1 "$T/ref.idf" -o "$T/out.png"
 rm -f "$T/out.idf" "$T/out.png"
 
 echo "cli_nomem: $passed passed, $failed failed"

@@ -11,7 +11,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-BUILD_PACKAGES="make gcc libc6-dev pkg-config libpng-dev zlib1g-dev"
+BUILD_PACKAGES="make gcc libc6-dev pkg-config libpng-dev zlib1g-dev libdeflate-dev"
 TEST_PACKAGES="clang python3 python3-torch python3-numpy pkg-config man-db python3-dev python3-pil
   python3-pytest libgdk-pixbuf-2.0-dev libgdk-pixbuf2.0-bin shared-mime-info"
 # make bench-codecs: the peer codecs' tools, GNU time (peak memory), the plot
