@@ -77,6 +77,25 @@ static uint32_t max_sample(const idfzip_image *img)
     return m;
 }
 
+/* How many pixels equal their west or north neighbour in every sample. */
+static uint64_t repeats_of(const idfzip_image *img)
+{
+    const size_t c = img->channels, row = (size_t)img->width * c;
+    uint64_t n = 0;
+    for (uint32_t y = 0; y < img->height; y++)
+        for (uint32_t x = 0; x < img->width; x++) {
+            const uint16_t *p = img->samples + (size_t)y * row + (size_t)x * c;
+            const uint16_t *w = x ? p - c : p, *n_ = y ? p - row : p;
+            int west = x > 0, north = y > 0;
+            for (size_t k = 0; k < c; k++) {
+                west = west && p[k] == w[k];
+                north = north && p[k] == n_[k];
+            }
+            n += west || north;
+        }
+    return n;
+}
+
 static model_image_kind kind_of(const idfzip_image *img)
 {
     model_image_kind kind = {img->channels, img->bit_depth, img->color_type, max_sample(img)};
@@ -235,8 +254,11 @@ static int write_coded(const idfzip_image *img, const idfzip_options *o,
         return st;
     st = write_with_model(img, o, ref.model, out, out_size);
     const int automatic = !o->model && !o->model_name;
-    const char *const *fallback = model_fallbacks_for_image(&kind, (uint64_t)img->width * img->height);
-    for (; st == IDFZIP_OK && automatic && *fallback; fallback++)
+    const char *fallbacks[MODEL_MAX_FALLBACKS + 1] = {NULL};
+    if (automatic)
+        model_fallbacks_for_image(&kind, (uint64_t)img->width * img->height, repeats_of(img),
+                                  fallbacks);
+    for (const char *const *fallback = fallbacks; st == IDFZIP_OK && *fallback; fallback++)
         if (strncmp(*fallback, ref.model->name, IDFZIP_MODEL_NAME_MAX) != 0)
             st = keep_if_smaller(img, o, *fallback, out, out_size);
     if (st != IDFZIP_OK && *out) {

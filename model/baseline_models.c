@@ -69,3 +69,26 @@ const idf_model *baseline_v3_model(void)
 {
     return &BASELINE_V3;
 }
+
+/* match-v1: v3, each pixel first coded as a match of a neighbour where it
+ * is one (match.h): for screen content, diagrams, text and sprites. */
+static int match_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
+{
+    static const pred_config MATCH = {.lms = 1, .match = 1};
+    (void)m;
+    return predictor_code_tile(&MATCH, t, io);
+}
+
+static const idf_model MATCH_V1 = {
+    .name = "match-v1",
+    .tile_width = BASELINE_TILE,
+    .tile_height = BASELINE_TILE,
+    .family = MODEL_BASELINE,
+    .serves = baseline_serves,
+    .code_tile = match_code_tile,
+};
+
+const idf_model *match_v1_model(void)
+{
+    return &MATCH_V1;
+}

@@ -121,6 +121,19 @@ static inline int32_t symbol_io_mixture(symbol_io *io, int32_t value, const int3
     return dl_mixture_decode(io->dec, mean16, scale, weight, k, maxval);
 }
 
+/* One binary decision: bit is 1 with probability p1 / 2^15 (1 <= p1 <
+ * 2^15), coded as the symbol [0, p1) for 1 and [p1, 2^15) for 0. */
+static inline uint32_t symbol_io_decision(symbol_io *io, uint32_t bit, uint32_t p1)
+{
+    if (io->enc) {
+        rans_encoder_put(io->enc, bit ? 0 : p1, bit ? p1 : RANS_PROB_SCALE - p1);
+        return bit;
+    }
+    bit = rans_decoder_peek(io->dec) < p1;
+    rans_decoder_advance(io->dec, bit ? 0 : p1, bit ? p1 : RANS_PROB_SCALE - p1);
+    return bit;
+}
+
 static inline uint32_t symbol_io_bits(symbol_io *io, uint32_t value,
                                       unsigned nbits)
 {

@@ -11,6 +11,7 @@
 
 #include "../common/int_math.h"
 #include "baseline.h"
+#include "match.h"
 #include "nn.h"
 
 
@@ -362,32 +363,39 @@ static void sample_prior(const pred_config *cfg, const pred_tile *bt, const pred
 }
 
 int pred_code_samples(const pred_config *cfg, const pred_tile *bt, model_tile *t,
-                             const uint32_t *order, const pred_fit *fits,
-                             const pred_trace *traces, int32_t *scratch, symbol_io *io)
+                      const uint32_t *order, const pred_fit *fits, const pred_trace *traces,
+                      int32_t *scratch, match_state *match, symbol_io *io)
 {
     for (uint32_t c = 0; c < t->channels; c++)
         pred_lms_reset(traces[c].lms);
     for (uint32_t y = 0; y < t->height; y++) {
         for (uint32_t x = 0; x < t->width; x++) {
             const size_t at = (size_t)y * t->width + x;
+            int matched = match ? match_code_pixel(match, t, x, y, io) : 0;
+            if (matched < 0)
+                return matched;
             for (uint32_t i = 0; i < t->channels; i++) {
                 uint32_t c = order[i];
                 pred_prior pr;
                 pred_sample p;
                 uint32_t surprise = pred_surprise(traces, t->channels, c, at);
                 pred_predict(bt, c, fits[c].choice, surprise, &traces[c], x, y, &p);
-                if (!fits[c].used[p.ctx])
-                    return IDFZIP_ERR_CORRUPT; /* the encoder never saw this context */
-                const pred_at where = {c, x, y, &fits[c], traces, &p};
-                sample_prior(cfg, bt, &where, io, scratch, &pr);
                 int32_t *s = t->samples + c * bt->plane + at;
-                *s = pr.k == 1 ? symbol_io_latent(io, *s, pr.mean16[0], (uint32_t)pr.scale[0])
-                               : symbol_io_mixture(io, *s, pr.mean16, pr.scale, pr.weight, pr.k,
-                                                   (int32_t)t->maxval);
-                if (*s < 0 || *s > (int32_t)t->maxval)
-                    return IDFZIP_ERR_CORRUPT;
+                if (!matched) {
+                    if (!fits[c].used[p.ctx])
+                        return IDFZIP_ERR_CORRUPT; /* the encoder never saw this context */
+                    const pred_at where = {c, x, y, &fits[c], traces, &p};
+                    sample_prior(cfg, bt, &where, io, scratch, &pr);
+                    *s = pr.k == 1 ? symbol_io_latent(io, *s, pr.mean16[0], (uint32_t)pr.scale[0])
+                                   : symbol_io_mixture(io, *s, pr.mean16, pr.scale, pr.weight,
+                                                       pr.k, (int32_t)t->maxval);
+                    if (*s < 0 || *s > (int32_t)t->maxval)
+                        return IDFZIP_ERR_CORRUPT;
+                }
                 pred_record(bt, c, fits[c].choice, &traces[c], x, y, &p);
             }
+            if (match)
+                match_record_pixel(match, t, x, y);
         }
         IDF_TRY(symbol_io_status(io));
     }

@@ -109,6 +109,7 @@ typedef struct pred_at {
 } pred_at;
 
 typedef struct pred_tile pred_tile;
+struct match_state;
 
 /* A model that gives each sample its own prior (the AR prior). */
 typedef struct pred_hook {
@@ -125,6 +126,8 @@ typedef struct pred_hook {
 typedef struct pred_config {
     uint8_t lms;          /* the blend's last two members are the NLMS predictors */
     uint8_t quick_weight; /* encoder: k by the quick MED residual (the AR prior) */
+    uint8_t match;        /* each pixel first says whether it equals a neighbour
+                             (match.h; match-v1) */
     const pred_hook *hook;/* NULL: each sample's prior is its context's DL */
 } pred_config;
 
@@ -138,6 +141,8 @@ struct pred_tile {
     const dl_tables *dl; /* encoder: what coding costs */
     int32_t *members;    /* encoder: [plane], samples grouped by context */
     const uint32_t *blend_weights; /* pred_blend_weights() */
+    const uint8_t *skip; /* encoder, match-v1: [plane], pixels the match stage
+                            codes, left out of the context fits; else NULL */
 };
 
 /* Codes tile t with the predictor configured by cfg: IDFZIP_OK or a status
@@ -185,10 +190,12 @@ int pred_code_fit(symbol_io *io, const model_tile *t, uint32_t c, pred_fit *fit)
 
 /* Codes every sample of the tile in raster order, channels in order[]
  * within a pixel, each with its prior (the context's DL or cfg's hook,
- * given scratch): a status (model.h, code_tile). */
+ * given scratch); with match (cfg->match), a pixel that equals a
+ * neighbour is coded as that match instead.  A status (model.h,
+ * code_tile). */
 int pred_code_samples(const pred_config *cfg, const pred_tile *bt, model_tile *t,
                       const uint32_t *order, const pred_fit *fits, const pred_trace *traces,
-                      int32_t *scratch, symbol_io *io);
+                      int32_t *scratch, struct match_state *match, symbol_io *io);
 
 /* Encoder: chooses and fits every channel, in coding order (order[]). */
 void pred_search_fit_all(const pred_tile *bt, const uint32_t *order, pred_fit *fits,

@@ -32,6 +32,8 @@ static void search_gather(const pred_tile *bt, uint32_t c, pred_choice ch, const
             pred_predict(bt, c, ch, pred_surprise(traces, t->channels, c, i), tr, x, y, &p);
             pred_record(bt, c, ch, tr, x, y, &p);
             tr->ctx[i] = (int32_t)p.ctx;
+            if (bt->skip && bt->skip[i])
+                continue; /* coded as a match, not with its context */
             int32_t r16 = tr->miss[i];
             st->sum_abs[p.ctx] += abs32(r16);
             st->sum[p.ctx] += r16;
@@ -75,11 +77,13 @@ static void search_refine_scales(const pred_tile *bt, uint32_t c, const pred_tra
 {
     uint32_t start[PRED_CONTEXTS + 1] = {0}, at[PRED_CONTEXTS];
     for (size_t i = 0; i < bt->plane; i++)
-        start[tr->ctx[i] + 1]++;
+        if (!bt->skip || !bt->skip[i])
+            start[tr->ctx[i] + 1]++;
     for (uint32_t k = 0; k < PRED_CONTEXTS; k++)
         start[k + 1] += start[k], at[k] = start[k];
     for (size_t i = 0; i < bt->plane; i++)
-        bt->members[at[tr->ctx[i]]++] = (int32_t)i;
+        if (!bt->skip || !bt->skip[i])
+            bt->members[at[tr->ctx[i]]++] = (int32_t)i;
     for (uint32_t k = 0; k < PRED_CONTEXTS; k++) {
         if (!fit->used[k])
             continue;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "match.h"
 #include "predictor.h"
 
 /* Coding order: green first, then red and blue leaning on it; alpha alone. */
@@ -58,7 +59,7 @@ static int hook_serves_fits(const pred_hook *hook, const model_tile *t, const pr
 /* Both directions: the encoder chooses and fits, then both code the fits
  * and the samples. */
 static int code_tile_in(const pred_config *cfg, pred_tile *bt, model_tile *t, pred_trace *traces,
-                        int32_t *scratch, symbol_io *io)
+                        int32_t *scratch, match_state *match, symbol_io *io)
 {
     /* Zeroed: the decoder passes each field to symbol_io_bits before it
      * reads it, and an indeterminate bias could overflow there. */
@@ -71,7 +72,7 @@ static int code_tile_in(const pred_config *cfg, pred_tile *bt, model_tile *t, pr
         IDF_TRY(pred_code_fit(io, t, order[i], &fits[order[i]]));
     if (!hook_serves_fits(cfg->hook, t, fits))
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
-    return pred_code_samples(cfg, bt, t, order, fits, traces, scratch, io);
+    return pred_code_samples(cfg, bt, t, order, fits, traces, scratch, match, io);
 }
 
 int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
@@ -79,7 +80,7 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
     if (t->channels < 1 || t->channels > PRED_MAX_CHANNELS)
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
     pred_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2),
-                    cfg->lms, cfg->quick_weight, io->dl, NULL, pred_blend_weights()};
+                    cfg->lms, cfg->quick_weight, io->dl, NULL, pred_blend_weights(), NULL};
     /* Every channel's trace: contexts and blend weights of later samples. */
     pred_trace traces[PRED_MAX_CHANNELS];
     pred_lms lms[PRED_MAX_CHANNELS];
@@ -88,12 +89,24 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
      * context members. */
     size_t per_channel = bt.plane + 2 * (size_t)t->width * PRED_FIXED;
     size_t hook_space = cfg->hook ? cfg->hook->scratch : 0;
+    /* match-v1: the matched plane, and for the encoder the skip plane. */
+    size_t match_space = cfg->match ? (match_state_bytes(bt.plane) * (io->enc ? 2 : 1) + 3) / 4 : 0;
     size_t encoder_only = io->enc ? (t->channels + 1) * bt.plane : 0;
-    int32_t *store = trace_store(io, per_channel * t->channels + hook_space + encoder_only);
+    int32_t *store = trace_store(io, per_channel * t->channels + hook_space + match_space +
+                                         encoder_only);
     if (!store)
         return IDFZIP_ERR_NOMEM;
     int32_t *scratch = store + per_channel * t->channels;
-    int32_t *encoder_space = scratch + hook_space;
+    int32_t *encoder_space = scratch + hook_space + match_space;
+    match_state match;
+    if (cfg->match && io->enc) {
+        uint8_t *skip = (uint8_t *)(scratch + hook_space) + bt.plane;
+        match_reset(&match, (uint8_t *)(scratch + hook_space), bt.plane);
+        match_plan(&match, t, skip);
+        bt.skip = skip;
+    }
+    if (cfg->match)
+        match_reset(&match, (uint8_t *)(scratch + hook_space), bt.plane);
     bt.members = io->enc ? encoder_space + (size_t)t->channels * bt.plane : NULL;
     for (uint32_t c = 0; c < t->channels; c++) {
         traces[c].miss = store + (size_t)c * per_channel;
@@ -101,7 +114,7 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
         traces[c].ctx = io->enc ? encoder_space + (size_t)c * bt.plane : NULL;
         traces[c].lms = &lms[c];
     }
-    int st = code_tile_in(cfg, &bt, t, traces, scratch, io);
+    int st = code_tile_in(cfg, &bt, t, traces, scratch, cfg->match ? &match : NULL, io);
     if (!io->cache)
         free(store);
     return st;

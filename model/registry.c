@@ -13,20 +13,24 @@
  * the trained AR priors where one was trained, baseline-v3 elsewhere.  A
  * small image also tries the fallbacks: the nets were trained on photos
  * and can lose on what they never saw (a synthetic gradient), and side
- * information weighs most on a small image. */
+ * information weighs most on a small image.  An image half of whose pixels
+ * repeat their west or north neighbour also tries match-v1 (screen
+ * content, diagrams, sprites; photographs rarely get there). */
 #define ANY_KIND UINT32_MAX
 #define SMALL_IMAGE_PIXELS 65536u
+#define REPEATING_SHARE 2u /* 1/2 of the pixels */
 
 typedef struct model_choice {
     uint32_t color_type, bit_depth; /* ANY_KIND: any */
     const char *model;              /* the default */
-    const char *small_fallbacks[MODEL_MAX_FALLBACKS + 1];
+    const char *small_fallbacks[3];
+    const char *repeating_fallback;
 } model_choice;
 
 static const model_choice DEFAULTS[] = {
-    {IDFZIP_COLOR_RGB, 8, "ar-rgb-mix", {"baseline-v3", "baseline-v1", NULL}},
-    {IDFZIP_COLOR_GRAY, 8, "ar-grey-mix", {"baseline-v3", "baseline-v1", NULL}},
-    {ANY_KIND, ANY_KIND, "baseline-v3", {"baseline-v1", NULL, NULL}},
+    {IDFZIP_COLOR_RGB, 8, "ar-rgb-mix", {"baseline-v3", "baseline-v1", NULL}, "match-v1"},
+    {IDFZIP_COLOR_GRAY, 8, "ar-grey-mix", {"baseline-v3", "baseline-v1", NULL}, "match-v1"},
+    {ANY_KIND, ANY_KIND, "baseline-v3", {"baseline-v1", NULL, NULL}, "match-v1"},
 };
 
 static const model_choice *choice_for(const model_image_kind *kind)
@@ -38,10 +42,16 @@ static const model_choice *choice_for(const model_image_kind *kind)
     return c;
 }
 
-const char *const *model_fallbacks_for_image(const model_image_kind *kind, uint64_t pixels)
+void model_fallbacks_for_image(const model_image_kind *kind, uint64_t pixels, uint64_t repeats,
+                               const char *names[MODEL_MAX_FALLBACKS + 1])
 {
-    static const char *const none[1] = {NULL};
-    return pixels <= SMALL_IMAGE_PIXELS ? choice_for(kind)->small_fallbacks : none;
+    const model_choice *c = choice_for(kind);
+    size_t n = 0;
+    for (size_t i = 0; pixels <= SMALL_IMAGE_PIXELS && c->small_fallbacks[i]; i++)
+        names[n++] = c->small_fallbacks[i];
+    if (repeats * REPEATING_SHARE >= pixels && pixels > 0)
+        names[n++] = c->repeating_fallback;
+    names[n] = NULL;
 }
 
 /* ---- loading and naming ---- */
@@ -73,7 +83,8 @@ static int named(const idf_model *m, const char *name)
 /* The non-learned built-in model called name, or NULL. */
 static const idf_model *fixed_model(const char *name)
 {
-    const idf_model *fixed[] = {baseline_v1_model(), baseline_v2_model(), baseline_v3_model()};
+    const idf_model *fixed[] = {baseline_v1_model(), baseline_v2_model(), baseline_v3_model(),
+                                match_v1_model()};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (named(fixed[i], name))
             return fixed[i];

@@ -29,7 +29,7 @@ typedef struct builtin_weights {
 extern const builtin_weights idfzip_builtin_weights[];
 
 /* At most this many fallbacks per kind of image. */
-#define MODEL_MAX_FALLBACKS 2
+#define MODEL_MAX_FALLBACKS 3
 
 /* The model for an image: the user's model when given
  * (IDFZIP_ERR_MODEL_KIND if it does not serve this image), else the
@@ -37,11 +37,15 @@ extern const builtin_weights idfzip_builtin_weights[];
 int model_select_for_image(const uint8_t *user, size_t user_size, const model_image_kind *kind,
                            model_ref *out);
 
-/* The built-in models that an image of this kind and pixel count also
- * tries when its model was chosen by default, keeping the smallest file
- * (small images, where side information and images unlike the training
- * set weigh most): up to MODEL_MAX_FALLBACKS names, NULL-terminated. */
-const char *const *model_fallbacks_for_image(const model_image_kind *kind, uint64_t pixels);
+/* The built-in models that an image of this kind also tries when its
+ * model was chosen by default, keeping the smallest file: for a small
+ * image (side information and images unlike the training set weigh most),
+ * and for one that repeats its neighbours (screen content, diagrams,
+ * sprites).  pixels: its pixel count; repeats: how many pixels equal
+ * their west or north neighbour.  Up to MODEL_MAX_FALLBACKS names into
+ * names, which it NULL-terminates. */
+void model_fallbacks_for_image(const model_image_kind *kind, uint64_t pixels, uint64_t repeats,
+                               const char *names[MODEL_MAX_FALLBACKS + 1]);
 
 /* The model named in a file: built in, or the user's if name and CRC
  * match; IDFZIP_ERR_MODEL otherwise (IDFZIP_ERR_NOMEM when loading ran out

@@ -302,7 +302,7 @@ static void test_golden(const char *dir)
  * the file; an unknown name is an error. */
 static void test_named_models(void)
 {
-    static const char *const names[] = {"baseline-v1", "baseline-v2", "baseline-v3"};
+    static const char *const names[] = {"baseline-v1", "baseline-v2", "baseline-v3", "match-v1"};
     static const uint32_t sizes[][2] = {{1, 1}, {23, 9}, {300, 17}};
     uint64_t rng = 7;
     for (size_t n = 0; n < sizeof names / sizeof *names; n++)
@@ -341,14 +341,75 @@ static void test_named_models(void)
     CHECK(idfzip_compress_image(&img, &o, &idf, &size) == IDFZIP_ERR_MODEL, "unknown model name");
     idfzip_image_free(&img);
     CHECK(idfzip_builtin_model("baseline-v1") && idfzip_builtin_model("baseline-v2") &&
-              idfzip_builtin_model("baseline-v3") &&
+              idfzip_builtin_model("baseline-v3") && idfzip_builtin_model("match-v1") &&
               !idfzip_builtin_model("baseline") && !idfzip_builtin_model("") &&
               !idfzip_builtin_model(NULL) && !idfzip_builtin_model("baseline-v2-and-more"),
           "idfzip_builtin_model");
 }
 
+/* The sample of (x, y), channel c, for a match-v1 edge case. */
+static uint32_t match_case_sample(int which, uint32_t x, uint32_t y, uint32_t c, uint32_t maxval)
+{
+    switch (which) {
+    case 0: return maxval / 3;                                   /* one colour */
+    case 1: return ((x / 3 + y) & 1) ? maxval : 0;               /* two colours */
+    case 2: return (((x / 2) * 7 + (y / 2) * 13 + c) % 257) * (maxval / 256 + 1) % (maxval + 1);
+    case 3: /* "text" (a repeated glyph) on a gradient */
+        return ((x % 9 < 2 || y % 11 == 4) && (x / 9 + y / 11) % 3 != 1)
+                   ? 0 : (x + 2 * y + 40 * c) % (maxval + 1);
+    default: /* repeats that reach the right and bottom edges */
+        return ((x + 1) % 4 == 0 || y % 5 == 4) ? maxval : (x / 4 + c) % (maxval + 1);
+    }
+}
+
+/* match-v1 on what it is for: one colour, two colours, 257 colours, text
+ * on a gradient, repeats at the edges, 1-pixel-wide images, every kind of
+ * PNG; exact round trips, and the same bytes with 1 and 3 threads. */
+static void test_match_model(void)
+{
+    static const uint32_t sizes[][2] = {{1, 1}, {1, 40}, {40, 1}, {61, 37}, {300, 260}};
+    for (size_t k = 0; k < sizeof KINDS / sizeof *KINDS; k++)
+        for (int which = 0; which < 5; which++)
+            for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+                idfzip_image img, back;
+                uint64_t rng = 3;
+                if (make_image(&img, KINDS[k], sizes[s][0], sizes[s][1], FLAT, &rng))
+                    continue;
+                uint32_t maxval = img.color_type == 3 ? img.palette_size - 1 : (1u << img.bit_depth) - 1;
+                for (uint32_t y = 0; y < img.height; y++)
+                    for (uint32_t x = 0; x < img.width; x++)
+                        for (uint32_t c = 0; c < img.channels; c++)
+                            img.samples[((size_t)y * img.width + x) * img.channels + c] =
+                                (uint16_t)match_case_sample(which, x, y, c, maxval);
+                idfzip_options o;
+                idfzip_options_init(&o);
+                o.force_model = 1;
+                o.model_name = "match-v1";
+                uint8_t *a = NULL, *b = NULL;
+                size_t na = 0, nb = 0;
+                int st = idfzip_compress_image(&img, &o, &a, &na);
+                o.threads = 3;
+                int st3 = idfzip_compress_image(&img, &o, &b, &nb);
+                CHECK(st == IDFZIP_OK && st3 == IDFZIP_OK && na == nb && !memcmp(a, b, na),
+                      "match-v1 kind %zu case %d %ux%u: threads or %s", k, which, sizes[s][0],
+                      sizes[s][1], idfzip_error_string(st));
+                st = st ? st : idfzip_decompress_image(a, na, NULL, &back);
+                CHECK(st == IDFZIP_OK, "match-v1 kind %zu case %d: %s", k, which,
+                      idfzip_error_string(st));
+                if (st == IDFZIP_OK) {
+                    CHECK(idfzip_image_equal(&img, &back), "match-v1 kind %zu case %d %ux%u: pixels",
+                          k, which, sizes[s][0], sizes[s][1]);
+                    idfzip_image_free(&back);
+                }
+                idfzip_free(a);
+                idfzip_free(b);
+                idfzip_image_free(&img);
+            }
+}
+
 int main(int argc, char **argv)
 {
+    test_match_model();
     test_all_kinds();
     test_named_models();
     test_thread_invariance();

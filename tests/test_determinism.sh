@@ -71,6 +71,9 @@ tiles-ar $HERE/golden/tiles-rgb8.png ar-rgb
 camera-ar $HERE/data/photos/camera.png ar-grey
 tiles-mix $HERE/golden/tiles-rgb8.png ar-rgb-mix
 camera-mix $HERE/data/photos/camera.png ar-grey-mix
+screen $HERE/golden/match-screen-rgba8.png -
+screen-match $HERE/golden/match-screen-rgba8.png match-v1
+tiles-match $HERE/golden/tiles-rgb8.png match-v1
 tiles-flow $HERE/golden/tiles-rgb8.png $T/tiny-rgb.idfw
 chelsea-flow $HERE/data/photos/chelsea.png $T/tiny-rgb.idfw"
 
