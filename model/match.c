@@ -134,7 +134,9 @@ int match_code_pixel(match_state *m, model_tile *t, uint32_t x, uint32_t y, symb
     int cached = code_cached(m, t, plane, i, near, io);
     if (cached != 0)
         return cached;
-    return symbol_io_status(io) == IDFZIP_OK ? 0 : IDFZIP_ERR_CORRUPT;
+    /* Decoding, a stream that ran out is corrupt; encoding, the coder's
+     * own status (out of memory) is the answer. */
+    return symbol_io_status(io);
 }
 
 void match_plan(match_state *m, const model_tile *t, uint8_t *skip)

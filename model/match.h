@@ -41,8 +41,9 @@ void match_reset(match_state *m, uint8_t *matched, size_t pixels);
 
 /* Codes whether pixel (x, y) of t equals one of its neighbours or a colour
  * of the cache: returns 1 when it does (decoding: its samples are then
- * written), 0 when it does not (its samples are for the predictor), and
- * IDFZIP_ERR_CORRUPT for an impossible stream. */
+ * written), 0 when it does not (its samples are for the predictor), or a
+ * negative status: IDFZIP_ERR_CORRUPT for an impossible stream, the
+ * coder's (IDFZIP_ERR_NOMEM) when encoding fails. */
 int match_code_pixel(match_state *m, model_tile *t, uint32_t x, uint32_t y, symbol_io *io);
 
 /* Encoder: skip[i] = 1 for each pixel the match stage will code (a

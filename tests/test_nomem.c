@@ -170,8 +170,12 @@ int main(int argc, char **argv)
     uint8_t *rgb_png = read_file(path, &rgb_png_size);
     snprintf(path, sizeof path, "%s/pngsuite/basn0g16.png", dir);
     uint8_t *grey16_png = read_file(path, &grey16_png_size);
-    idfzip_image rgba, palette;
+    idfzip_image rgba, palette, stripes;
     make_image(&rgba, IDFZIP_COLOR_RGBA, 4, 8, 40, 30);
+    /* Repeats its neighbours, so the default choice also tries match-v1. */
+    make_image(&stripes, IDFZIP_COLOR_RGB, 3, 8, 48, 20);
+    for (size_t i = 0; stripes.samples && i < (size_t)48 * 20 * 3; i++)
+        stripes.samples[i] = (uint16_t)((i / 3 / 48 / 4) % 2 ? 200 : 30);
     make_image(&palette, IDFZIP_COLOR_PALETTE, 1, 4, 33, 17);
     /* A tEXt chunk, so that the header has something to allocate. */
     rgba.chunks = calloc(1, sizeof *rgba.chunks);
@@ -185,7 +189,7 @@ int main(int argc, char **argv)
     uint8_t *flow = NULL, *ar = NULL, *rgb_idf = NULL, *rgba_idf = NULL, *stored_idf = NULL;
     size_t flow_size = 0, ar_size = 0, rgb_idf_size = 0, rgba_idf_size = 0, stored_size = 0;
     idfw_arch arch;
-    int ok = rgb_png && grey16_png && rgba.samples && palette.samples &&
+    int ok = rgb_png && grey16_png && rgba.samples && palette.samples && stripes.samples &&
              idfw_arch_preset("tiny-rgb", &arch) == 0 &&
              idfw_build_random(&arch, 7, &flow, &flow_size) == 0 &&
              idfw_arch_preset("tiny-ar-mix", &arch) == 0 &&
@@ -203,6 +207,7 @@ int main(int argc, char **argv)
         {"compress_png with an AR prior", rgb_png, rgb_png_size, NULL, ar, ar_size, call_compress_png},
         {"compress_image RGBA", NULL, 0, &rgba, NULL, 0, call_compress_image},
         {"compress_image palette", NULL, 0, &palette, NULL, 0, call_compress_image},
+        {"compress_image stripes (match)", NULL, 0, &stripes, NULL, 0, call_compress_image},
         {"decompress_png coded", rgb_idf, rgb_idf_size, NULL, NULL, 0, call_decompress_png},
         {"decompress_png stored", stored_idf, stored_size, NULL, NULL, 0, call_decompress_png},
         {"decompress_image RGBA", rgba_idf, rgba_idf_size, NULL, NULL, 0, call_decompress_image},
@@ -219,6 +224,6 @@ int main(int argc, char **argv)
           "the grey 16-bit fixture is stored (mode %u), so the stored path is covered", info.mode);
     free(rgb_png), free(grey16_png), free(flow), free(ar);
     idfzip_free(rgb_idf), idfzip_free(rgba_idf), idfzip_free(stored_idf);
-    idfzip_image_free(&rgba), idfzip_image_free(&palette);
+    idfzip_image_free(&rgba), idfzip_image_free(&palette), idfzip_image_free(&stripes);
     return test_report("nomem");
 }
