@@ -98,7 +98,8 @@ static uint64_t repeats_of(const idfzip_image *img)
 
 static model_image_kind kind_of(const idfzip_image *img)
 {
-    model_image_kind kind = {img->channels, img->bit_depth, img->color_type, max_sample(img)};
+    model_image_kind kind = {img->channels, img->bit_depth, img->color_type, max_sample(img),
+                             (uint64_t)img->width * img->height, repeats_of(img)};
     return kind;
 }
 
@@ -256,8 +257,7 @@ static int write_coded(const idfzip_image *img, const idfzip_options *o,
     const int automatic = !o->model && !o->model_name;
     const char *fallbacks[MODEL_MAX_FALLBACKS + 1] = {NULL};
     if (automatic)
-        model_fallbacks_for_image(&kind, (uint64_t)img->width * img->height, repeats_of(img),
-                                  fallbacks);
+        model_fallbacks_for_image(&kind, fallbacks);
     for (const char *const *fallback = fallbacks; st == IDFZIP_OK && *fallback; fallback++)
         if (strncmp(*fallback, ref.model->name, IDFZIP_MODEL_NAME_MAX) != 0)
             st = keep_if_smaller(img, o, *fallback, out, out_size);

@@ -172,6 +172,8 @@ static inline uint32_t model_group_blocks(uint32_t block)
 typedef struct model_image_kind {
     uint32_t channels, bit_depth, color_type;
     uint32_t max_sample; /* the largest sample value in the image */
+    uint64_t pixels;     /* width x height */
+    uint64_t repeats;    /* pixels equal to their west or north neighbour */
 } model_image_kind;
 
 /* What a model is; the codec does not care, tools and tests do. */

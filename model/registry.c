@@ -14,8 +14,11 @@
  * small image also tries the fallbacks: the nets were trained on photos
  * and can lose on what they never saw (a synthetic gradient), and side
  * information weighs most on a small image.  An image half of whose pixels
- * repeat their west or north neighbour also tries match-v1 (screen
- * content, diagrams, sprites; photographs rarely get there). */
+ * repeat their west or north neighbour (screen content, diagrams, sprites;
+ * photographs rarely get there) also tries match-v1, and one larger than
+ * the small ones is coded with the row's repeating model instead of its
+ * default: the AR priors never won on the held-out screenshots and take
+ * twice the time of baseline-v3. */
 #define ANY_KIND UINT32_MAX
 #define SMALL_IMAGE_PIXELS 65536u
 #define REPEATING_SHARE 2u /* 1/2 of the pixels */
@@ -23,15 +26,23 @@
 typedef struct model_choice {
     uint32_t color_type, bit_depth; /* ANY_KIND: any */
     const char *model;              /* the default */
+    const char *repeating_model;    /* the default for a repeating image */
     const char *small_fallbacks[3];
     const char *repeating_fallback;
 } model_choice;
 
 static const model_choice DEFAULTS[] = {
-    {IDFZIP_COLOR_RGB, 8, "ar-rgb-mix", {"baseline-v3", "baseline-v1", NULL}, "match-v1"},
-    {IDFZIP_COLOR_GRAY, 8, "ar-grey-mix", {"baseline-v3", "baseline-v1", NULL}, "match-v1"},
-    {ANY_KIND, ANY_KIND, "baseline-v3", {"baseline-v1", NULL, NULL}, "match-v1"},
+    {IDFZIP_COLOR_RGB, 8, "ar-rgb-mix", "baseline-v3", {"baseline-v3", "baseline-v1", NULL},
+     "match-v1"},
+    {IDFZIP_COLOR_GRAY, 8, "ar-grey-mix", "baseline-v3", {"baseline-v3", "baseline-v1", NULL},
+     "match-v1"},
+    {ANY_KIND, ANY_KIND, "baseline-v3", "baseline-v3", {"baseline-v1", NULL, NULL}, "match-v1"},
 };
+
+static int repeating(const model_image_kind *kind)
+{
+    return kind->pixels > 0 && kind->repeats * REPEATING_SHARE >= kind->pixels;
+}
 
 static const model_choice *choice_for(const model_image_kind *kind)
 {
@@ -42,14 +53,14 @@ static const model_choice *choice_for(const model_image_kind *kind)
     return c;
 }
 
-void model_fallbacks_for_image(const model_image_kind *kind, uint64_t pixels, uint64_t repeats,
+void model_fallbacks_for_image(const model_image_kind *kind,
                                const char *names[MODEL_MAX_FALLBACKS + 1])
 {
     const model_choice *c = choice_for(kind);
     size_t n = 0;
-    for (size_t i = 0; pixels <= SMALL_IMAGE_PIXELS && c->small_fallbacks[i]; i++)
+    for (size_t i = 0; kind->pixels <= SMALL_IMAGE_PIXELS && c->small_fallbacks[i]; i++)
         names[n++] = c->small_fallbacks[i];
-    if (repeats * REPEATING_SHARE >= pixels && pixels > 0)
+    if (repeating(kind))
         names[n++] = c->repeating_fallback;
     names[n] = NULL;
 }
@@ -142,7 +153,10 @@ int model_select_for_image(const uint8_t *user, size_t user_size, const model_im
         }
         return st;
     }
-    int st = model_select_by_name(choice_for(kind)->model, kind, out);
+    /* A small image tries the fallbacks anyway, so it keeps the default. */
+    const model_choice *c = choice_for(kind);
+    int big_repeating = repeating(kind) && kind->pixels > SMALL_IMAGE_PIXELS;
+    int st = model_select_by_name(big_repeating ? c->repeating_model : c->model, kind, out);
     if (st == IDFZIP_ERR_MODEL_KIND || st == IDFZIP_ERR_MODEL) /* cannot happen in a tested build */
         st = model_select_by_name("baseline-v3", kind, out);
     return st == IDFZIP_ERR_MODEL_KIND ? IDFZIP_ERR_UNSUPPORTED : st;

@@ -33,7 +33,8 @@ extern const builtin_weights idfzip_builtin_weights[];
 
 /* The model for an image: the user's model when given
  * (IDFZIP_ERR_MODEL_KIND if it does not serve this image), else the
- * default for its kind (the table DEFAULTS in registry.c). */
+ * default for its kind and whether it repeats its neighbours (the table
+ * DEFAULTS in registry.c). */
 int model_select_for_image(const uint8_t *user, size_t user_size, const model_image_kind *kind,
                            model_ref *out);
 
@@ -41,10 +42,9 @@ int model_select_for_image(const uint8_t *user, size_t user_size, const model_im
  * model was chosen by default, keeping the smallest file: for a small
  * image (side information and images unlike the training set weigh most),
  * and for one that repeats its neighbours (screen content, diagrams,
- * sprites).  pixels: its pixel count; repeats: how many pixels equal
- * their west or north neighbour.  Up to MODEL_MAX_FALLBACKS names into
- * names, which it NULL-terminates. */
-void model_fallbacks_for_image(const model_image_kind *kind, uint64_t pixels, uint64_t repeats,
+ * sprites; kind->repeats).  Up to MODEL_MAX_FALLBACKS names into names,
+ * which it NULL-terminates. */
+void model_fallbacks_for_image(const model_image_kind *kind,
                                const char *names[MODEL_MAX_FALLBACKS + 1]);
 
 /* The model named in a file: built in, or the user's if name and CRC

@@ -105,8 +105,9 @@ static latent_log log_latents(const idfzip_image *img, const idfzip_options *o)
     latent_log log = {malloc(n * 4), malloc(n * 4), malloc(n * 4), 0, n, NULL, NULL};
     int32_t *planes = malloc(n * sizeof *planes);
     model_ref ref = {0};
+    /* The default for a photo: its repeats are not counted (0). */
     model_image_kind kind = {img->channels, img->bit_depth, img->color_type,
-                             (1u << img->bit_depth) - 1};
+                             (1u << img->bit_depth) - 1, (uint64_t)img->width * img->height, 0};
     dl_tables *dl = dl_tables_create();
     rans_encoder enc;
     rans_encoder_init(&enc);
