@@ -96,10 +96,13 @@ static uint64_t repeats_of(const idfzip_image *img)
     return n;
 }
 
-static model_image_kind kind_of(const idfzip_image *img)
+/* What the registry needs to know of img; the repeats only count for a
+ * model chosen by default (automatic), so only then are they counted. */
+static model_image_kind kind_of(const idfzip_image *img, int automatic)
 {
     model_image_kind kind = {img->channels, img->bit_depth, img->color_type, max_sample(img),
-                             (uint64_t)img->width * img->height, repeats_of(img)};
+                             (uint64_t)img->width * img->height,
+                             automatic ? repeats_of(img) : 0};
     return kind;
 }
 
@@ -246,7 +249,8 @@ static int keep_if_smaller(const idfzip_image *img, const idfzip_options *o, con
 static int write_coded(const idfzip_image *img, const idfzip_options *o,
                        uint8_t **out, size_t *out_size)
 {
-    model_image_kind kind = kind_of(img);
+    const int automatic = !o->model && !o->model_name;
+    model_image_kind kind = kind_of(img, automatic);
     model_ref ref;
     *out = NULL;
     *out_size = 0;
@@ -254,7 +258,6 @@ static int write_coded(const idfzip_image *img, const idfzip_options *o,
     if (st != IDFZIP_OK)
         return st;
     st = write_with_model(img, o, ref.model, out, out_size);
-    const int automatic = !o->model && !o->model_name;
     const char *fallbacks[MODEL_MAX_FALLBACKS + 1] = {NULL};
     if (automatic)
         model_fallbacks_for_image(&kind, fallbacks);

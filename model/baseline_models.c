@@ -26,69 +26,43 @@ const idf_model *baseline_v1_model(void)
     return &BASELINE_V1;
 }
 
-/* v2: the predictor's blend of eight fixed predictors. */
-static int v2_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
+/* v2, v3 and match-v1 are the predictor under three configurations: the
+ * slot comes first, so the coder finds its configuration from the slot. */
+typedef struct predictor_entry {
+    idf_model slot;
+    pred_config cfg;
+} predictor_entry;
+
+static int predictor_entry_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
 {
-    static const pred_config V2 = {.lms = 0};
-    (void)m;
-    return predictor_code_tile(&V2, t, io);
+    return predictor_code_tile(&((const predictor_entry *)m)->cfg, t, io);
 }
 
-static const idf_model BASELINE_V2 = {
-    .name = "baseline-v2",
-    .tile_width = BASELINE_TILE,
-    .tile_height = BASELINE_TILE,
-    .family = MODEL_BASELINE,
-    .serves = baseline_serves,
-    .code_tile = v2_code_tile,
-};
+#define PREDICTOR_ENTRY(model_name, ...)                                                   \
+    {{.name = model_name, .tile_width = BASELINE_TILE, .tile_height = BASELINE_TILE,       \
+      .family = MODEL_BASELINE, .serves = baseline_serves,                                 \
+      .code_tile = predictor_entry_code_tile},                                             \
+     {__VA_ARGS__}}
+
+/* v2: the blend of eight fixed predictors. */
+static const predictor_entry BASELINE_V2 = PREDICTOR_ENTRY("baseline-v2", .lms = 0);
+/* v3: six fixed predictors and two NLMS predictors in the blend. */
+static const predictor_entry BASELINE_V3 = PREDICTOR_ENTRY("baseline-v3", .lms = 1);
+/* match-v1: v3, each pixel first coded as a match of a neighbour or a
+ * recent colour where it is one (match.h): screen content and sprites. */
+static const predictor_entry MATCH_V1 = PREDICTOR_ENTRY("match-v1", .lms = 1, .match = 1);
 
 const idf_model *baseline_v2_model(void)
 {
-    return &BASELINE_V2;
+    return &BASELINE_V2.slot;
 }
-
-/* v3: six fixed predictors and two NLMS predictors in the blend. */
-static int v3_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
-{
-    static const pred_config V3 = {.lms = 1};
-    (void)m;
-    return predictor_code_tile(&V3, t, io);
-}
-
-static const idf_model BASELINE_V3 = {
-    .name = "baseline-v3",
-    .tile_width = BASELINE_TILE,
-    .tile_height = BASELINE_TILE,
-    .family = MODEL_BASELINE,
-    .serves = baseline_serves,
-    .code_tile = v3_code_tile,
-};
 
 const idf_model *baseline_v3_model(void)
 {
-    return &BASELINE_V3;
+    return &BASELINE_V3.slot;
 }
-
-/* match-v1: v3, each pixel first coded as a match of a neighbour where it
- * is one (match.h): for screen content, diagrams, text and sprites. */
-static int match_code_tile(const idf_model *m, model_tile *t, symbol_io *io)
-{
-    static const pred_config MATCH = {.lms = 1, .match = 1};
-    (void)m;
-    return predictor_code_tile(&MATCH, t, io);
-}
-
-static const idf_model MATCH_V1 = {
-    .name = "match-v1",
-    .tile_width = BASELINE_TILE,
-    .tile_height = BASELINE_TILE,
-    .family = MODEL_BASELINE,
-    .serves = baseline_serves,
-    .code_tile = match_code_tile,
-};
 
 const idf_model *match_v1_model(void)
 {
-    return &MATCH_V1;
+    return &MATCH_V1.slot;
 }
