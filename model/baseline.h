@@ -26,6 +26,11 @@ const idf_model *baseline_v3_model(void);
 /* match-v1: baseline-v3 where a pixel that equals one of its neighbours W,
  * N, NW, NE is coded as that match (match.h): screen content and sprites. */
 const idf_model *match_v1_model(void);
+/* match-v2: match-v1 plus copies of earlier runs of pixels (match.h), in
+ * tiles of 2048x512. */
+#define MATCH_V2_TILE_WIDTH 2048
+#define MATCH_V2_TILE_HEIGHT 512
+const idf_model *match_v2_model(void);
 
 /* baseline-v1's coder (baseline_v1.c). */
 int baseline_v1_code_tile(const idf_model *m, model_tile *t, symbol_io *io);

@@ -51,6 +51,13 @@ static const predictor_entry BASELINE_V3 = PREDICTOR_ENTRY("baseline-v3", .lms =
 /* match-v1: v3, each pixel first coded as a match of a neighbour or a
  * recent colour where it is one (match.h): screen content and sprites. */
 static const predictor_entry MATCH_V1 = PREDICTOR_ENTRY("match-v1", .lms = 1, .match = 1);
+/* match-v2: match-v1 with copies of earlier runs of pixels (match.h), in
+ * tiles as wide as most screenshots, so that a copy reaches across the
+ * screen: a repeated word or widget is one copy. */
+static const predictor_entry MATCH_V2 = {
+    {.name = "match-v2", .tile_width = MATCH_V2_TILE_WIDTH, .tile_height = MATCH_V2_TILE_HEIGHT,
+     .family = MODEL_BASELINE, .serves = baseline_serves, .code_tile = predictor_entry_code_tile},
+    {.lms = 1, .match = 2}};
 
 const idf_model *baseline_v2_model(void)
 {
@@ -65,4 +72,9 @@ const idf_model *baseline_v3_model(void)
 const idf_model *match_v1_model(void)
 {
     return &MATCH_V1.slot;
+}
+
+const idf_model *match_v2_model(void)
+{
+    return &MATCH_V2.slot;
 }

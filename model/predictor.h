@@ -127,7 +127,7 @@ typedef struct pred_config {
     uint8_t lms;          /* the blend's last two members are the NLMS predictors */
     uint8_t quick_weight; /* encoder: k by the quick MED residual (the AR prior) */
     uint8_t match;        /* each pixel first says whether it equals a neighbour
-                             (match.h; match-v1) */
+                             (match.h): 1 as match-v1, 2 as match-v2 (copies) */
     const pred_hook *hook;/* NULL: each sample's prior is its context's DL */
 } pred_config;
 

@@ -89,8 +89,10 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
      * context members. */
     size_t per_channel = bt.plane + 2 * (size_t)t->width * PRED_FIXED;
     size_t hook_space = cfg->hook ? cfg->hook->scratch : 0;
-    /* match-v1: the matched plane, and for the encoder the skip plane. */
-    size_t match_space = cfg->match ? (match_state_bytes(bt.plane) * (io->enc ? 2 : 1) + 3) / 4 : 0;
+    /* match-v1 and v2: the matched plane, for the encoder the skip plane
+     * and the copies' plan. */
+    const int copies = cfg->match >= 2, encoding = io->enc != NULL;
+    size_t match_space = cfg->match ? match_space_words(bt.plane, copies, encoding) : 0;
     size_t encoder_only = io->enc ? (t->channels + 1) * bt.plane : 0;
     int32_t *store = trace_store(io, per_channel * t->channels + hook_space + match_space +
                                          encoder_only);
@@ -99,14 +101,13 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
     int32_t *scratch = store + per_channel * t->channels;
     int32_t *encoder_space = scratch + hook_space + match_space;
     match_state match;
-    if (cfg->match && io->enc) {
-        uint8_t *skip = (uint8_t *)(scratch + hook_space) + bt.plane;
-        match_reset(&match, (uint8_t *)(scratch + hook_space), bt.plane);
-        match_plan(&match, t, skip);
-        bt.skip = skip;
+    if (cfg->match && encoding) {
+        match_reset(&match, copies, t, scratch + hook_space, encoding);
+        match_plan(&match, t);
+        bt.skip = match.skip;
     }
     if (cfg->match)
-        match_reset(&match, (uint8_t *)(scratch + hook_space), bt.plane);
+        match_reset(&match, copies, t, scratch + hook_space, encoding);
     bt.members = io->enc ? encoder_space + (size_t)t->channels * bt.plane : NULL;
     for (uint32_t c = 0; c < t->channels; c++) {
         traces[c].miss = store + (size_t)c * per_channel;

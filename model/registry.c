@@ -95,7 +95,7 @@ static int named(const idf_model *m, const char *name)
 static const idf_model *fixed_model(const char *name)
 {
     const idf_model *fixed[] = {baseline_v1_model(), baseline_v2_model(), baseline_v3_model(),
-                                match_v1_model()};
+                                match_v1_model(), match_v2_model()};
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (named(fixed[i], name))
             return fixed[i];
