@@ -111,7 +111,8 @@ static void *tile_worker(void *arg)
 {
     tile_job *job = arg;
     const tile_plan *p = job->plan;
-    model_tile t = {0, 0, job->img->channels, (1u << job->img->bit_depth) - 1, NULL};
+    model_tile t = {0, 0, job->img->channels, (1u << job->img->bit_depth) - 1, NULL,
+                    job->img->color_type == IDFZIP_COLOR_PALETTE};
     rans_encoder enc;
     model_cache cache = {NULL, NULL};
     rans_encoder_init(&enc);

@@ -29,7 +29,7 @@ const idf_model *match_v1_model(void);
 /* match-v2: match-v1 plus copies of earlier runs of pixels (match.h), in
  * tiles of 2048x512. */
 #define MATCH_V2_TILE_WIDTH 2048
-#define MATCH_V2_TILE_HEIGHT 512
+#define MATCH_V2_TILE_HEIGHT 1024
 const idf_model *match_v2_model(void);
 
 /* baseline-v1's coder (baseline_v1.c). */

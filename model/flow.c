@@ -526,7 +526,7 @@ static int code_strip(flow_work *wk, model_tile *t, uint32_t x0, uint32_t y0, ui
     if (w == 0 || h == 0)
         return IDFZIP_OK;
     const idf_model *base = baseline_v1_model();
-    model_tile strip = {w, h, t->channels, t->maxval, wk->strip};
+    model_tile strip = {w, h, t->channels, t->maxval, wk->strip, t->indexed};
     copy_rect(t->samples, t->width, t->height, strip.samples, t->channels, x0, y0, w, h, 0);
     int st = base->code_tile(base, &strip, io);
     if (st == IDFZIP_OK && io->dec)
@@ -540,7 +540,7 @@ static int code_block(const flow_model *m, flow_work *wk, model_tile *t, uint32_
 {
     uint32_t a = flow_alignment(m);
     uint32_t w = bw / a * a, h = bh / a * a;
-    model_tile b = {bw, bh, t->channels, t->maxval, wk->block};
+    model_tile b = {bw, bh, t->channels, t->maxval, wk->block, t->indexed};
     copy_rect(t->samples, t->width, t->height, b.samples, t->channels, x0, y0, bw, bh, 0);
     int st = (w && h) ? code_flow_region(m, wk, &b, w, h, io) : IDFZIP_OK;
     if (st == IDFZIP_OK)

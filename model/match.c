@@ -29,7 +29,7 @@ size_t match_space_words(size_t pixels, int copies, int encoding)
 void match_reset(match_state *m, int copies, const model_tile *t, int32_t *space, int encoding)
 {
     const size_t pixels = (size_t)t->width * t->height;
-    start_probabilities(m->p1, MATCH_CONTEXTS);
+    start_probabilities(m->p1, MATCH_V2_CONTEXTS);
     start_probabilities(m->p_cache, 4);
     m->matched = (uint8_t *)space;
     memset(m->matched, 0, pixels);
@@ -40,6 +40,7 @@ void match_reset(match_state *m, int copies, const model_tile *t, int32_t *space
     memset(&m->plan, 0, sizeof m->plan);
     if (!copies)
         return;
+    start_probabilities(m->p_index, 256);
     start_probabilities(m->copy.p_copy, 4);
     start_probabilities(m->copy.p_recent, MATCH_RECENT);
     start_probabilities(&m->copy.p_eg[0][0], 3 * MATCH_EG_BITS);
@@ -103,6 +104,24 @@ static int is_neighbour(const model_tile *t, size_t plane, uint32_t x, uint32_t 
     return (x && same_pixel(t, plane, i, i - 1)) || (y && same_pixel(t, plane, i, i - t->width)) ||
            (x && y && same_pixel(t, plane, i, i - t->width - 1)) ||
            (y && x + 1 < t->width && same_pixel(t, plane, i, i - t->width + 1));
+}
+
+/* Which causal neighbours are equal, as 4 bits: W = NW, N = NW, N = NE,
+ * W = N (0 for a pair that is not both in the tile). */
+static uint32_t neighbour_pattern(const model_tile *t, size_t plane, uint32_t x, uint32_t y)
+{
+    if (!y)
+        return 0;
+    const size_t i = (size_t)y * t->width + x, n = i - t->width;
+    uint32_t p = 0;
+    if (x) {
+        p |= (uint32_t)same_pixel(t, plane, i - 1, n - 1);
+        p |= (uint32_t)same_pixel(t, plane, n, n - 1) << 1;
+        p |= (uint32_t)same_pixel(t, plane, i - 1, n) << 3;
+    }
+    if (x + 1 < t->width)
+        p |= (uint32_t)same_pixel(t, plane, n, n + 1) << 2;
+    return p;
 }
 
 /* One adaptive decision with probability *p1, which then moves towards
@@ -184,6 +203,23 @@ static int code_cached(match_state *m, model_tile *t, size_t plane, size_t i, ui
     return 1;
 }
 
+/* match-v2, palette images: an index that is no neighbour and no copy,
+ * as its bits from the top, each an adaptive decision at the node of the
+ * binary tree its higher bits name (adaptive frequencies of the indices;
+ * the cache would only repeat them). */
+static int code_index(match_state *m, model_tile *t, size_t i, symbol_io *io)
+{
+    const uint32_t bits = bit_length(t->maxval), value = io->enc ? (uint32_t)t->samples[i] : 0;
+    if (t->channels != 1 || bits > 8)
+        return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
+    uint32_t node = 1;
+    for (uint32_t b = bits; b-- > 0;)
+        node = 2 * node + decide(&m->p_index[node], (value >> b) & 1, io);
+    if (!io->enc)
+        t->samples[i] = (int32_t)(node - (1u << bits));
+    return 1;
+}
+
 /* Moves distance to the front of the recent list, at r (MATCH_RECENT: it
  * was not in the list, and the oldest leaves). */
 static void remember_distance(match_copy *c, uint32_t r, uint32_t distance)
@@ -254,11 +290,14 @@ int match_code_pixel(match_state *m, model_tile *t, uint32_t x, uint32_t y, symb
     size_t cand[MATCH_CANDIDATES];
     uint32_t n = candidates(t, plane, x, y, cand);
     /* Context: the candidate's rank, how many distinct neighbours there
-     * are (one: a flat area), and whether W and N were matches. */
+     * are (one: a flat area), whether W and N were matches, and in
+     * match-v2 which neighbours equal which (the direction of an edge). */
     uint32_t near = 2u * (x && m->matched[i - 1]) + (y && m->matched[i - t->width]);
+    uint32_t pattern = m->copies ? neighbour_pattern(t, plane, x, y) : 0;
     for (uint32_t k = 0; k < n; k++) {
         uint32_t is = io->enc ? (uint32_t)same_pixel(t, plane, i, cand[k]) : 0;
-        if (!decide(&m->p1[(k * MATCH_CANDIDATES + n - 1) * 4 + near], is, io))
+        uint32_t ctx = ((pattern * MATCH_CANDIDATES + k) * MATCH_CANDIDATES + n - 1) * 4 + near;
+        if (!decide(&m->p1[ctx], is, io))
             continue;
         if (!io->enc)
             copy_pixel(t, plane, i, cand[k]);
@@ -269,7 +308,8 @@ int match_code_pixel(match_state *m, model_tile *t, uint32_t x, uint32_t y, symb
     if (coded > 0)
         m->matched[i] = 1;
     if (coded == 0)
-        coded = code_cached(m, t, plane, i, near, io);
+        coded = m->copies && t->indexed ? code_index(m, t, i, io)
+                                         : code_cached(m, t, plane, i, near, io);
     if (coded != 0)
         return coded;
     /* Decoding, a stream that ran out is corrupt; encoding, the coder's
@@ -392,7 +432,8 @@ static void plan_copies(match_state *m, const model_tile *t, size_t plane, uint3
             *covered = c.length - 1;
             m->skip[i] = 1;
         } else {
-            m->skip[i] = (uint8_t)cache_holds(m, t, plane, i, cache_slot(t, plane, i));
+            m->skip[i] = (uint8_t)(t->indexed ||
+                                   cache_holds(m, t, plane, i, cache_slot(t, plane, i)));
         }
     }
     chain_insert(m, t, plane, i);

@@ -20,6 +20,8 @@
 
 #define MATCH_CANDIDATES 4  /* W, N, NW, NE, the distinct ones in this order */
 #define MATCH_CONTEXTS (MATCH_CANDIDATES * MATCH_CANDIDATES * 4)
+/* match-v2 also tells apart which neighbours equal which (16 patterns). */
+#define MATCH_V2_CONTEXTS (MATCH_CONTEXTS * 16)
 #define MATCH_CACHE_BITS 8  /* a colour cache of 256 recent colours */
 #define MATCH_CACHE (1u << MATCH_CACHE_BITS)
 #define MATCH_RECENT 4      /* match-v2: copy distances remembered */
@@ -48,8 +50,9 @@ typedef struct match_plan_store {
 /* A tile's match state: the adaptive probabilities and which pixels so
  * far were matches (a context of later decisions). */
 typedef struct match_state {
-    uint16_t p1[MATCH_CONTEXTS]; /* P(candidate k is the pixel), 1/2^15 */
+    uint16_t p1[MATCH_V2_CONTEXTS]; /* P(candidate k is the pixel), 1/2^15 */
     uint16_t p_cache[4];         /* P(in the colour cache | W, N matched) */
+    uint16_t p_index[256];       /* match-v2, palette: the index tree's nodes */
     uint8_t *matched;            /* [width * height] */
     uint8_t *skip;               /* encoder: [width * height], match_plan's */
     /* Colours seen so far, each at the slot its hash names (WebP's colour

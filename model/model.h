@@ -30,6 +30,8 @@ typedef struct model_tile {
     uint32_t width, height, channels;
     uint32_t maxval;
     int32_t *samples;
+    int indexed; /* the samples are palette indices: equal or not is all
+                    their values say (one channel, maxval <= 255) */
 } model_tile;
 
 /* Optional record of every latent an encoder codes, with its parameters:

@@ -28,6 +28,11 @@ static void search_gather(const pred_tile *bt, uint32_t c, pred_choice ch, const
     for (uint32_t y = 0; y < rows; y++)
         for (uint32_t x = 0; x < t->width; x++) {
             size_t i = (size_t)y * t->width + x;
+            if (bt->lean && bt->skip[i]) { /* as the coder will see it */
+                pred_record_matched(bt, c, ch, tr, x, y);
+                tr->ctx[i] = 0;
+                continue;
+            }
             pred_sample p;
             pred_predict(bt, c, ch, pred_surprise(traces, t->channels, c, i), tr, x, y, &p);
             pred_record(bt, c, ch, tr, x, y, &p);

@@ -55,7 +55,7 @@ static int tile_records(const idfzip_image *img, uint32_t x0, uint32_t y0, uint3
                 planes[(size_t)c * w * h + (size_t)y * w + x] =
                     img->samples[((size_t)(y0 + y) * img->width + x0 + x) * ch + c];
     symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL};
-    model_tile tile = {w, h, ch, 255, planes};
+    model_tile tile = {w, h, ch, 255, planes, 0};
     ok = ok && ar_prior_code_features(&tile, &io) == IDFZIP_OK && log.count == n;
     for (size_t i = 0; ok && i < n; i++) {
         if (!all && !keep(x0, y0, i))

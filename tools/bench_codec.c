@@ -116,7 +116,8 @@ static latent_log log_latents(const idfzip_image *img, const idfzip_options *o)
     for (size_t i = 0; ok && i < n; i++) /* interleaved -> planar */
         planes[(i % img->channels) * (n / img->channels) + i / img->channels] = img->samples[i];
     symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL};
-    model_tile tile = {img->width, img->height, img->channels, (1u << img->bit_depth) - 1, planes};
+    model_tile tile = {img->width, img->height, img->channels, (1u << img->bit_depth) - 1, planes,
+                       img->color_type == IDFZIP_COLOR_PALETTE};
     if (!ok || ref.model->code_tile(ref.model, &tile, &io) != IDFZIP_OK)
         log.count = 0;
     if (ref.model)
