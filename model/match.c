@@ -319,13 +319,13 @@ int match_code_pixel(match_state *m, model_tile *t, uint32_t x, uint32_t y, symb
 
 /* ---- the encoder's plan ---- */
 
-#define PLAN_CHAIN_DEPTH 32   /* candidates tried per position */
+#define PLAN_CHAIN_DEPTH 128  /* candidates tried per position */
 #define PLAN_MAX_LENGTH 65536 /* a longer repeat takes several copies */
 /* What a pixel would cost without a copy, in 1/16 bit: about a tenth of a
  * bit for a neighbour, ten bits for another (a cached colour costs nine,
  * a predicted one about twenty). */
 #define PLAN_NEIGHBOUR_COST 2
-#define PLAN_OTHER_COST 160
+#define PLAN_OTHER_COST 200
 
 static uint32_t hash3(const model_tile *t, size_t plane, size_t i)
 {
