@@ -302,7 +302,8 @@ static void test_golden(const char *dir)
  * the file; an unknown name is an error. */
 static void test_named_models(void)
 {
-    static const char *const names[] = {"baseline-v1", "baseline-v2", "baseline-v3", "match-v1"};
+    static const char *const names[] = {"baseline-v1", "baseline-v2", "baseline-v3", "match-v1",
+                                        "match-v2"};
     static const uint32_t sizes[][2] = {{1, 1}, {23, 9}, {300, 17}};
     uint64_t rng = 7;
     for (size_t n = 0; n < sizeof names / sizeof *names; n++)
@@ -342,12 +343,23 @@ static void test_named_models(void)
     idfzip_image_free(&img);
     CHECK(idfzip_builtin_model("baseline-v1") && idfzip_builtin_model("baseline-v2") &&
               idfzip_builtin_model("baseline-v3") && idfzip_builtin_model("match-v1") &&
+              idfzip_builtin_model("match-v2") &&
               !idfzip_builtin_model("baseline") && !idfzip_builtin_model("") &&
               !idfzip_builtin_model(NULL) && !idfzip_builtin_model("baseline-v2-and-more"),
           "idfzip_builtin_model");
 }
 
-/* The sample of (x, y), channel c, for a match-v1 edge case. */
+/* A random number 0 .. n - 1 from (x, y, c, seed), the same every run. */
+static uint32_t hashed(uint32_t x, uint32_t y, uint32_t c, uint32_t seed, uint32_t n)
+{
+    uint32_t h = (x * 0x9E3779B1u) ^ (y * 0x85EBCA77u) ^ (c * 0xC2B2AE3Du) ^ seed;
+    h ^= h >> 15;
+    h *= 0x2C1B3C6Du;
+    h ^= h >> 13;
+    return h % n;
+}
+
+/* The sample of (x, y), channel c, for a match model's edge case. */
 static uint32_t match_case_sample(int which, uint32_t x, uint32_t y, uint32_t c, uint32_t maxval)
 {
     switch (which) {
@@ -357,19 +369,28 @@ static uint32_t match_case_sample(int which, uint32_t x, uint32_t y, uint32_t c,
     case 3: /* "text" (a repeated glyph) on a gradient */
         return ((x % 9 < 2 || y % 11 == 4) && (x / 9 + y / 11) % 3 != 1)
                    ? 0 : (x + 2 * y + 40 * c) % (maxval + 1);
-    default: /* repeats that reach the right and bottom edges */
+    case 4: /* repeats that reach the right and bottom edges */
         return ((x + 1) % 4 == 0 || y % 5 == 4) ? maxval : (x / 4 + c) % (maxval + 1);
+    case 5: /* noise glyphs (one of 5 random 7x6 blocks per cell) on noise:
+               copies at many distances, overlapping the right edge */
+        return y % 13 < 6 && x % 11 < 7
+                   ? hashed(x % 11, y % 13, c, 17 + hashed(x / 11, y / 13, 0, 5, 5), maxval + 1)
+                   : hashed(x, y, c, 99, maxval + 1);
+    default: /* a noise image whose second half repeats its first (shifted
+                by 3): one long copy, and copies that run into the edge */
+        return hashed(x < 3 ? x : (x - 3) % 37, y % 29, c, 7, maxval + 1);
     }
 }
 
-/* match-v1 on what it is for: one colour, two colours, 257 colours, text
- * on a gradient, repeats at the edges, 1-pixel-wide images, every kind of
- * PNG; exact round trips, and the same bytes with 1 and 3 threads. */
-static void test_match_model(void)
+/* A match model on what it is for: one colour, two colours, 257 colours,
+ * text on a gradient, repeats at the edges and at random distances,
+ * 1-pixel-wide images, every kind of PNG; exact round trips, and the same
+ * bytes with 1 and 3 threads. */
+static void test_match_model(const char *name)
 {
-    static const uint32_t sizes[][2] = {{1, 1}, {1, 40}, {40, 1}, {61, 37}, {300, 260}};
+    static const uint32_t sizes[][2] = {{1, 1}, {1, 40}, {40, 1}, {61, 37}, {300, 260}, {2100, 3}};
     for (size_t k = 0; k < sizeof KINDS / sizeof *KINDS; k++)
-        for (int which = 0; which < 5; which++)
+        for (int which = 0; which < 7; which++)
             for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
                 idfzip_image img, back;
                 uint64_t rng = 3;
@@ -384,21 +405,21 @@ static void test_match_model(void)
                 idfzip_options o;
                 idfzip_options_init(&o);
                 o.force_model = 1;
-                o.model_name = "match-v1";
+                o.model_name = name;
                 uint8_t *a = NULL, *b = NULL;
                 size_t na = 0, nb = 0;
                 int st = idfzip_compress_image(&img, &o, &a, &na);
                 o.threads = 3;
                 int st3 = idfzip_compress_image(&img, &o, &b, &nb);
                 CHECK(st == IDFZIP_OK && st3 == IDFZIP_OK && na == nb && !memcmp(a, b, na),
-                      "match-v1 kind %zu case %d %ux%u: threads or %s", k, which, sizes[s][0],
+                      "%s kind %zu case %d %ux%u: threads or %s", name, k, which, sizes[s][0],
                       sizes[s][1], idfzip_error_string(st));
                 st = st ? st : idfzip_decompress_image(a, na, NULL, &back);
-                CHECK(st == IDFZIP_OK, "match-v1 kind %zu case %d: %s", k, which,
+                CHECK(st == IDFZIP_OK, "%s kind %zu case %d: %s", name, k, which,
                       idfzip_error_string(st));
                 if (st == IDFZIP_OK) {
-                    CHECK(idfzip_image_equal(&img, &back), "match-v1 kind %zu case %d %ux%u: pixels",
-                          k, which, sizes[s][0], sizes[s][1]);
+                    CHECK(idfzip_image_equal(&img, &back), "%s kind %zu case %d %ux%u: pixels",
+                          name, k, which, sizes[s][0], sizes[s][1]);
                     idfzip_image_free(&back);
                 }
                 idfzip_free(a);
@@ -409,7 +430,8 @@ static void test_match_model(void)
 
 int main(int argc, char **argv)
 {
-    test_match_model();
+    test_match_model("match-v1");
+    test_match_model("match-v2");
     test_all_kinds();
     test_named_models();
     test_thread_invariance();

@@ -1,6 +1,7 @@
 /* fuzz_roundtrip.c — libFuzzer target: compress then decompress small
  * images of every PNG kind, derived from the input (see fuzz_image.h), with
- * the built-in model; the image must come back exactly. */
+ * the built-in model, then with match-v2 forced (its copies, its palette
+ * indices); the image must come back exactly. */
 #include "fuzz_image.h"
 
 static const fuzz_kind KINDS[] = {
@@ -19,6 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     idfzip_options o;
     idfzip_options_init(&o);
     o.max_pixels = FUZZ_MAX_PIXELS;
+    fuzz_check_round_trip(&img, &o);
+    o.force_model = 1;
+    o.model_name = "match-v2";
     fuzz_check_round_trip(&img, &o);
     idfzip_image_free(&img);
     return 0;
