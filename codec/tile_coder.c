@@ -116,7 +116,11 @@ static void *tile_worker(void *arg)
     rans_encoder enc;
     model_cache cache = {NULL, NULL};
     rans_encoder_init(&enc);
-    t.samples = malloc((size_t)p->tile_width * p->tile_height * t.channels * sizeof *t.samples);
+    /* The largest tile of this image: an image smaller than the model's
+     * tile (match-v2's are 2048x1024) needs only its own size. */
+    size_t w = p->tile_width < job->img->width ? p->tile_width : job->img->width;
+    size_t h = p->tile_height < job->img->height ? p->tile_height : job->img->height;
+    t.samples = malloc((w && h ? w * h : 1) * t.channels * sizeof *t.samples);
     if (!t.samples)
         atomic_store(&job->status, IDFZIP_ERR_NOMEM);
     while (atomic_load(&job->status) == IDFZIP_OK) {

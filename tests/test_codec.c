@@ -394,7 +394,11 @@ static void test_match_model(const char *name)
             for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
                 idfzip_image img, back;
                 uint64_t rng = 3;
-                if (make_image(&img, KINDS[k], sizes[s][0], sizes[s][1], FLAT, &rng))
+                /* 300x260 crosses match-v1's 256x256 tiles; match-v2's
+                 * 2048-wide tiles are crossed by 2100x3 */
+                int halve = sizes[s][0] == 300 && strcmp(name, "match-v1") != 0;
+                if (make_image(&img, KINDS[k], sizes[s][0] >> halve, sizes[s][1] >> halve, FLAT,
+                               &rng))
                     continue;
                 uint32_t maxval = img.color_type == 3 ? img.palette_size - 1 : (1u << img.bit_depth) - 1;
                 for (uint32_t y = 0; y < img.height; y++)
@@ -428,10 +432,98 @@ static void test_match_model(const char *name)
             }
 }
 
+/* The header size of a one-tile coded file: the tile table's only entry
+ * (payload size, CRC) sits 16 bytes before the header's end, and the
+ * payload fills the rest of the file.  0 when no position fits. */
+static size_t one_tile_header_size(const uint8_t *idf, size_t size)
+{
+    for (size_t h = 38; h + 1 < size; h++) {
+        uint32_t n = (uint32_t)idf[h - 16] | (uint32_t)idf[h - 15] << 8 |
+                     (uint32_t)idf[h - 14] << 16 | (uint32_t)idf[h - 13] << 24;
+        uint32_t crc = (uint32_t)idf[h - 12] | (uint32_t)idf[h - 11] << 8 |
+                       (uint32_t)idf[h - 10] << 16 | (uint32_t)idf[h - 9] << 24;
+        if (n == size - h && crc == (uint32_t)crc32(0L, idf + h, (uInt)n))
+            return h;
+    }
+    return 0;
+}
+
+static void put_crc(uint8_t *at, const uint8_t *data, size_t n)
+{
+    uint32_t crc = (uint32_t)crc32(0L, data, (uInt)n);
+    for (int i = 0; i < 4; i++)
+        at[i] = (uint8_t)(crc >> (8 * i));
+}
+
+/* A match model's decoder on damaged streams: every 5th bit of the
+ * payload flipped, and the payload cut at every 3rd length, with the tile's and the
+ * header's CRCs made right again so that the damage reaches the model.
+ * Each must fail with an error or give the image exactly (the pixel CRC
+ * stands guard), never crash (ASan/UBSan runs). */
+static void test_match_damage(const char *name, kind k, int which)
+{
+    idfzip_image img, back;
+    uint64_t rng = 3;
+    if (make_image(&img, k, 32, 20, FLAT, &rng))
+        return;
+    uint32_t maxval = img.color_type == 3 ? img.palette_size - 1 : (1u << img.bit_depth) - 1;
+    for (uint32_t y = 0; y < img.height; y++)
+        for (uint32_t x = 0; x < img.width; x++)
+            for (uint32_t c = 0; c < img.channels; c++)
+                img.samples[((size_t)y * img.width + x) * img.channels + c] =
+                    (uint16_t)match_case_sample(which, x, y, c, maxval);
+    idfzip_options o;
+    idfzip_options_init(&o);
+    o.force_model = 1;
+    o.model_name = name;
+    uint8_t *idf = NULL;
+    size_t size = 0, h = 0;
+    int st = idfzip_compress_image(&img, &o, &idf, &size);
+    CHECK(st == IDFZIP_OK && (h = one_tile_header_size(idf, size)) != 0, "%s damage: compress", name);
+    int wrong = 0, failed = 0, tries = 0;
+    for (size_t bit = 8 * h; h && bit < size * 8; bit += 5, tries++) {
+        idf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        put_crc(idf + h - 12, idf + h, size - h);
+        put_crc(idf + h - 4, idf, h - 4);
+        if (idfzip_decompress_image(idf, size, NULL, &back) == IDFZIP_OK) {
+            wrong += !idfzip_image_equal(&img, &back);
+            idfzip_image_free(&back);
+        } else {
+            failed++;
+        }
+        idf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    for (size_t n = h + 1; h && n < size; n += 3) { /* the payload cut to n - h bytes */
+        uint8_t *cut = malloc(n);
+        CHECK(cut != NULL, "malloc");
+        if (!cut)
+            break;
+        memcpy(cut, idf, n);
+        uint32_t len = (uint32_t)(n - h);
+        for (int i = 0; i < 4; i++)
+            cut[h - 16 + i] = (uint8_t)(len >> (8 * i));
+        put_crc(cut + h - 12, cut + h, n - h);
+        put_crc(cut + h - 4, cut, h - 4);
+        int cst = idfzip_decompress_image(cut, n, NULL, &back);
+        CHECK(cst != IDFZIP_OK, "%s damage: payload cut to %zu bytes accepted", name, n - h);
+        if (cst == IDFZIP_OK)
+            idfzip_image_free(&back);
+        free(cut);
+    }
+    CHECK(wrong == 0, "%s damage: %d of %d bit flips decoded to a wrong image", name, wrong, tries);
+    CHECK(failed > tries / 2, "%s damage: only %d of %d bit flips failed", name, failed, tries);
+    idfzip_free(idf);
+    idfzip_image_free(&img);
+}
+
 int main(int argc, char **argv)
 {
     test_match_model("match-v1");
     test_match_model("match-v2");
+    test_match_damage("match-v2", (kind){6, 8, 4}, 5);  /* copies, cache */
+    test_match_damage("match-v2", (kind){3, 8, 1}, 5);  /* palette indices */
+    test_match_damage("match-v2", (kind){2, 16, 3}, 3); /* 16-bit text */
+    test_match_damage("match-v1", (kind){6, 8, 4}, 3);
     test_all_kinds();
     test_named_models();
     test_thread_invariance();
