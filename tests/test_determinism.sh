@@ -74,6 +74,9 @@ camera-mix $HERE/data/photos/camera.png ar-grey-mix
 screen $HERE/golden/match-screen-rgba8.png -
 screen-match $HERE/golden/match-screen-rgba8.png match-v1
 tiles-match $HERE/golden/tiles-rgb8.png match-v1
+screen-v2 $HERE/golden/match-v2-screen-rgba8.png match-v2
+wide-v2 $HERE/golden/match-v2-tiles-rgb8.png match-v2
+palette-v2 $HERE/golden/match-v2-palette-trns.png match-v2
 tiles-flow $HERE/golden/tiles-rgb8.png $T/tiny-rgb.idfw
 chelsea-flow $HERE/data/photos/chelsea.png $T/tiny-rgb.idfw"
 
