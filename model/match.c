@@ -5,18 +5,9 @@
 
 #include <string.h>
 
-#define MATCH_P_START (1u << 14) /* 1/2 */
-#define MATCH_P_MIN 32u          /* keeps both symbols codable */
-#define MATCH_P_MAX (RANS_PROB_SCALE - 32u)
-#define MATCH_RATE 4             /* each decision moves p 1/16 of the way */
+#include "adaptive_code.h"
 
 enum { EG_ROWS, EG_COLUMNS, EG_LENGTH };
-
-static void start_probabilities(uint16_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = MATCH_P_START;
-}
 
 size_t match_space_words(size_t pixels, int copies, int encoding)
 {
@@ -29,8 +20,8 @@ size_t match_space_words(size_t pixels, int copies, int encoding)
 void match_reset(match_state *m, int copies, const model_tile *t, int32_t *space, int encoding)
 {
     const size_t pixels = (size_t)t->width * t->height;
-    start_probabilities(m->p1, MATCH_V2_CONTEXTS);
-    start_probabilities(m->p_cache, 4);
+    adaptive_start(m->p1, MATCH_V2_CONTEXTS);
+    adaptive_start(m->p_cache, 4);
     m->matched = (uint8_t *)space;
     memset(m->matched, 0, pixels);
     m->skip = encoding ? m->matched + pixels : NULL;
@@ -40,10 +31,10 @@ void match_reset(match_state *m, int copies, const model_tile *t, int32_t *space
     memset(&m->plan, 0, sizeof m->plan);
     if (!copies)
         return;
-    start_probabilities(m->p_index, 256);
-    start_probabilities(m->copy.p_copy, 4);
-    start_probabilities(m->copy.p_recent, MATCH_RECENT);
-    start_probabilities(&m->copy.p_eg[0][0], 3 * MATCH_EG_BITS);
+    adaptive_start(m->p_index, 256);
+    adaptive_start(m->copy.p_copy, 4);
+    adaptive_start(m->copy.p_recent, MATCH_RECENT);
+    adaptive_start(&m->copy.p_eg[0][0], 3 * ADAPTIVE_EG_BITS);
     /* Neighbours are no copies' distances (a neighbour is a match), so the
      * list starts with the next nearest pixels. */
     const uint32_t start[MATCH_RECENT] = {2, 3, 2 * t->width, 4};
@@ -124,38 +115,6 @@ static uint32_t neighbour_pattern(const model_tile *t, size_t plane, uint32_t x,
     return p;
 }
 
-/* One adaptive decision with probability *p1, which then moves towards
- * what was coded. */
-static uint32_t decide(uint16_t *p1, uint32_t bit, symbol_io *io)
-{
-    uint32_t p = *p1;
-    bit = symbol_io_decision(io, bit, p);
-    p = bit ? p + ((RANS_PROB_SCALE - p) >> MATCH_RATE) : p - (p >> MATCH_RATE);
-    *p1 = (uint16_t)(p < MATCH_P_MIN ? MATCH_P_MIN : (p > MATCH_P_MAX ? MATCH_P_MAX : p));
-    return bit;
-}
-
-static uint32_t bit_length(uint32_t v)
-{
-    uint32_t n = 0;
-    while (v >> n)
-        n++;
-    return n;
-}
-
-/* value (< 2^MATCH_EG_BITS - 1) as an Exp-Golomb code whose prefix is
- * adaptive: value + 1 has n + 1 bits; n decisions "one more bit" in p[0..],
- * a decision "no more" (none after the last), then the n low bits raw. */
-static uint32_t code_exp_golomb(uint16_t *p, uint32_t value, symbol_io *io)
-{
-    const uint32_t bits = io->enc ? bit_length(value + 1) - 1 : 0;
-    uint32_t n = 0;
-    while (n < MATCH_EG_BITS - 1 && decide(&p[n], n < bits, io))
-        n++;
-    uint32_t low = symbol_io_bits(io, (value + 1) & ((1u << n) - 1), n);
-    return (1u << n) + low - 1;
-}
-
 /* The cache slot of the pixel at plane offset i: a multiplicative hash of
  * its samples (unsigned arithmetic, so it wraps the same everywhere). */
 static uint32_t cache_slot(const model_tile *t, size_t plane, size_t i)
@@ -193,7 +152,7 @@ static int code_cached(match_state *m, model_tile *t, size_t plane, size_t i, ui
 {
     uint32_t slot = io->enc ? cache_slot(t, plane, i) : 0;
     uint32_t hit = io->enc ? (uint32_t)cache_holds(m, t, plane, i, slot) : 0;
-    if (!decide(&m->p_cache[near], hit, io))
+    if (!adaptive_decide(&m->p_cache[near], hit, io))
         return 0;
     slot = symbol_io_bits(io, slot, MATCH_CACHE_BITS);
     if (!m->cache_used[slot])
@@ -209,12 +168,12 @@ static int code_cached(match_state *m, model_tile *t, size_t plane, size_t i, ui
  * the cache would only repeat them). */
 static int code_index(match_state *m, model_tile *t, size_t i, symbol_io *io)
 {
-    const uint32_t bits = bit_length(t->maxval), value = io->enc ? (uint32_t)t->samples[i] : 0;
+    const uint32_t bits = adaptive_bit_length(t->maxval), value = io->enc ? (uint32_t)t->samples[i] : 0;
     if (t->channels != 1 || bits > 8)
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
     uint32_t node = 1;
     for (uint32_t b = bits; b-- > 0;)
-        node = 2 * node + decide(&m->p_index[node], (value >> b) & 1, io);
+        node = 2 * node + adaptive_decide(&m->p_index[node], (value >> b) & 1, io);
     if (!io->enc)
         t->samples[i] = (int32_t)(node - (1u << bits));
     return 1;
@@ -229,16 +188,6 @@ static void remember_distance(match_copy *c, uint32_t r, uint32_t distance)
     c->recent[0] = distance;
 }
 
-static uint32_t zigzag(int32_t v)
-{
-    return v >= 0 ? 2u * (uint32_t)v : 2u * (uint32_t)(-(v + 1)) + 1u;
-}
-
-static int64_t unzigzag(uint32_t z)
-{
-    return z & 1 ? -(int64_t)(z >> 1) - 1 : (int64_t)(z >> 1);
-}
-
 /* A distance not in the recent list: rows up, then the column offset
  * (signed, zigzag).  The distance, or 0 when the stream names none. */
 static uint32_t code_new_distance(match_copy *c, uint32_t width, size_t i, uint32_t distance,
@@ -247,9 +196,9 @@ static uint32_t code_new_distance(match_copy *c, uint32_t width, size_t i, uint3
     const size_t from = i - distance;
     uint32_t rows = io->enc ? (uint32_t)(i / width - from / width) : 0;
     int32_t columns = io->enc ? (int32_t)(i % width) - (int32_t)(from % width) : 0;
-    rows = code_exp_golomb(c->p_eg[EG_ROWS], rows, io);
+    rows = adaptive_exp_golomb(c->p_eg[EG_ROWS], rows, io);
     int64_t d = (int64_t)rows * width +
-                unzigzag(code_exp_golomb(c->p_eg[EG_COLUMNS], zigzag(columns), io));
+                adaptive_unzigzag(adaptive_exp_golomb(c->p_eg[EG_COLUMNS], adaptive_zigzag(columns), io));
     return d >= 1 && d <= (int64_t)i ? (uint32_t)d : 0;
 }
 
@@ -260,13 +209,13 @@ static int code_copy(match_state *m, model_tile *t, size_t plane, size_t i, uint
 {
     match_copy *c = &m->copy;
     uint32_t length = io->enc ? m->plan.length[i] : 0;
-    if (!decide(&c->p_copy[near], length != 0, io))
+    if (!adaptive_decide(&c->p_copy[near], length != 0, io))
         return 0;
     uint32_t distance = io->enc ? m->plan.distance[i] : 0, r = 0;
-    while (r < MATCH_RECENT && !decide(&c->p_recent[r], io->enc && c->recent[r] == distance, io))
+    while (r < MATCH_RECENT && !adaptive_decide(&c->p_recent[r], io->enc && c->recent[r] == distance, io))
         r++;
     distance = r < MATCH_RECENT ? c->recent[r] : code_new_distance(c, t->width, i, distance, io);
-    length = code_exp_golomb(c->p_eg[EG_LENGTH], length - 1, io) + 1;
+    length = adaptive_exp_golomb(c->p_eg[EG_LENGTH], length - 1, io) + 1;
     if (distance == 0 || distance > i || length > plane - i)
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
     remember_distance(c, r, distance);
@@ -297,7 +246,7 @@ int match_code_pixel(match_state *m, model_tile *t, uint32_t x, uint32_t y, symb
     for (uint32_t k = 0; k < n; k++) {
         uint32_t is = io->enc ? (uint32_t)same_pixel(t, plane, i, cand[k]) : 0;
         uint32_t ctx = ((pattern * MATCH_CANDIDATES + k) * MATCH_CANDIDATES + n - 1) * 4 + near;
-        if (!decide(&m->p1[ctx], is, io))
+        if (!adaptive_decide(&m->p1[ctx], is, io))
             continue;
         if (!io->enc)
             copy_pixel(t, plane, i, cand[k]);
@@ -339,7 +288,7 @@ static uint32_t hash3(const model_tile *t, size_t plane, size_t i)
 /* An Exp-Golomb code's length, in 1/16 bit, as if each decision cost a bit. */
 static int64_t exp_golomb_cost(uint32_t value)
 {
-    return 16 * (2 * (int64_t)bit_length(value + 1) - 1);
+    return 16 * (2 * (int64_t)adaptive_bit_length(value + 1) - 1);
 }
 
 /* How far pixel i repeats the pixels `distance` back, and what those
@@ -393,7 +342,7 @@ static plan_choice best_copy(const match_state *m, const model_tile *t, size_t p
         size_t from = (size_t)j;
         uint32_t rows = (uint32_t)(i / t->width - from / t->width);
         int32_t columns = (int32_t)(i % t->width) - (int32_t)(from % t->width);
-        int64_t cost = 16 * 5 + exp_golomb_cost(rows) + exp_golomb_cost(zigzag(columns)) +
+        int64_t cost = 16 * 5 + exp_golomb_cost(rows) + exp_golomb_cost(adaptive_zigzag(columns)) +
                        exp_golomb_cost(n - 1);
         consider(&best, gain, cost, n, d);
     }

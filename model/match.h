@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "adaptive_code.h"
 #include "model.h"
 
 #define MATCH_CANDIDATES 4  /* W, N, NW, NE, the distinct ones in this order */
@@ -25,7 +26,6 @@
 #define MATCH_CACHE_BITS 8  /* a colour cache of 256 recent colours */
 #define MATCH_CACHE (1u << MATCH_CACHE_BITS)
 #define MATCH_RECENT 4      /* match-v2: copy distances remembered */
-#define MATCH_EG_BITS 24    /* match-v2: an Exp-Golomb prefix's decisions */
 #define MATCH_HASH_BITS 16  /* match-v2 encoder: heads of the hash chains */
 
 /* What the coder knows of the copy it is in (match-v2). */
@@ -35,7 +35,7 @@ typedef struct match_copy {
     uint32_t recent[MATCH_RECENT];   /* latest distances, most recent first */
     uint16_t p_copy[4];              /* P(a copy starts | W, N matched) */
     uint16_t p_recent[MATCH_RECENT]; /* P(the distance is recent[r]) */
-    uint16_t p_eg[3][MATCH_EG_BITS]; /* Exp-Golomb prefixes: rows, columns, length */
+    uint16_t p_eg[3][ADAPTIVE_EG_BITS]; /* Exp-Golomb prefixes: rows, columns, length */
 } match_copy;
 
 /* The encoder's plan: where copies start (length 0: none), found before
