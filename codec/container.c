@@ -2,6 +2,7 @@
 #include "container.h"
 
 #include "../common/bytes.h"
+#include "../model/registry.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -101,24 +102,89 @@ static void write_coded_fields(byte_writer *w, const idf_header *h)
     }
 }
 
-int idf_header_write(const idf_header *h, uint8_t **out, size_t *out_size)
+/* Version 1: the header, its CRC last (FORMAT.md, "version 1"). */
+static void write_v1(byte_writer *w, const idf_header *h)
+{
+    byte_writer_put(w, IDF_MAGIC, IDF_MAGIC_SIZE);
+    uint8_t fixed[6] = {1, (uint8_t)h->mode, (uint8_t)h->color_type, (uint8_t)h->bit_depth,
+                        (uint8_t)h->channels, 0};
+    byte_writer_put(w, fixed, sizeof fixed);
+    byte_writer_put_le(w, h->width, 4);
+    byte_writer_put_le(w, h->height, 4);
+    if (h->mode == IDF_MODE_CODED) {
+        write_coded_fields(w, h);
+    } else {
+        byte_writer_put_le(w, h->stored_size, 4);
+        byte_writer_put_le(w, h->stored_crc, 4);
+    }
+    byte_writer_put_le(w, h->pixel_crc, 4);
+    if (!w->failed)
+        byte_writer_put_le(w, (uint32_t)crc32(0L, w->buf, (uInt)w->size), 4);
+}
+
+/* Version 2's model: its number, or 0 and its name, CRC and tile size. */
+static void write_model_v2(byte_writer *w, const idf_header *h)
+{
+    byte_writer_put_le(w, h->model_id, 1);
+    if (h->model_id)
+        return;
+    size_t n = 0;
+    while (n < IDFZIP_MODEL_NAME_MAX && h->model_name[n])
+        n++;
+    byte_writer_put_le(w, (uint32_t)n, 1);
+    byte_writer_put(w, h->model_name, n);
+    byte_writer_put_le(w, h->model_crc, 4);
+    byte_writer_put_varint(w, h->tile_width);
+    byte_writer_put_varint(w, h->tile_height);
+}
+
+/* Version 2: variable-length fields, no per-tile CRCs; the file CRC is
+ * written by idf_file_write. */
+static void write_v2(byte_writer *w, const idf_header *h)
+{
+    byte_writer_put(w, IDF_MAGIC, IDF_MAGIC_SIZE);
+    uint8_t fixed[4] = {2, (uint8_t)h->mode, (uint8_t)h->color_type, (uint8_t)h->bit_depth};
+    byte_writer_put(w, fixed, sizeof fixed);
+    byte_writer_put_varint(w, h->width);
+    byte_writer_put_varint(w, h->height);
+    if (h->mode == IDF_MODE_STORED) {
+        byte_writer_put_varint(w, h->stored_size);
+    } else {
+        write_model_v2(w, h);
+        byte_writer_put_varint(w, h->palette_size);
+        byte_writer_put(w, h->palette, 3 * (size_t)h->palette_size);
+        byte_writer_put_varint(w, h->trns_size);
+        byte_writer_put(w, h->trns, h->trns_size);
+        byte_writer_put_varint(w, h->chunk_count);
+        for (uint32_t i = 0; i < h->chunk_count; i++) {
+            const idfzip_chunk *c = &h->chunks[i];
+            byte_writer_put(w, c->type, 4);
+            byte_writer_put_le(w, c->where, 1);
+            byte_writer_put_varint(w, c->size);
+            byte_writer_put(w, c->data, c->size);
+        }
+        for (uint32_t i = 0; i < h->tile_count; i++)
+            byte_writer_put_varint(w, h->tiles[i].size);
+    }
+    byte_writer_put_le(w, h->pixel_crc, 4);
+}
+
+int idf_file_write(const idf_header *h, uint8_t *const *pieces, const uint32_t *sizes,
+                   uint32_t count, uint8_t **out, size_t *out_size)
 {
     byte_writer w = {0};
-    byte_writer_put(&w, IDF_MAGIC, IDF_MAGIC_SIZE);
-    uint8_t fixed[6] = {IDF_VERSION, (uint8_t)h->mode, (uint8_t)h->color_type,
-                        (uint8_t)h->bit_depth, (uint8_t)h->channels, 0};
-    byte_writer_put(&w, fixed, sizeof fixed);
-    byte_writer_put_le(&w, h->width, 4);
-    byte_writer_put_le(&w, h->height, 4);
-    if (h->mode == IDF_MODE_CODED) {
-        write_coded_fields(&w, h);
-    } else {
-        byte_writer_put_le(&w, h->stored_size, 4);
-        byte_writer_put_le(&w, h->stored_crc, 4);
-    }
-    byte_writer_put_le(&w, h->pixel_crc, 4);
-    if (!w.failed)
-        byte_writer_put_le(&w, (uint32_t)crc32(0L, w.buf, (uInt)w.size), 4);
+    if (h->version == 1)
+        write_v1(&w, h);
+    else
+        write_v2(&w, h);
+    /* version 2: the file CRC covers the header before it and the payload */
+    uLong crc = crc32(0L, w.buf, (uInt)w.size);
+    for (uint32_t i = 0; i < count; i++)
+        crc = crc32(crc, pieces[i], (uInt)sizes[i]);
+    if (h->version != 1)
+        byte_writer_put_le(&w, (uint32_t)crc, 4);
+    for (uint32_t i = 0; i < count; i++)
+        byte_writer_put(&w, pieces[i], sizes[i]);
     if (w.failed) {
         free(w.buf);
         return IDFZIP_ERR_NOMEM;
@@ -141,24 +207,10 @@ void idf_header_free(idf_header *h)
     memset(h, 0, sizeof *h);
 }
 
-static int read_fixed(byte_reader *r, uint64_t max_pixels, idf_header *h)
+/* The fields both versions check alike: mode, kind, size, pixel limit. */
+static int check_fixed(const idf_header *h, uint64_t max_pixels)
 {
-    const uint8_t *magic = byte_reader_take(r, IDF_MAGIC_SIZE);
-    if (!magic || memcmp(magic, IDF_MAGIC, IDF_MAGIC_SIZE) != 0)
-        return IDFZIP_ERR_NOT_IDF;
-    const uint8_t *f = byte_reader_take(r, 6);
-    h->width = byte_reader_le(r, 4);
-    h->height = byte_reader_le(r, 4);
-    if (r->failed)
-        return IDFZIP_ERR_TRUNCATED;
-    if (f[0] != IDF_VERSION)
-        return IDFZIP_ERR_VERSION;
-    h->mode = f[1];
-    h->color_type = f[2];
-    h->bit_depth = f[3];
-    h->channels = f[4];
-    if (f[5] != 0 || h->mode > IDF_MODE_STORED ||
-        !image_kind_valid(h->color_type, h->bit_depth, h->channels) ||
+    if (h->mode > IDF_MODE_STORED || !image_kind_valid(h->color_type, h->bit_depth, h->channels) ||
         h->width == 0 || h->height == 0)
         return IDFZIP_ERR_CORRUPT;
     if ((uint64_t)h->width * h->height > (max_pixels ? max_pixels : IDFZIP_DEFAULT_MAX_PIXELS))
@@ -166,12 +218,70 @@ static int read_fixed(byte_reader *r, uint64_t max_pixels, idf_header *h)
     return IDFZIP_OK;
 }
 
-static int read_chunks(byte_reader *r, idf_header *h)
+/* Channels of a PNG colour type (0 for none). */
+static uint32_t channels_of(uint32_t color)
 {
-    uint32_t count = byte_reader_le(r, 2);
+    switch (color) {
+    case IDFZIP_COLOR_GRAY: case IDFZIP_COLOR_PALETTE: return 1;
+    case IDFZIP_COLOR_GRAY_ALPHA: return 2;
+    case IDFZIP_COLOR_RGB: return 3;
+    case IDFZIP_COLOR_RGBA: return 4;
+    default: return 0;
+    }
+}
+
+/* The magic, the version, then version 1's fixed fields or version 2's. */
+static int read_fixed(byte_reader *r, uint64_t max_pixels, idf_header *h)
+{
+    const uint8_t *magic = byte_reader_take(r, IDF_MAGIC_SIZE + 1);
+    if (!magic)
+        return r->size >= 4 && memcmp(r->data, IDF_MAGIC, 4) != 0 ? IDFZIP_ERR_NOT_IDF
+                                                                     : IDFZIP_ERR_TRUNCATED;
+    if (memcmp(magic, IDF_MAGIC, IDF_MAGIC_SIZE) != 0)
+        return IDFZIP_ERR_NOT_IDF;
+    h->version = magic[IDF_MAGIC_SIZE];
+    if (h->version != 1 && h->version != 2)
+        return IDFZIP_ERR_VERSION;
+    if (h->version == 2) {
+        const uint8_t *f = byte_reader_take(r, 3);
+        h->width = byte_reader_varint(r);
+        h->height = byte_reader_varint(r);
+        if (r->failed)
+            return IDFZIP_ERR_TRUNCATED;
+        h->mode = f[0];
+        h->color_type = f[1];
+        h->bit_depth = f[2];
+        h->channels = channels_of(h->color_type);
+        return check_fixed(h, max_pixels);
+    }
+    const uint8_t *f = byte_reader_take(r, 5);
+    h->width = byte_reader_le(r, 4);
+    h->height = byte_reader_le(r, 4);
     if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
-    if (count > IDF_MAX_CHUNKS || (size_t)count * 9 > r->size - r->pos)
+    h->mode = f[0];
+    h->color_type = f[1];
+    h->bit_depth = f[2];
+    h->channels = f[3];
+    if (f[4] != 0)
+        return IDFZIP_ERR_CORRUPT;
+    return check_fixed(h, max_pixels);
+}
+
+/* A count or size: version 1's fixed little-endian field of `bytes`,
+ * version 2's varint. */
+static uint32_t read_number(byte_reader *r, const idf_header *h, unsigned bytes)
+{
+    return h->version == 1 ? byte_reader_le(r, bytes) : byte_reader_varint(r);
+}
+
+static int read_chunks(byte_reader *r, idf_header *h)
+{
+    uint32_t count = read_number(r, h, 2);
+    size_t least = h->version == 1 ? 9 : 6; /* bytes of an empty chunk */
+    if (r->failed)
+        return IDFZIP_ERR_TRUNCATED;
+    if (count > IDF_MAX_CHUNKS || (size_t)count * least > r->size - r->pos)
         return count > IDF_MAX_CHUNKS ? IDFZIP_ERR_CORRUPT : IDFZIP_ERR_TRUNCATED;
     h->chunks = count ? calloc(count, sizeof *h->chunks) : NULL;
     if (count && !h->chunks)
@@ -180,7 +290,7 @@ static int read_chunks(byte_reader *r, idf_header *h)
         idfzip_chunk *c = &h->chunks[i];
         const uint8_t *type = byte_reader_take(r, 4);
         c->where = (uint8_t)byte_reader_le(r, 1);
-        c->size = byte_reader_le(r, 4);
+        c->size = read_number(r, h, 4);
         const uint8_t *data = byte_reader_take(r, c->size);
         if (r->failed)
             return IDFZIP_ERR_TRUNCATED;
@@ -201,34 +311,77 @@ static int read_tiles(byte_reader *r, idf_header *h)
     h->tile_count = idf_tile_count(h->width, h->height, h->tile_width, h->tile_height);
     if (h->tile_count == 0)
         return IDFZIP_ERR_CORRUPT;
-    if ((uint64_t)h->tile_count * 8 > r->size - r->pos)
+    uint64_t least = h->version == 1 ? 8 : 1; /* bytes per tile entry */
+    if ((uint64_t)h->tile_count * least > r->size - r->pos)
         return IDFZIP_ERR_TRUNCATED;
     h->tiles = malloc((size_t)h->tile_count * sizeof *h->tiles);
     if (!h->tiles)
         return IDFZIP_ERR_NOMEM;
     for (uint32_t i = 0; i < h->tile_count; i++) {
-        h->tiles[i].size = byte_reader_le(r, 4);
-        h->tiles[i].crc = byte_reader_le(r, 4);
+        h->tiles[i].size = read_number(r, h, 4);
+        h->tiles[i].crc = h->version == 1 ? byte_reader_le(r, 4) : 0;
     }
     return r->failed ? IDFZIP_ERR_TRUNCATED : IDFZIP_OK;
 }
 
-static int read_coded_fields(byte_reader *r, idf_header *h)
+/* Version 1: the model's name, CRC and the tile size, fixed fields. */
+static int read_model_v1(byte_reader *r, idf_header *h)
 {
     const uint8_t *name = byte_reader_take(r, IDFZIP_MODEL_NAME_MAX);
     h->model_crc = byte_reader_le(r, 4);
     h->tile_width = byte_reader_le(r, 2);
     h->tile_height = byte_reader_le(r, 2);
-    h->palette_size = byte_reader_le(r, 2);
     if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
     memcpy(h->model_name, name, IDFZIP_MODEL_NAME_MAX);
     h->model_name[IDFZIP_MODEL_NAME_MAX] = 0;
+    return IDFZIP_OK;
+}
+
+/* Version 2: a built-in model's number (its name and tile size from the
+ * registry), or 0, then the name's length, the name, CRC, tile size. */
+static int read_model_v2(byte_reader *r, idf_header *h)
+{
+    h->model_id = byte_reader_le(r, 1);
+    if (r->failed)
+        return IDFZIP_ERR_TRUNCATED;
+    if (h->model_id) {
+        const model_number *n = model_number_by_id(h->model_id);
+        if (!n)
+            return IDFZIP_ERR_MODEL; /* a later idfzip's model */
+        strncpy(h->model_name, n->name, IDFZIP_MODEL_NAME_MAX);
+        h->tile_width = n->tile_width;
+        h->tile_height = n->tile_height;
+        return IDFZIP_OK;
+    }
+    uint32_t length = byte_reader_le(r, 1);
+    const uint8_t *name = byte_reader_take(r, length);
+    h->model_crc = byte_reader_le(r, 4);
+    h->tile_width = byte_reader_varint(r);
+    h->tile_height = byte_reader_varint(r);
+    if (r->failed)
+        return IDFZIP_ERR_TRUNCATED;
+    if (length == 0 || length > IDFZIP_MODEL_NAME_MAX || memchr(name, 0, length) ||
+        h->tile_width > 65535 || h->tile_height > 65535)
+        return IDFZIP_ERR_CORRUPT;
+    memcpy(h->model_name, name, length);
+    h->model_name[length] = 0;
+    return IDFZIP_OK;
+}
+
+static int read_coded_fields(byte_reader *r, idf_header *h)
+{
+    int st = h->version == 1 ? read_model_v1(r, h) : read_model_v2(r, h);
+    if (st != IDFZIP_OK)
+        return st;
+    h->palette_size = read_number(r, h, 2);
+    if (r->failed)
+        return IDFZIP_ERR_TRUNCATED;
     if (h->palette_size > 256 || h->tile_width == 0 || h->tile_height == 0 ||
         (h->color_type == IDFZIP_COLOR_PALETTE && h->palette_size == 0))
         return IDFZIP_ERR_CORRUPT;
     const uint8_t *pal = byte_reader_take(r, 3 * (size_t)h->palette_size);
-    h->trns_size = byte_reader_le(r, 2);
+    h->trns_size = read_number(r, h, 2);
     if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
     memcpy(h->palette, pal, 3 * (size_t)h->palette_size);
@@ -238,7 +391,7 @@ static int read_coded_fields(byte_reader *r, idf_header *h)
     if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
     memcpy(h->trns, trns, h->trns_size);
-    int st = read_chunks(r, h);
+    st = read_chunks(r, h);
     return st != IDFZIP_OK ? st : read_tiles(r, h);
 }
 
@@ -255,7 +408,20 @@ static int check_payload_size(const idf_header *h, size_t file_size)
     return total == file_size ? IDFZIP_OK : IDFZIP_ERR_CORRUPT;
 }
 
-static int read_all(byte_reader *r, uint64_t max_pixels, idf_header *h)
+/* Version 2's file CRC: every byte of the file but its own four. */
+static uint32_t file_crc(const byte_reader *r, size_t crc_at)
+{
+    uLong crc = crc32(0L, r->data, (uInt)crc_at);
+    const uint8_t *rest = r->data + crc_at + 4;
+    for (size_t n = r->size - crc_at - 4; n > 0;) { /* uInt may be 32 bits */
+        uInt piece = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, rest, piece);
+        rest += piece, n -= piece;
+    }
+    return (uint32_t)crc;
+}
+
+static int read_all(byte_reader *r, uint64_t max_pixels, int file_crc_too, idf_header *h)
 {
     int st = read_fixed(r, max_pixels, h);
     if (st != IDFZIP_OK)
@@ -263,30 +429,48 @@ static int read_all(byte_reader *r, uint64_t max_pixels, idf_header *h)
     if (h->mode == IDF_MODE_CODED) {
         st = read_coded_fields(r, h);
     } else {
-        h->stored_size = byte_reader_le(r, 4);
-        h->stored_crc = byte_reader_le(r, 4);
+        h->stored_size = read_number(r, h, 4);
+        h->stored_crc = h->version == 1 ? byte_reader_le(r, 4) : 0;
     }
     if (st != IDFZIP_OK)
         return st;
     h->pixel_crc = byte_reader_le(r, 4);
-    size_t crc_end = r->pos;
-    uint32_t header_crc = byte_reader_le(r, 4);
+    size_t crc_at = r->pos;
+    uint32_t stored_crc = byte_reader_le(r, 4);
     if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
-    if (header_crc != (uint32_t)crc32(0L, r->data, (uInt)crc_end))
-        return IDFZIP_ERR_CRC;
     h->header_size = r->pos;
-    return check_payload_size(h, r->size);
+    if (h->version == 1) {
+        if (stored_crc != (uint32_t)crc32(0L, r->data, (uInt)crc_at))
+            return IDFZIP_ERR_CRC;
+        return check_payload_size(h, r->size);
+    }
+    /* Sizes first: a truncated file says so rather than "CRC mismatch". */
+    st = check_payload_size(h, r->size);
+    if (st == IDFZIP_OK && file_crc_too && stored_crc != file_crc(r, crc_at))
+        st = IDFZIP_ERR_CRC;
+    return st;
 }
 
-int idf_header_read(const uint8_t *data, size_t size, uint64_t max_pixels, idf_header *h)
+static int header_read(const uint8_t *data, size_t size, uint64_t max_pixels, int file_crc_too,
+                       idf_header *h)
 {
     memset(h, 0, sizeof *h);
     if (!data)
         return IDFZIP_ERR_ARG;
     byte_reader r = {data, 0, size, 0};
-    int st = read_all(&r, max_pixels, h);
+    int st = read_all(&r, max_pixels, file_crc_too, h);
     if (st != IDFZIP_OK)
         idf_header_free(h);
     return st;
+}
+
+int idf_header_read(const uint8_t *data, size_t size, uint64_t max_pixels, idf_header *h)
+{
+    return header_read(data, size, max_pixels, 1, h);
+}
+
+int idf_header_peek(const uint8_t *data, size_t size, idf_header *h)
+{
+    return header_read(data, size, UINT64_MAX, 0, h);
 }

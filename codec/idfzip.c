@@ -126,32 +126,13 @@ int idfzip_builtin_model(const char *name)
 static int assemble(const idf_header *h, uint8_t *const *pieces, const uint32_t *sizes,
                     uint32_t count, uint8_t **out, size_t *out_size)
 {
-    uint8_t *head;
-    size_t head_size, total;
-    int st = idf_header_write(h, &head, &head_size);
-    if (st != IDFZIP_OK)
-        return st;
-    total = head_size;
-    for (uint32_t i = 0; i < count; i++)
-        total += sizes[i];
-    uint8_t *buf = realloc(head, total);
-    if (!buf) {
-        free(head);
-        return IDFZIP_ERR_NOMEM;
-    }
-    size_t at = head_size;
-    for (uint32_t i = 0; i < count; i++) {
-        memcpy(buf + at, pieces[i], sizes[i]);
-        at += sizes[i];
-    }
-    *out = buf;
-    *out_size = total;
-    return IDFZIP_OK;
+    return idf_file_write(h, pieces, sizes, count, out, out_size);
 }
 
 static void header_from_image(idf_header *h, const idfzip_image *img)
 {
     memset(h, 0, sizeof *h);
+    h->version = 2;
     h->width = img->width;
     h->height = img->height;
     h->channels = img->channels;
@@ -181,6 +162,7 @@ static void header_for_model(idf_header *h, const idfzip_image *img, const idf_m
     h->mode = IDF_MODE_CODED;
     memcpy(h->model_name, m->name, IDFZIP_MODEL_NAME_MAX);
     h->model_crc = m->crc;
+    h->model_id = model_number_of(m); /* 0: named in full (a user's model) */
     h->tile_width = m->tile_width;
     h->tile_height = m->tile_height;
     h->tile_count = idf_tile_count(img->width, img->height, h->tile_width, h->tile_height);
@@ -208,7 +190,7 @@ static int write_with_model(const idfzip_image *img, const idfzip_options *o,
     idf_header h;
     header_for_model(&h, img, model);
     tile_plan plan = {model, dl_tables_shared(), h.tile_width, h.tile_height, h.tile_count,
-                      o->threads, plan_kernel(o)};
+                      o->threads, plan_kernel(o), h.version >= 2};
     uint8_t **payload = NULL;
     int st = tiles_encode(&plan, img, &payload, &h.tiles);
     if (st != IDFZIP_OK)
@@ -402,7 +384,9 @@ static int decode_coded(const uint8_t *idf, const idf_header *h,
     if (!tiles_can_decode(h))
         return IDFZIP_ERR_CORRUPT;
     model_ref ref;
-    int st = model_select_for_file(h->model_name, h->model_crc, o->model, o->model_size, &ref);
+    int st = h->model_id ? model_select_by_name(h->model_name, NULL, &ref)
+                         : model_select_for_file(h->model_name, h->model_crc, o->model,
+                                                 o->model_size, &ref);
     if (st != IDFZIP_OK)
         return st == IDFZIP_ERR_NOMEM ? st : IDFZIP_ERR_MODEL;
     st = image_from_header(h, img);
@@ -411,7 +395,8 @@ static int decode_coded(const uint8_t *idf, const idf_header *h,
         st = IDFZIP_ERR_CORRUPT;
     if (st == IDFZIP_OK) {
         tile_plan plan = {ref.model, dl_tables_shared(), h->tile_width, h->tile_height,
-                          h->tile_count, o->threads, plan_kernel(o)};
+                          h->tile_count, o->threads, plan_kernel(o), h->version >= 2};
+        /* version 1 has a CRC per tile; version 2's file CRC was checked */
         st = tiles_decode(&plan, idf + h->header_size, h->tiles, img);
     }
     model_release(&ref);
@@ -422,7 +407,7 @@ static int decode_stored(const uint8_t *idf, const idf_header *h,
                          const idfzip_options *o, idfzip_image *img)
 {
     const uint8_t *png = idf + h->header_size;
-    if ((uint32_t)crc32(0L, png, (uInt)h->stored_size) != h->stored_crc)
+    if (h->version == 1 && (uint32_t)crc32(0L, png, (uInt)h->stored_size) != h->stored_crc)
         return IDFZIP_ERR_CRC;
     int st = png_io_read(png, h->stored_size, o->max_pixels, img);
     if (st != IDFZIP_OK)
@@ -500,7 +485,7 @@ int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info *info)
     if (!idf || !info)
         return IDFZIP_ERR_ARG;
     idf_header h;
-    int st = idf_header_read(idf, idf_size, UINT64_MAX, &h);
+    int st = idf_header_peek(idf, idf_size, &h);
     if (st != IDFZIP_OK)
         return st;
     memset(info, 0, sizeof *info);
@@ -512,6 +497,11 @@ int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info *info)
     info->mode = h.mode;
     memcpy(info->model_name, h.model_name, sizeof info->model_name);
     info->model_crc = h.model_crc;
+    model_ref ref; /* a built-in model named by number: its CRC is its own */
+    if (h.model_id && model_select_by_name(h.model_name, NULL, &ref) == IDFZIP_OK) {
+        info->model_crc = ref.model->crc;
+        model_release(&ref);
+    }
     info->tile_width = h.tile_width;
     info->tile_height = h.tile_height;
     info->tile_count = h.tile_count;

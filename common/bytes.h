@@ -129,4 +129,39 @@ static inline void byte_writer_put_be32(byte_writer *w, uint32_t v)
     byte_writer_put(w, b, 4);
 }
 
+/* An unsigned LEB128 number of at most 5 bytes and 32 bits (.idf version
+ * 2): 7 bits per byte, low first, the top bit set on every byte but the
+ * last.  Reading a longer one, or one past 2^32 - 1, fails the reader. */
+static inline uint32_t byte_reader_varint(byte_reader *r)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 5; i++) {
+        const uint8_t *b = byte_reader_take(r, 1);
+        if (!b)
+            return 0;
+        v |= (uint64_t)(*b & 0x7f) << (7 * i);
+        if (!(*b & 0x80)) {
+            if (v > UINT32_MAX || (i > 0 && *b == 0)) /* too big, or not the shortest form */
+                break;
+            return (uint32_t)v;
+        }
+    }
+    r->failed = 1;
+    return 0;
+}
+
+static inline void byte_writer_put_varint(byte_writer *w, uint32_t v)
+{
+    uint8_t b[5];
+    unsigned n = 0;
+    do {
+        b[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            b[n] |= 0x80;
+        n++;
+    } while (v);
+    byte_writer_put(w, b, n);
+}
+
 #endif

@@ -72,6 +72,8 @@ typedef struct symbol_io {
     latent_log *log;    /* optional, encoding only */
     nn_kernel kernel;   /* how the model's nets run; never changes the result */
     model_cache *cache; /* optional: work space kept across tiles */
+    int compact_side;   /* .idf version 2: side information in adaptive codes
+                           (the predictor's fits, FORMAT.md) */
 } symbol_io;
 
 static inline int32_t symbol_io_latent(symbol_io *io, int32_t value,

@@ -337,8 +337,36 @@ uint32_t pred_surprise(const pred_trace *traces, uint32_t channels, uint32_t c,
 
 /* ---- both directions --------------------------------------------------- */
 
+/* .idf version 2: each context's "used" as an adaptive decision in the
+ * context of the previous one's; a used context's scale as the change from
+ * the last used scale and its bias, each a signed adaptive Exp-Golomb code.
+ * Fits of neighbouring contexts are alike, and most biases are small: on
+ * 32x32 images this halves the side information, a seventh of the file. */
+static int code_fit_compact(symbol_io *io, pred_fit *fit, pred_fit_coder *fc)
+{
+    uint32_t previous_used = 1;
+    int64_t previous_scale = 0;
+    for (uint32_t k = 0; k < PRED_CONTEXTS; k++) {
+        fit->used[k] = (uint8_t)adaptive_decide(&fc->used[previous_used], fit->used[k], io);
+        previous_used = fit->used[k];
+        if (!fit->used[k])
+            continue;
+        uint32_t ds = io->enc ? adaptive_zigzag((int32_t)(fit->scale[k] - previous_scale)) : 0;
+        uint32_t zb = io->enc ? adaptive_zigzag(fit->bias16[k]) : 0;
+        int64_t scale = previous_scale + adaptive_unzigzag(adaptive_exp_golomb(fc->scale, ds, io));
+        int64_t bias = adaptive_unzigzag(adaptive_exp_golomb(fc->bias, zb, io));
+        if (scale < 0 || scale >= DL_NUM_SCALES || bias < -PRED_BIAS_LIMIT || bias > PRED_BIAS_LIMIT)
+            return IDFZIP_ERR_CORRUPT; /* decoding: no encoder sends these */
+        fit->scale[k] = (uint8_t)scale;
+        fit->bias16[k] = (int32_t)bias;
+        previous_scale = scale;
+    }
+    return IDFZIP_OK;
+}
+
 /* Sends (encoding) or receives (decoding) one channel's choice and fit. */
-int pred_code_fit(symbol_io *io, const model_tile *t, uint32_t c, pred_fit *fit)
+int pred_code_fit(symbol_io *io, const model_tile *t, uint32_t c, pred_fit *fit,
+                  pred_fit_coder *coder)
 {
     fit->choice.predictor = (uint8_t)symbol_io_bits(io, fit->choice.predictor, PRED_PREDICTOR_BITS);
     if (pred_reference_of(t->channels, c) >= 0)
@@ -347,6 +375,8 @@ int pred_code_fit(symbol_io *io, const model_tile *t, uint32_t c, pred_fit *fit)
         fit->choice.weight = 0;
     if (fit->choice.weight >= PRED_WEIGHTS || fit->choice.predictor >= PRED_PREDICTORS)
         return IDFZIP_ERR_CORRUPT; /* decoding: no encoder sends these */
+    if (io->compact_side)
+        return code_fit_compact(io, fit, coder);
     for (uint32_t k = 0; k < PRED_CONTEXTS; k++) {
         fit->used[k] = (uint8_t)symbol_io_bits(io, fit->used[k], 1);
         if (!fit->used[k])

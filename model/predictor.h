@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "adaptive_code.h"
 #include "model.h"
 
 #define PRED_TILE 256
@@ -56,6 +57,14 @@ typedef struct pred_fit {
     uint8_t scale[PRED_CONTEXTS];
     int32_t bias16[PRED_CONTEXTS];
 } pred_fit;
+
+/* The adaptive state of the compact side information (.idf version 2),
+ * shared by a tile's channels. */
+typedef struct pred_fit_coder {
+    uint16_t used[2];                 /* P(used | the previous context used) */
+    uint16_t scale[ADAPTIVE_EG_BITS]; /* the scale's change from the last used context */
+    uint16_t bias[ADAPTIVE_EG_BITS];  /* the bias, zigzag */
+} pred_fit_coder;
 
 /* Causal neighbours on plane D, replicated where they fall outside:
  * W, N, NW, NE, WW, NN, NEE. */
@@ -143,6 +152,7 @@ struct pred_tile {
     const uint32_t *blend_weights; /* pred_blend_weights() */
     const uint8_t *skip; /* encoder, match-v1: [plane], pixels the match stage
                             codes, left out of the context fits; else NULL */
+    int compact_side;    /* encoder: the fits are coded compactly (symbol_io) */
     int lean;            /* match-v2: a matched pixel is not predicted, and
                             recorded as a perfect prediction (pred_record_matched) */
 };
@@ -195,7 +205,8 @@ void pred_record_matched(const pred_tile *bt, uint32_t c, pred_choice ch, const 
 
 /* Sends (encoding) or receives (decoding) channel c's choice and fit:
  * IDFZIP_OK, or IDFZIP_ERR_CORRUPT for values no encoder sends. */
-int pred_code_fit(symbol_io *io, const model_tile *t, uint32_t c, pred_fit *fit);
+int pred_code_fit(symbol_io *io, const model_tile *t, uint32_t c, pred_fit *fit,
+                  pred_fit_coder *coder);
 
 /* Codes every sample of the tile in raster order, channels in order[]
  * within a pixel, each with its prior (the context's DL or cfg's hook,

@@ -74,10 +74,22 @@ static uint64_t search_context_cost(const pred_tile *bt, uint32_t c, const pred_
     return bits;
 }
 
+/* What the compact side information (.idf version 2) spends on a value
+ * coded as a signed adaptive Exp-Golomb code, in 1/16 bit, as if each
+ * decision cost a bit (the adaptive prefix costs less). */
+static uint64_t side_cost16(int64_t v)
+{
+    uint32_t z = adaptive_zigzag((int32_t)v);
+    return 16 * (2 * (uint64_t)adaptive_bit_length(z + 1) - 1);
+}
+
 /* Encoder: the scale index of each context that codes the tile's samples
  * of that context in the fewest bits, found by stepping one index at a
  * time from the MAD estimate (which misjudges heavy-tailed residuals).
- * The decoder just reads the scales, so this is the encoder's business. */
+ * With compact side information the scale's and bias's own bits count
+ * too, and a bias of 0 is taken where it saves more than it costs: on a
+ * small tile most contexts hold a few samples.  The decoder just reads
+ * the fits, so this is the encoder's business. */
 static void search_refine_scales(const pred_tile *bt, uint32_t c, const pred_trace *tr, pred_fit *fit)
 {
     uint32_t start[PRED_CONTEXTS + 1] = {0}, at[PRED_CONTEXTS];
@@ -89,19 +101,35 @@ static void search_refine_scales(const pred_tile *bt, uint32_t c, const pred_tra
     for (size_t i = 0; i < bt->plane; i++)
         if (!bt->skip || !bt->skip[i])
             bt->members[at[tr->ctx[i]]++] = (int32_t)i;
+    int64_t previous = 0; /* the last used context's scale */
     for (uint32_t k = 0; k < PRED_CONTEXTS; k++) {
         if (!fit->used[k])
             continue;
         const int32_t *m = bt->members + start[k];
-        uint32_t n = start[k + 1] - start[k], s = fit->scale[k];
+        uint32_t n = start[k + 1] - start[k];
         int32_t bias = fit->bias16[k];
-        uint64_t best = search_context_cost(bt, c, tr, m, n, bias, s), cost;
-        int went_up = 0;
-        while (s + 1 < DL_NUM_SCALES && (cost = search_context_cost(bt, c, tr, m, n, bias, s + 1)) < best)
-            s++, best = cost, went_up = 1;
-        while (!went_up && s > 0 && (cost = search_context_cost(bt, c, tr, m, n, bias, s - 1)) < best)
-            s--, best = cost;
+        uint32_t s = fit->scale[k];
+        uint64_t kept = UINT64_MAX; /* the cost of the best (bias, scale) so far */
+        for (int zero = 0; zero <= (bt->compact_side && bias != 0); zero++) {
+            int32_t b = zero ? 0 : bias;
+            uint32_t si = fit->scale[k];
+#define COST(x) (search_context_cost(bt, c, tr, m, n, b, (x)) + \
+                 (bt->compact_side ? side_cost16((int64_t)(x) - previous) + side_cost16(b) : 0))
+            uint64_t cost, best = COST(si);
+            int went_up = 0;
+            while (si + 1 < DL_NUM_SCALES && (cost = COST(si + 1)) < best)
+                si++, best = cost, went_up = 1;
+            while (!went_up && si > 0 && (cost = COST(si - 1)) < best)
+                si--, best = cost;
+#undef COST
+            if (best < kept) {
+                kept = best;
+                s = si;
+                fit->bias16[k] = b;
+            }
+        }
         fit->scale[k] = (uint8_t)s;
+        previous = s;
     }
 }
 

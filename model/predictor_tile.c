@@ -68,8 +68,12 @@ static int code_tile_in(const pred_config *cfg, pred_tile *bt, model_tile *t, pr
     const uint32_t *order = t->channels >= 3 ? ORDER_RGB : ORDER_PLAIN;
     if (io->enc)
         pred_search_fit_all(bt, order, fits, traces);
+    pred_fit_coder coder;
+    adaptive_start(coder.used, 2);
+    adaptive_start(coder.scale, ADAPTIVE_EG_BITS);
+    adaptive_start(coder.bias, ADAPTIVE_EG_BITS);
     for (uint32_t i = 0; i < t->channels; i++)
-        IDF_TRY(pred_code_fit(io, t, order[i], &fits[order[i]]));
+        IDF_TRY(pred_code_fit(io, t, order[i], &fits[order[i]], &coder));
     if (!hook_serves_fits(cfg->hook, t, fits))
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
     return pred_code_samples(cfg, bt, t, order, fits, traces, scratch, match, io);
@@ -81,7 +85,7 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
     pred_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2),
                     cfg->lms, cfg->quick_weight, io->dl, NULL, pred_blend_weights(), NULL,
-                    cfg->match >= 2};
+                    io->compact_side, cfg->match >= 2};
     /* Every channel's trace: contexts and blend weights of later samples. */
     pred_trace traces[PRED_MAX_CHANNELS];
     pred_lms lms[PRED_MAX_CHANNELS];

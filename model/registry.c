@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "../common/bytes.h"
+
 #include "baseline.h"
 #include "idfw.h"
 
@@ -191,4 +193,35 @@ int model_select_for_file(const char *name, uint32_t crc, const uint8_t *user,
         st = IDFZIP_ERR_MODEL;
     }
     return st;
+}
+
+/* ---- built-in models by number ---- */
+
+static const model_number NUMBERS[] = {
+    {1, "baseline-v1", 256, 256}, {2, "baseline-v2", 256, 256}, {3, "baseline-v3", 256, 256},
+    {4, "match-v1", 256, 256},    {5, "match-v2", 2048, 1024},  {6, "ar-rgb", 256, 256},
+    {7, "ar-grey", 256, 256},     {8, "ar-rgb-mix", 256, 256},  {9, "ar-grey-mix", 256, 256},
+};
+
+const model_number *model_number_by_id(uint32_t id)
+{
+    for (size_t i = 0; i < sizeof NUMBERS / sizeof *NUMBERS; i++)
+        if (NUMBERS[i].id == id)
+            return &NUMBERS[i];
+    return NULL;
+}
+
+uint32_t model_number_of(const idf_model *m)
+{
+    for (size_t i = 0; i < sizeof NUMBERS / sizeof *NUMBERS; i++) {
+        const model_number *n = &NUMBERS[i];
+        if (!named(m, n->name) || m->tile_width != n->tile_width || m->tile_height != n->tile_height)
+            continue;
+        if (fixed_model(n->name))
+            return fixed_model(n->name) == m ? n->id : 0;
+        const builtin_weights *b = embedded(n->name);
+        /* an .idfw ends with the CRC that names its weights (idfw.c) */
+        return b && b->size >= 4 && m->crc == get_le32(b->data + b->size - 4) ? n->id : 0;
+    }
+    return 0;
 }

@@ -60,4 +60,22 @@ int model_select_by_name(const char *name, const model_image_kind *kind, model_r
 
 void model_release(model_ref *ref);
 
+/* ---- built-in models by number (.idf version 2) ----
+ * A file of version 2 names a built-in model by one byte instead of its
+ * 16-byte name and CRC.  Numbers are never reused: a retrained model gets
+ * a new name and a new number.  The tile size is the model's (test_idfw
+ * checks that the table agrees with every model). */
+typedef struct model_number {
+    uint32_t id;
+    const char *name;
+    uint32_t tile_width, tile_height;
+} model_number;
+
+/* The entry of number id, or NULL. */
+const model_number *model_number_by_id(uint32_t id);
+
+/* The number of model m when it is the built-in model of its name (an
+ * embedded one with the embedded weights' CRC), else 0. */
+uint32_t model_number_of(const idf_model *m);
+
 #endif

@@ -11,8 +11,10 @@
  * An .idf is decoded as a whole (its tiles in parallel, one thread per
  * processor, at most 8): begin_load / load_increment collect the bytes,
  * stop_load decodes.  The size is announced (size_func) as soon as the
- * header's first 22 bytes are in, so gdk_pixbuf_get_file_info() stops
- * early; the caller (GdkPixbufLoader) scales when a size was asked for.
+ * header's width and height are in (version 1: its first 22 bytes;
+ * version 2: the two varints after its first 12), so
+ * gdk_pixbuf_get_file_info() stops early; the caller (GdkPixbufLoader)
+ * scales when a size was asked for.
  *
  * Conversion, as gdk-pixbuf's own PNG loader does (libpng's strip_16,
  * expand, tRNS_to_alpha, gray_to_rgb): 16-bit samples are reduced to 8 bits
@@ -36,7 +38,8 @@
 #include "idfzip.h"
 
 #define IDF_MAGIC "\x89IDF\r\n\x1a\n"
-#define IDF_SIZE_END 22 /* magic, version, mode, type, depth, channels, 0, width, height */
+#define IDF_V1_SIZE_END 22 /* magic, version, mode, type, depth, channels, 0, width, height */
+#define IDF_V2_SIZE_AT 12  /* magic, version, mode, type, depth; then width, height */
 
 typedef struct {
     GdkPixbufModuleSizeFunc size_func;
@@ -61,18 +64,60 @@ static guint32 read_le32(const guint8 *p)
     return (guint32)p[0] | (guint32)p[1] << 8 | (guint32)p[2] << 16 | (guint32)p[3] << 24;
 }
 
-/* Checks the magic and calls size_func with the header's size, once the
- * first IDF_SIZE_END bytes are there.  FALSE with error on a bad magic. */
+/* The image size from the header's first n bytes: 1 when known, 0 when
+ * more bytes are needed, else a library status (bad magic or version, a
+ * malformed varint). */
+static int header_size(const guint8 *d, gsize n, guint32 *w, guint32 *h)
+{
+    if (n < 9)
+        return n >= 8 && memcmp(d, IDF_MAGIC, 8) != 0 ? IDFZIP_ERR_NOT_IDF : 0;
+    if (memcmp(d, IDF_MAGIC, 8) != 0)
+        return IDFZIP_ERR_NOT_IDF;
+    if (d[8] == 1) {
+        if (n < IDF_V1_SIZE_END)
+            return 0;
+        *w = read_le32(d + 14), *h = read_le32(d + 18);
+        return 1;
+    }
+    if (d[8] != 2)
+        return IDFZIP_ERR_VERSION;
+    gsize at = IDF_V2_SIZE_AT;
+    guint32 v[2];
+    for (int k = 0; k < 2; k++) {
+        guint64 x = 0;
+        for (int i = 0;; i++) {
+            if (i == 5)
+                return IDFZIP_ERR_CORRUPT;
+            if (at >= n)
+                return 0;
+            guint8 b = d[at++];
+            x |= (guint64)(b & 0x7f) << (7 * i);
+            if (!(b & 0x80))
+                break;
+        }
+        if (x > G_MAXUINT32)
+            return IDFZIP_ERR_CORRUPT;
+        v[k] = (guint32)x;
+    }
+    *w = v[0], *h = v[1];
+    return 1;
+}
+
+/* Calls size_func with the header's size once it is in.  FALSE with error
+ * on a bad header. */
 static gboolean announce_size(IdfContext *ctx, GError **error)
 {
-    if (ctx->size_announced || ctx->data->len < IDF_SIZE_END)
+    if (ctx->size_announced)
+        return TRUE;
+    guint32 w = 0, h = 0;
+    int known = header_size(ctx->data->data, ctx->data->len, &w, &h);
+    if (known == 0)
         return TRUE;
     ctx->size_announced = TRUE;
-    if (memcmp(ctx->data->data, IDF_MAGIC, 8) != 0) {
-        set_library_error(error, IDFZIP_ERR_NOT_IDF);
+    if (known < 0) {
+        set_library_error(error, known);
         return FALSE;
     }
-    guint32 w = read_le32(ctx->data->data + 14), h = read_le32(ctx->data->data + 18);
     if (w == 0 || h == 0 || w > G_MAXINT || h > G_MAXINT) {
         set_library_error(error, IDFZIP_ERR_CORRUPT);
         return FALSE;
@@ -203,7 +248,8 @@ static gboolean idf_stop_load(gpointer context, GError **error)
 {
     IdfContext *ctx = context;
     gboolean ok = FALSE;
-    if (!ctx->size_announced && ctx->data->len < IDF_SIZE_END) {
+    guint32 w, h;
+    if (!ctx->size_announced && header_size(ctx->data->data, ctx->data->len, &w, &h) == 0) {
         /* Too short for a header: let the library say what is wrong. */
         int st = ctx->data->len > 0 &&
                          memcmp(ctx->data->data, IDF_MAGIC, MIN(ctx->data->len, 8u)) != 0

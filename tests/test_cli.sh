@@ -159,35 +159,42 @@ expect_message() {
         cat "$T/err"
     fi
 }
-# le32 N: N as 4 little-endian bytes.
-le32() {
-    printf "$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 & 255)) $(($1 >> 8 & 255)) \
-        $(($1 >> 16 & 255)) $(($1 >> 24 & 255)))"
+# crc32_le: the CRC32 of standard input as 4 little-endian bytes (gzip's trailer).
+crc32_le() { gzip -c | tail -c 8 | head -c 4; }
+# layout FILE: where the tile table and the pixel CRC of a one-tile
+# model-coded .idf (version 2, FORMAT.md) start; the file CRC follows the
+# pixel CRC, then the payload.
+layout() {
+    od -An -v -tu1 "$1" | awk '
+        function varint(   v, s) { v = 0; s = 1
+            while (b[at] >= 128) { v += (b[at++] - 128) * s; s *= 128 }
+            v += b[at++] * s; return v }
+        { for (i = 1; i <= NF; i++) b[n++] = $i }
+        END { at = 12; varint(); varint()
+              if (b[at++] == 0) { at += 1 + b[at] + 4; varint(); varint() }
+              at += 3 * varint(); at += varint()
+              for (k = varint(); k > 0; k--) { at += 5; at += varint() }
+              t = at; varint(); print t, at }'
 }
-# crc32_le FILE: the CRC32 of FILE as 4 little-endian bytes (gzip's trailer).
-crc32_le() { gzip -c <"$1" | tail -c 8 | head -c 4; }
-# header_size FILE: where the payload of a one-tile model-coded .idf
-# starts: the tile table's size entry, 16 bytes earlier, is the rest.
-header_size() {
-    od -An -v -tu1 "$1" | awk '{ for (i = 1; i <= NF; i++) b[n++] = $i }
-        END { for (h = 38; h <= n; h++)
-                  if (b[h-16] + 256 * b[h-15] + 65536 * b[h-14] + 16777216 * b[h-13] == n - h) {
-                      print h; exit } }'
-}
-# with_header_crc BODY OUT: OUT = BODY, its CRC, then the payload of h.idf.
-with_header_crc() { { cat "$1"; crc32_le "$1"; tail -c +$((hs + 1)) h.idf; } >"$2"; }
+# with_file_crc BODY PAYLOAD OUT: OUT = BODY, the CRC of BODY and PAYLOAD,
+# then PAYLOAD.
+with_file_crc() { { cat "$1"; cat "$1" "$2" | crc32_le; cat "$2"; } >"$3"; }
 
 "$IDFZIP" compress -f --no-store orig.png -o h.idf 2>/dev/null
-hs=$(header_size h.idf)
-# 60000x60000 (3.6 Gpixels) with valid CRCs: once with the one-entry tile
-# table of the 32x32 original (the table the size claims cannot fit), once
-# with all 235 x 235 tile entries present and every tile empty (a 441 KB
-# file that claims a 21.6 GB image).
-{ head -c 14 h.idf; le32 60000; le32 60000; head -c $((hs - 4)) h.idf | tail -c +23; } >"$T/body"
-with_header_crc "$T/body" hostile.idf
-{ head -c 14 h.idf; le32 60000; le32 60000; head -c $((hs - 16)) h.idf | tail -c +23
-  head -c $((235 * 235 * 8)) /dev/zero; head -c $((hs - 4)) h.idf | tail -c 4; } >"$T/body"
-{ cat "$T/body"; crc32_le "$T/body"; } >hostile-tiles.idf
+ta=$(layout h.idf | cut -d' ' -f1)
+pc=$(layout h.idf | cut -d' ' -f2)
+tail -c +$((pc + 9)) h.idf >"$T/payload"
+# 60000x60000 (3.6 Gpixels) with a valid file CRC: once with the one-entry
+# tile table of the 32x32 original (the table the size claims cannot fit),
+# once with all 235 x 235 tile entries present and every tile empty (a
+# 55 KB file that claims a 21.6 GB image).  60000 is the varint e0 d4 03.
+wh='\340\324\003\340\324\003'
+{ head -c 12 h.idf; printf "$wh"; head -c $((pc + 4)) h.idf | tail -c +15; } >"$T/body"
+with_file_crc "$T/body" "$T/payload" hostile.idf
+{ head -c 12 h.idf; printf "$wh"; head -c "$ta" h.idf | tail -c +15
+  head -c $((235 * 235)) /dev/zero; head -c $((pc + 4)) h.idf | tail -c 4; } >"$T/body"
+: >"$T/empty"
+with_file_crc "$T/body" "$T/empty" hostile-tiles.idf
 expect_message "hostile header, default limit" "exceeds the pixel limit" \
     "$IDFZIP" decompress hostile.idf -o x4.png
 expect_message "hostile tile table, default limit" "exceeds the pixel limit" \

@@ -165,14 +165,86 @@ static void test_damage(void)
     idfzip_image_free(&img);
 }
 
-/* Rewrites a little-endian field and the header CRC at its end. */
-static void patch_header(uint8_t *idf, size_t header_size, size_t at, uint32_t v, int bytes)
+/* ---- a version 2 file's layout (FORMAT.md), for tests that damage it ---- */
+
+static uint32_t get_varint(const uint8_t *p, size_t *at)
 {
-    for (int i = 0; i < bytes; i++)
-        idf[at + (size_t)i] = (uint8_t)(v >> (8 * i));
-    uint32_t crc = (uint32_t)crc32(0L, idf, (uInt)(header_size - 4));
+    uint32_t v = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        uint8_t b = p[(*at)++];
+        v |= (uint32_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+}
+
+static size_t put_varint(uint8_t *p, uint32_t v)
+{
+    size_t n = 0;
+    do {
+        p[n] = (uint8_t)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
+        n++;
+        v >>= 7;
+    } while (v);
+    return n;
+}
+
+/* Offsets in a coded one-tile file: its tile size field, the pixel CRC
+ * (after which comes the file CRC), and the payload. */
+typedef struct layout {
+    size_t tile_size_at, pixel_crc_at, payload_at;
+} layout;
+
+static layout layout_of(const uint8_t *idf)
+{
+    size_t at = 12; /* magic, version, mode, colour type, bit depth */
+    get_varint(idf, &at); /* width */
+    get_varint(idf, &at); /* height */
+    if (idf[at++] == 0) {  /* a model by name */
+        at += 1 + idf[at] + 4;
+        get_varint(idf, &at);
+        get_varint(idf, &at);
+    }
+    at += 3 * (size_t)get_varint(idf, &at); /* palette */
+    at += get_varint(idf, &at);             /* tRNS */
+    for (uint32_t k = get_varint(idf, &at); k > 0; k--) {
+        at += 5;
+        at += get_varint(idf, &at);
+    }
+    layout l = {at, 0, 0};
+    get_varint(idf, &at);
+    l.pixel_crc_at = at;
+    l.payload_at = at + 8;
+    return l;
+}
+
+/* Makes the file CRC (the 4 bytes after the pixel CRC) right again. */
+static void fix_file_crc(uint8_t *idf, size_t size, layout l)
+{
+    size_t crc_at = l.pixel_crc_at + 4;
+    uLong crc = crc32(0L, idf, (uInt)crc_at);
+    crc = crc32(crc, idf + crc_at + 4, (uInt)(size - crc_at - 4));
     for (int i = 0; i < 4; i++)
-        idf[header_size - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+        idf[crc_at + (size_t)i] = (uint8_t)(crc >> (8 * i));
+}
+
+/* A copy of a one-tile file with width and height (varints) replaced and
+ * its file CRC made right; *size in and out. */
+static uint8_t *with_size(const uint8_t *idf, size_t *size, uint32_t width, uint32_t height)
+{
+    size_t at = 12;
+    get_varint(idf, &at);
+    get_varint(idf, &at);
+    uint8_t *out = malloc(*size + 10);
+    if (!out)
+        return NULL;
+    memcpy(out, idf, 12);
+    size_t n = 12 + put_varint(out + 12, width);
+    n += put_varint(out + n, height);
+    memcpy(out + n, idf + at, *size - at);
+    *size = n + (*size - at);
+    fix_file_crc(out, *size, layout_of(out));
+    return out;
 }
 
 static void test_hostile_headers(void)
@@ -183,13 +255,12 @@ static void test_hostile_headers(void)
     uint8_t *idf = NULL;
     size_t size = 0;
     CHECK(compress_coded(&img, 1, &idf, &size) == IDFZIP_OK, "compress");
-    /* Coded header of a 1-tile grey image without palette, tRNS or chunks. */
-    size_t header_size = 8 + 6 + 8 + 16 + 4 + 4 + 2 + 2 + 2 + 8 + 4 + 4;
+    size_t huge_size = size;
+    uint8_t *huge = with_size(idf, &huge_size, 100000, 100000);
+    CHECK(huge && idfzip_decompress_image(huge, huge_size, NULL, &back) == IDFZIP_ERR_LIMIT,
+          "huge header");
+    free(huge);
     uint8_t *copy = malloc(size);
-    memcpy(copy, idf, size);
-    patch_header(copy, header_size, 14, 100000, 4);
-    patch_header(copy, header_size, 18, 100000, 4);
-    CHECK(idfzip_decompress_image(copy, size, NULL, &back) == IDFZIP_ERR_LIMIT, "huge header");
     memcpy(copy, idf, size);
     copy[8] = 99;
     CHECK(idfzip_decompress_image(copy, size, NULL, &back) == IDFZIP_ERR_VERSION, "version");
@@ -197,8 +268,11 @@ static void test_hostile_headers(void)
     copy[1] = 'X';
     CHECK(idfzip_decompress_image(copy, size, NULL, &back) == IDFZIP_ERR_NOT_IDF, "magic");
     memcpy(copy, idf, size);
-    patch_header(copy, header_size, 22, 0x41414141, 4);
-    CHECK(idfzip_decompress_image(copy, size, NULL, &back) == IDFZIP_ERR_MODEL, "model name");
+    copy[14] = 200; /* after 10x10: a model number no idfzip has given yet */
+    CHECK(idfzip_decompress_image(copy, size, NULL, &back) == IDFZIP_ERR_MODEL, "model number");
+    memcpy(copy, idf, size);
+    copy[size - 1] ^= 1; /* the payload, under the file CRC */
+    CHECK(idfzip_decompress_image(copy, size, NULL, &back) == IDFZIP_ERR_CRC, "file CRC");
     free(copy);
     idfzip_free(idf);
     idfzip_image_free(&img);
@@ -432,32 +506,10 @@ static void test_match_model(const char *name)
             }
 }
 
-/* The header size of a one-tile coded file: the tile table's only entry
- * (payload size, CRC) sits 16 bytes before the header's end, and the
- * payload fills the rest of the file.  0 when no position fits. */
-static size_t one_tile_header_size(const uint8_t *idf, size_t size)
-{
-    for (size_t h = 38; h + 1 < size; h++) {
-        uint32_t n = (uint32_t)idf[h - 16] | (uint32_t)idf[h - 15] << 8 |
-                     (uint32_t)idf[h - 14] << 16 | (uint32_t)idf[h - 13] << 24;
-        uint32_t crc = (uint32_t)idf[h - 12] | (uint32_t)idf[h - 11] << 8 |
-                       (uint32_t)idf[h - 10] << 16 | (uint32_t)idf[h - 9] << 24;
-        if (n == size - h && crc == (uint32_t)crc32(0L, idf + h, (uInt)n))
-            return h;
-    }
-    return 0;
-}
-
-static void put_crc(uint8_t *at, const uint8_t *data, size_t n)
-{
-    uint32_t crc = (uint32_t)crc32(0L, data, (uInt)n);
-    for (int i = 0; i < 4; i++)
-        at[i] = (uint8_t)(crc >> (8 * i));
-}
-
 /* A match model's decoder on damaged streams: every 5th bit of the
- * payload flipped, and the payload cut at every 3rd length, with the tile's and the
- * header's CRCs made right again so that the damage reaches the model.
+ * payload flipped, and the payload cut at every 3rd length, with the file
+ * CRC (and the tile size) made right again so that the damage reaches the
+ * model.
  * Each must fail with an error or give the image exactly (the pixel CRC
  * stands guard), never crash (ASan/UBSan runs). */
 static void test_match_damage(const char *name, kind k, int which)
@@ -477,14 +529,14 @@ static void test_match_damage(const char *name, kind k, int which)
     o.force_model = 1;
     o.model_name = name;
     uint8_t *idf = NULL;
-    size_t size = 0, h = 0;
+    size_t size = 0;
     int st = idfzip_compress_image(&img, &o, &idf, &size);
-    CHECK(st == IDFZIP_OK && (h = one_tile_header_size(idf, size)) != 0, "%s damage: compress", name);
+    CHECK(st == IDFZIP_OK, "%s damage: compress", name);
+    layout l = st == IDFZIP_OK ? layout_of(idf) : (layout){0, 0, 0};
     int wrong = 0, failed = 0, tries = 0;
-    for (size_t bit = 8 * h; h && bit < size * 8; bit += 5, tries++) {
+    for (size_t bit = 8 * l.payload_at; st == IDFZIP_OK && bit < size * 8; bit += 5, tries++) {
         idf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-        put_crc(idf + h - 12, idf + h, size - h);
-        put_crc(idf + h - 4, idf, h - 4);
+        fix_file_crc(idf, size, l);
         if (idfzip_decompress_image(idf, size, NULL, &back) == IDFZIP_OK) {
             wrong += !idfzip_image_equal(&img, &back);
             idfzip_image_free(&back);
@@ -493,19 +545,19 @@ static void test_match_damage(const char *name, kind k, int which)
         }
         idf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
-    for (size_t n = h + 1; h && n < size; n += 3) { /* the payload cut to n - h bytes */
-        uint8_t *cut = malloc(n);
+    for (size_t n = 1; st == IDFZIP_OK && n < size - l.payload_at; n += 3) {
+        /* the payload cut to n bytes, the tile size and CRC made to agree */
+        uint8_t *cut = malloc(l.payload_at + 8 + n);
         CHECK(cut != NULL, "malloc");
         if (!cut)
             break;
-        memcpy(cut, idf, n);
-        uint32_t len = (uint32_t)(n - h);
-        for (int i = 0; i < 4; i++)
-            cut[h - 16 + i] = (uint8_t)(len >> (8 * i));
-        put_crc(cut + h - 12, cut + h, n - h);
-        put_crc(cut + h - 4, cut, h - 4);
-        int cst = idfzip_decompress_image(cut, n, NULL, &back);
-        CHECK(cst != IDFZIP_OK, "%s damage: payload cut to %zu bytes accepted", name, n - h);
+        memcpy(cut, idf, l.tile_size_at);
+        size_t at = l.tile_size_at + put_varint(cut + l.tile_size_at, (uint32_t)n);
+        memcpy(cut + at, idf + l.pixel_crc_at, 8);
+        memcpy(cut + at + 8, idf + l.payload_at, n);
+        fix_file_crc(cut, at + 8 + n, layout_of(cut));
+        int cst = idfzip_decompress_image(cut, at + 8 + n, NULL, &back);
+        CHECK(cst != IDFZIP_OK, "%s damage: payload cut to %zu bytes accepted", name, n);
         if (cst == IDFZIP_OK)
             idfzip_image_free(&back);
         free(cut);

@@ -1,4 +1,6 @@
-/* test_container.c — .idf header serialise/parse and its checks. */
+/* test_container.c — .idf header serialise/parse and its checks, for both
+ * versions (1: fixed fields and a CRC per tile; 2: variable-length fields,
+ * built-in models by number, one CRC over the file). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,9 +10,10 @@
 static uint8_t chunk_a[] = {0, 0, 0xB1, 0x8F};           /* a gAMA payload */
 static uint8_t chunk_b[] = {'C', 'o', 'm', 'm', 'e', 'n', 't', 0, 'h', 'i'};
 
-static void fill_header(idf_header *h, idfzip_chunk *chunks, idf_tile_entry *tiles)
+static void fill_header(idf_header *h, idfzip_chunk *chunks, idf_tile_entry *tiles, uint32_t version)
 {
     memset(h, 0, sizeof *h);
+    h->version = version;
     h->mode = IDF_MODE_CODED;
     h->width = 300, h->height = 200, h->channels = 1, h->bit_depth = 8;
     h->color_type = IDFZIP_COLOR_PALETTE;
@@ -34,66 +37,97 @@ static void fill_header(idf_header *h, idfzip_chunk *chunks, idf_tile_entry *til
     h->pixel_crc = 0xCAFEF00D;
 }
 
-/* A header plus 8 payload bytes, as a whole file. */
+/* A header plus its 8 payload bytes (tiles of 5 and 3), as a whole file. */
 static uint8_t *make_file(const idf_header *h, size_t *size)
 {
-    uint8_t *head;
-    size_t n;
-    if (idf_header_write(h, &head, &n) != IDFZIP_OK)
-        return NULL;
-    uint8_t *file = realloc(head, n + 8);
-    if (!file) {
-        free(head);
-        return NULL;
-    }
-    memset(file + n, 0x5A, 8);
-    *size = n + 8;
-    return file;
+    static uint8_t payload[8] = {0x5A, 0x5A, 0x5A, 0x5A, 0x5A, 0x5A, 0x5A, 0x5A};
+    uint8_t *const pieces[2] = {payload, payload + 5};
+    const uint32_t sizes[2] = {5, 3};
+    uint8_t *file = NULL;
+    return idf_file_write(h, pieces, sizes, 2, &file, size) == IDFZIP_OK ? file : NULL;
 }
 
-static void test_round_trip(void)
+static void test_round_trip(uint32_t version)
 {
     idf_header h, r;
     idfzip_chunk chunks[2];
     idf_tile_entry tiles[2];
-    fill_header(&h, chunks, tiles);
+    fill_header(&h, chunks, tiles, version);
     size_t size;
     uint8_t *file = make_file(&h, &size);
     CHECK(file != NULL, "write");
-    int st = idf_header_read(file, size, 0, &r);
-    CHECK(st == IDFZIP_OK, "read: %s", idfzip_error_string(st));
+    int st = file ? idf_header_read(file, size, 0, &r) : IDFZIP_ERR_NOMEM;
+    CHECK(st == IDFZIP_OK, "v%u read: %s", version, idfzip_error_string(st));
     if (st == IDFZIP_OK) {
-        CHECK(r.width == 300 && r.height == 200 && r.color_type == 3 && r.bit_depth == 8, "dims");
-        CHECK(strcmp(r.model_name, "baseline-v1") == 0 && r.model_crc == 0x12345678, "model");
+        CHECK(r.version == version, "version");
+        CHECK(r.width == 300 && r.height == 200 && r.color_type == 3 && r.bit_depth == 8 &&
+                  r.channels == 1, "dims");
+        CHECK(strcmp(r.model_name, "baseline-v1") == 0 && r.model_crc == 0x12345678 &&
+                  r.model_id == 0 && r.tile_width == 256 && r.tile_height == 256, "model");
         CHECK(r.palette_size == 3 && memcmp(r.palette, h.palette, 9) == 0, "palette");
         CHECK(r.trns_size == 2 && r.trns[1] == 9, "trns");
         CHECK(r.chunk_count == 2 && memcmp(r.chunks[1].type, "tEXt", 4) == 0 &&
               r.chunks[1].size == sizeof chunk_b && memcmp(r.chunks[1].data, chunk_b, sizeof chunk_b) == 0 &&
               r.chunks[1].where == IDFZIP_CHUNK_AFTER_IDAT, "chunks");
-        CHECK(r.tile_count == 2 && r.tiles[0].size == 5 && r.tiles[1].crc == 0xBBBB, "tiles");
+        CHECK(r.tile_count == 2 && r.tiles[0].size == 5 && r.tiles[1].size == 3 &&
+                  r.tiles[1].crc == (version == 1 ? 0xBBBBu : 0u), "tiles");
         CHECK(r.pixel_crc == 0xCAFEF00D && r.header_size == size - 8, "crc and size");
         idf_header_free(&r);
     }
     free(file);
 }
 
-static void test_damage(void)
+/* Version 2 names a built-in model by its number: one byte, and the name
+ * and tile size come from the registry; an unknown number is "model". */
+static void test_model_number(void)
 {
     idf_header h, r;
     idfzip_chunk chunks[2];
     idf_tile_entry tiles[2];
-    fill_header(&h, chunks, tiles);
+    fill_header(&h, chunks, tiles, 2);
+    h.model_id = 3;
+    h.tile_count = 2;
+    h.width = 400; /* 2 tiles of baseline-v3's 256x256 */
     size_t size;
     uint8_t *file = make_file(&h, &size);
+    int st = file ? idf_header_read(file, size, 0, &r) : IDFZIP_ERR_NOMEM;
+    CHECK(st == IDFZIP_OK && strcmp(r.model_name, "baseline-v3") == 0 && r.model_id == 3 &&
+              r.tile_width == 256 && r.tile_height == 256,
+          "model number: %s", idfzip_error_string(st));
+    if (st == IDFZIP_OK)
+        idf_header_free(&r);
+    free(file);
+    h.model_id = 200;
+    file = make_file(&h, &size);
+    CHECK(file && idf_header_read(file, size, 0, &r) == IDFZIP_ERR_MODEL, "unknown model number");
+    free(file);
+}
+
+static void test_damage(uint32_t version)
+{
+    idf_header h, r;
+    idfzip_chunk chunks[2];
+    idf_tile_entry tiles[2];
+    fill_header(&h, chunks, tiles, version);
+    size_t size;
+    uint8_t *file = make_file(&h, &size);
+    if (!file) {
+        CHECK(0, "write");
+        return;
+    }
     int accepted = 0;
+    size_t fixed = version == 1 ? 22 : 4; /* from here a cut is "truncated" */
     for (size_t n = 0; n < size; n++) {
         int st = idf_header_read(file, n, 0, &r);
         accepted += st == IDFZIP_OK;
-        if (n >= 22 && st != IDFZIP_ERR_TRUNCATED && st != IDFZIP_ERR_CRC)
+        if (n >= fixed && st != IDFZIP_ERR_TRUNCATED && st != IDFZIP_ERR_CRC)
             accepted += 1000;
     }
-    CHECK(accepted == 0, "truncations accepted or misreported (%d)", accepted);
-    for (size_t bit = 0; bit < (size - 8) * 8; bit++) {
+    CHECK(accepted == 0, "v%u: truncations accepted or misreported (%d)", version, accepted);
+    /* version 1 checks the payload by its tile CRCs later; version 2's file
+     * CRC covers every byte */
+    size_t covered = version == 1 ? size - 8 : size;
+    for (size_t bit = 0; bit < covered * 8; bit++) {
         file[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         int st = idf_header_read(file, size, 0, &r);
         accepted += st == IDFZIP_OK;
@@ -101,7 +135,7 @@ static void test_damage(void)
             idf_header_free(&r);
         file[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
-    CHECK(accepted == 0, "%d header bit flips accepted", accepted);
+    CHECK(accepted == 0, "v%u: %d header bit flips accepted", version, accepted);
     uint8_t *longer = malloc(size + 1);
     memcpy(longer, file, size);
     longer[size] = 0;
@@ -122,8 +156,11 @@ static void test_tile_grid(void)
 
 int main(void)
 {
-    test_round_trip();
-    test_damage();
+    for (uint32_t version = 1; version <= 2; version++) {
+        test_round_trip(version);
+        test_damage(version);
+    }
+    test_model_number();
     test_tile_grid();
     return test_report("container");
 }

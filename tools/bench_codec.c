@@ -115,7 +115,7 @@ static latent_log log_latents(const idfzip_image *img, const idfzip_options *o)
              model_select_for_image(o->model, o->model_size, &kind, &ref) == IDFZIP_OK;
     for (size_t i = 0; ok && i < n; i++) /* interleaved -> planar */
         planes[(i % img->channels) * (n / img->channels) + i / img->channels] = img->samples[i];
-    symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL};
+    symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL, 1};
     model_tile tile = {img->width, img->height, img->channels, (1u << img->bit_depth) - 1, planes,
                        img->color_type == IDFZIP_COLOR_PALETTE};
     if (!ok || ref.model->code_tile(ref.model, &tile, &io) != IDFZIP_OK)

@@ -2,7 +2,8 @@
  *
  * Each input is decoded twice with idfzip_decompress_png (so a file that
  * decodes also goes through the PNG writer): as given, and again after its
- * header, stored-PNG and tile CRCs are recomputed, because a random
+ * CRCs are recomputed (version 1: header, stored-PNG and tile CRCs;
+ * version 2: the file CRC), because a random
  * mutation almost never passes a CRC32 and would otherwise stop at the
  * checksums instead of reaching the PNG reader, the models and the rANS
  * decoder.  Files coded with a flow model decode with the random tiny-grey
@@ -15,6 +16,7 @@
 #include <zlib.h>
 
 #include "fuzz_util.h"
+#include "../../model/registry.h"
 
 #define IDF_FIXED_SIZE 22 /* magic, version .. reserved, width, height */
 
@@ -112,6 +114,71 @@ static void fix_coded(uint8_t *d, size_t size)
     put_le32(d + header_crc_at, crc_of(d, header_crc_at));
 }
 
+/* ---- version 2 (FORMAT.md) ---- */
+
+static uint32_t varint(walker *w)
+{
+    uint32_t v = 0;
+    for (unsigned shift = 0; shift < 35; shift += 7) {
+        size_t at = skip(w, 1);
+        if (w->bad)
+            return 0;
+        v |= (uint32_t)(w->p[at] & 0x7f) << shift;
+        if (!(w->p[at] & 0x80))
+            return v;
+    }
+    w->bad = 1;
+    return 0;
+}
+
+/* The coded fields after width and height, up to the pixel CRC. */
+static void skip_coded_v2(walker *w, uint64_t width, uint64_t height)
+{
+    uint64_t tw = 0, th = 0;
+    uint32_t id = field(w, 1);
+    const model_number *n = model_number_by_id(id);
+    if (n) {
+        tw = n->tile_width, th = n->tile_height;
+    } else if (id == 0) {
+        skip(w, field(w, 1) + 4);
+        tw = varint(w), th = varint(w);
+    }
+    skip(w, 3 * (uint64_t)varint(w));
+    skip(w, varint(w));
+    for (uint32_t k = varint(w); k > 0 && !w->bad; k--) {
+        skip(w, 5);
+        skip(w, varint(w));
+    }
+    if (tw == 0 || th == 0) {
+        w->bad = 1;
+        return;
+    }
+    uint64_t tiles = ((width + tw - 1) / tw) * ((height + th - 1) / th);
+    if (tiles > w->size)
+        w->bad = 1; /* at least a byte per tile */
+    for (uint64_t i = 0; i < tiles && !w->bad; i++)
+        varint(w);
+}
+
+static void fix_v2(uint8_t *d, size_t size)
+{
+    walker w = {d, size, 9, 0};
+    uint32_t mode = field(&w, 1);
+    skip(&w, 2);
+    uint64_t width = varint(&w), height = varint(&w);
+    if (mode == 1)
+        varint(&w);
+    else
+        skip_coded_v2(&w, width, height);
+    skip(&w, 4); /* pixel CRC */
+    size_t crc_at = skip(&w, 4);
+    if (w.bad)
+        return;
+    uLong crc = crc32(0L, d, (uInt)crc_at);
+    crc = crc32(crc, d + crc_at + 4, (uInt)(size - crc_at - 4));
+    put_le32(d + crc_at, (uint32_t)crc);
+}
+
 /* Any file either fails as a file (never "invalid argument") or decodes
  * to an image the PNG writer accepts. */
 static void decode_png(const uint8_t *d, size_t size, const idfzip_options *o)
@@ -130,27 +197,49 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     idfzip_options o;
     idfzip_options_init(&o);
     o.max_pixels = FUZZ_MAX_PIXELS;
-    const fuzz_model *m = size > 12 && data[12] == 1 ? &grey_model : &rgb_model;
-    /* A coded file's model name follows the fixed header, NUL-padded. */
+    /* The model a coded file names: version 1 after the fixed header,
+     * NUL-padded; version 2 (number 0) after width and height, its length
+     * first.  Grey files (colour type 0) get the grey flow. */
+    int v2 = size > 12 && data[8] == 2;
+    int grey = v2 ? data[10] == 0 : size > 12 && data[12] == 1;
+    const fuzz_model *m = grey ? &grey_model : &rgb_model;
+    const uint8_t *name = NULL;
+    size_t name_len = 0;
+    if (!v2 && size >= IDF_FIXED_SIZE + 16) {
+        name = data + IDF_FIXED_SIZE;
+        name_len = 16;
+    } else if (v2) {
+        walker w = {data, size, 12, 0};
+        varint(&w);
+        varint(&w);
+        if (field(&w, 1) == 0) {
+            name_len = field(&w, 1);
+            size_t at = skip(&w, name_len);
+            name = w.bad ? NULL : data + at;
+        }
+    }
     static const char ar_name[] = "tiny-ar", ar_mix_name[] = "tiny-ar-mix";
-    if (size >= IDF_FIXED_SIZE + sizeof ar_name &&
-        memcmp(data + IDF_FIXED_SIZE, ar_name, sizeof ar_name) == 0)
+    if (name && name_len >= sizeof ar_name - 1 && memcmp(name, ar_name, sizeof ar_name - 1) == 0 &&
+        (name_len == sizeof ar_name - 1 || name[sizeof ar_name - 1] == 0))
         m = &ar_model;
-    if (size >= IDF_FIXED_SIZE + sizeof ar_mix_name &&
-        memcmp(data + IDF_FIXED_SIZE, ar_mix_name, sizeof ar_mix_name) == 0)
+    if (name && name_len >= sizeof ar_mix_name - 1 &&
+        memcmp(name, ar_mix_name, sizeof ar_mix_name - 1) == 0 &&
+        (name_len == sizeof ar_mix_name - 1 || name[sizeof ar_mix_name - 1] == 0))
         m = &ar_mix_model;
     o.model = m->bytes;
     o.model_size = m->size;
     idfzip_info info;
     idfzip_get_info(data, size, &info);
     decode_png(data, size, &o);
-    if (size < IDF_FIXED_SIZE || data[9] > 1)
+    if (!v2 && (size < IDF_FIXED_SIZE || data[9] > 1))
         return 0;
     uint8_t *copy = malloc(size);
     if (!copy)
         return 0;
     memcpy(copy, data, size);
-    if (copy[9] == 1)
+    if (v2)
+        fix_v2(copy, size);
+    else if (copy[9] == 1)
         fix_stored(copy, size);
     else
         fix_coded(copy, size);
