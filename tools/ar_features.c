@@ -54,7 +54,10 @@ static int tile_records(const idfzip_image *img, uint32_t x0, uint32_t y0, uint3
             for (uint32_t c = 0; c < ch; c++)
                 planes[(size_t)c * w * h + (size_t)y * w + x] =
                     img->samples[((size_t)(y0 + y) * img->width + x0 + x) * ch + c];
-    symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL, 1};
+    symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL, 0};
+    /* side information as in .idf version 1 (raw fits, each bias its
+     * mean miss): what the AR priors were trained on, and what
+     * tools/train/test_ar.py counts bit by bit */
     model_tile tile = {w, h, ch, 255, planes, 0};
     ok = ok && ar_prior_code_features(&tile, &io) == IDFZIP_OK && log.count == n;
     for (size_t i = 0; ok && i < n; i++) {

@@ -40,7 +40,10 @@ static int run(const idf_model *m, int32_t *samples, uint32_t w, uint32_t h, FIL
     dl_tables *dl = dl_tables_create();
     rans_encoder enc;
     rans_encoder_init(&enc);
-    symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL, 1};
+    symbol_io io = {dl, &enc, NULL, &log, nn_kernel_best(), NULL, 0};
+    /* side information as in .idf version 1 (raw fits, each bias its
+     * mean miss): what the AR priors were trained on, and what
+     * tools/train/test_ar.py counts bit by bit */
     model_tile tile = {w, h, shape.channels, shape.maxval, samples, 0};
     int ok = log.value && log.mean16 && log.scale && log.mixture && dl &&
              m->code_tile(m, &tile, &io) == IDFZIP_OK;
