@@ -456,6 +456,22 @@ static uint32_t match_case_sample(int which, uint32_t x, uint32_t y, uint32_t c,
     }
 }
 
+/* img: a w x h image of kind k filled with match case `which`; 0, or -1
+ * when the kind and size make no image. */
+static int make_match_image(idfzip_image *img, kind k, uint32_t w, uint32_t h, int which)
+{
+    uint64_t rng = 3;
+    if (make_image(img, k, w, h, FLAT, &rng))
+        return -1;
+    uint32_t maxval = img->color_type == 3 ? img->palette_size - 1 : (1u << img->bit_depth) - 1;
+    for (uint32_t y = 0; y < img->height; y++)
+        for (uint32_t x = 0; x < img->width; x++)
+            for (uint32_t c = 0; c < img->channels; c++)
+                img->samples[((size_t)y * img->width + x) * img->channels + c] =
+                    (uint16_t)match_case_sample(which, x, y, c, maxval);
+    return 0;
+}
+
 /* A match model on what it is for: one colour, two colours, 257 colours,
  * text on a gradient, repeats at the edges and at random distances,
  * 1-pixel-wide images, every kind of PNG; exact round trips, and the same
@@ -467,19 +483,12 @@ static void test_match_model(const char *name)
         for (int which = 0; which < 7; which++)
             for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
                 idfzip_image img, back;
-                uint64_t rng = 3;
                 /* 300x260 crosses match-v1's 256x256 tiles; match-v2's
                  * 2048-wide tiles are crossed by 2100x3 */
                 int halve = sizes[s][0] == 300 && strcmp(name, "match-v1") != 0;
-                if (make_image(&img, KINDS[k], sizes[s][0] >> halve, sizes[s][1] >> halve, FLAT,
-                               &rng))
+                if (make_match_image(&img, KINDS[k], sizes[s][0] >> halve, sizes[s][1] >> halve,
+                                     which))
                     continue;
-                uint32_t maxval = img.color_type == 3 ? img.palette_size - 1 : (1u << img.bit_depth) - 1;
-                for (uint32_t y = 0; y < img.height; y++)
-                    for (uint32_t x = 0; x < img.width; x++)
-                        for (uint32_t c = 0; c < img.channels; c++)
-                            img.samples[((size_t)y * img.width + x) * img.channels + c] =
-                                (uint16_t)match_case_sample(which, x, y, c, maxval);
                 idfzip_options o;
                 idfzip_options_init(&o);
                 o.force_model = 1;
@@ -515,15 +524,8 @@ static void test_match_model(const char *name)
 static void test_match_damage(const char *name, kind k, int which)
 {
     idfzip_image img, back;
-    uint64_t rng = 3;
-    if (make_image(&img, k, 32, 20, FLAT, &rng))
+    if (make_match_image(&img, k, 32, 20, which))
         return;
-    uint32_t maxval = img.color_type == 3 ? img.palette_size - 1 : (1u << img.bit_depth) - 1;
-    for (uint32_t y = 0; y < img.height; y++)
-        for (uint32_t x = 0; x < img.width; x++)
-            for (uint32_t c = 0; c < img.channels; c++)
-                img.samples[((size_t)y * img.width + x) * img.channels + c] =
-                    (uint16_t)match_case_sample(which, x, y, c, maxval);
     idfzip_options o;
     idfzip_options_init(&o);
     o.force_model = 1;
