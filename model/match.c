@@ -9,9 +9,16 @@
 
 enum { EG_ROWS, EG_COLUMNS, EG_LENGTH };
 
+/* The work space: match-v2's index probabilities (uint16), the matched
+ * plane and the encoder's skip plane (bytes), the encoder's plan. */
+static size_t index_words(int copies)
+{
+    return copies ? MATCH_INDEX_PROBABILITIES / 2 : 0;
+}
+
 size_t match_space_words(size_t pixels, int copies, int encoding)
 {
-    size_t words = (pixels * (encoding ? 2 : 1) + 3) / 4;
+    size_t words = index_words(copies) + (pixels * (encoding ? 2 : 1) + 3) / 4;
     if (copies && encoding)
         words += 3 * pixels + ((size_t)1 << MATCH_HASH_BITS);
     return words;
@@ -22,6 +29,8 @@ void match_reset(match_state *m, int copies, const model_tile *t, int32_t *space
     const size_t pixels = (size_t)t->width * t->height;
     adaptive_start(m->p1, MATCH_V2_CONTEXTS);
     adaptive_start(m->p_cache, 4);
+    m->p_index = copies ? (uint16_t *)space : NULL;
+    space += index_words(copies);
     m->matched = (uint8_t *)space;
     memset(m->matched, 0, pixels);
     m->skip = encoding ? m->matched + pixels : NULL;
@@ -31,7 +40,9 @@ void match_reset(match_state *m, int copies, const model_tile *t, int32_t *space
     memset(&m->plan, 0, sizeof m->plan);
     if (!copies)
         return;
-    adaptive_start(m->p_index, 256);
+    if (t->indexed) /* 128 KB: only where they are used */
+        adaptive_start(m->p_index, pixels >= MATCH_INDEX_CONTEXT_PIXELS ? MATCH_INDEX_PROBABILITIES
+                                                                        : 256);
     adaptive_start(m->copy.p_copy, 4);
     adaptive_start(m->copy.p_recent, MATCH_RECENT);
     adaptive_start(&m->copy.p_eg[0][0], 3 * ADAPTIVE_EG_BITS);
@@ -164,16 +175,26 @@ static int code_cached(match_state *m, model_tile *t, size_t plane, size_t i, ui
 
 /* match-v2, palette images: an index that is no neighbour and no copy,
  * as its bits from the top, each an adaptive decision at the node of the
- * binary tree its higher bits name (adaptive frequencies of the indices;
- * the cache would only repeat them). */
-static int code_index(match_state *m, model_tile *t, size_t i, symbol_io *io)
+ * binary tree its higher bits name.  In a tile of at least
+ * MATCH_INDEX_CONTEXT_PIXELS the tree is that of W's index (N's in the
+ * first column, 0 for the first pixel): adaptive frequencies of the
+ * indices that follow each index.  Indices say nothing by their values,
+ * but which one follows which repeats (the edge of a glyph, a dithered
+ * texture): on the held-out palette screenshots this took a fifth off the
+ * indices' bits.  A smaller tile has too few pixels to learn 256 trees
+ * and keeps one.  The cache would only repeat the indices. */
+static int code_index(match_state *m, model_tile *t, uint32_t x, uint32_t y, symbol_io *io)
 {
+    const size_t i = (size_t)y * t->width + x;
     const uint32_t bits = adaptive_bit_length(t->maxval), value = io->enc ? (uint32_t)t->samples[i] : 0;
     if (t->channels != 1 || bits > 8)
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
+    int32_t before = x ? t->samples[i - 1] : (y ? t->samples[i - t->width] : 0);
+    int per_index = (size_t)t->width * t->height >= MATCH_INDEX_CONTEXT_PIXELS;
+    uint16_t *tree = m->p_index + (per_index ? 256 * (size_t)(before & 255) : 0);
     uint32_t node = 1;
     for (uint32_t b = bits; b-- > 0;)
-        node = 2 * node + adaptive_decide(&m->p_index[node], (value >> b) & 1, io);
+        node = 2 * node + adaptive_decide(&tree[node], (value >> b) & 1, io);
     if (!io->enc)
         t->samples[i] = (int32_t)(node - (1u << bits));
     return 1;
@@ -257,7 +278,7 @@ int match_code_pixel(match_state *m, model_tile *t, uint32_t x, uint32_t y, symb
     if (coded > 0)
         m->matched[i] = 1;
     if (coded == 0)
-        coded = m->copies && t->indexed ? code_index(m, t, i, io)
+        coded = m->copies && t->indexed ? code_index(m, t, x, y, io)
                                          : code_cached(m, t, plane, i, near, io);
     if (coded != 0)
         return coded;

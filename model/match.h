@@ -27,6 +27,9 @@
 #define MATCH_CACHE (1u << MATCH_CACHE_BITS)
 #define MATCH_RECENT 4      /* match-v2: copy distances remembered */
 #define MATCH_HASH_BITS 16  /* match-v2 encoder: heads of the hash chains */
+/* match-v2, palette images: an index tree of 256 nodes per index of W */
+#define MATCH_INDEX_PROBABILITIES (256u * 256u)
+#define MATCH_INDEX_CONTEXT_PIXELS 16384u /* a smaller tile has one tree */
 
 /* What the coder knows of the copy it is in (match-v2). */
 typedef struct match_copy {
@@ -52,7 +55,8 @@ typedef struct match_plan_store {
 typedef struct match_state {
     uint16_t p1[MATCH_V2_CONTEXTS]; /* P(candidate k is the pixel), 1/2^15 */
     uint16_t p_cache[4];         /* P(in the colour cache | W, N matched) */
-    uint16_t p_index[256];       /* match-v2, palette: the index tree's nodes */
+    uint16_t *p_index;           /* match-v2, palette: [W's index][the index
+                                    tree's node], MATCH_INDEX_PROBABILITIES */
     uint8_t *matched;            /* [width * height] */
     uint8_t *skip;               /* encoder: [width * height], match_plan's */
     /* Colours seen so far, each at the slot its hash names (WebP's colour

@@ -516,15 +516,16 @@ static void test_match_model(const char *name)
 }
 
 /* A match model's decoder on damaged streams: every 5th bit of the
- * payload flipped, and the payload cut at every 3rd length, with the file
+ * payload flipped (of a large payload about 4,000 bits), and the payload
+ * cut at every 3rd length (or as sparsely), with the file
  * CRC (and the tile size) made right again so that the damage reaches the
  * model.
  * Each must fail with an error or give the image exactly (the pixel CRC
  * stands guard), never crash (ASan/UBSan runs). */
-static void test_match_damage(const char *name, kind k, int which)
+static void test_match_damage(const char *name, kind k, int which, uint32_t w, uint32_t h)
 {
     idfzip_image img, back;
-    if (make_match_image(&img, k, 32, 20, which))
+    if (make_match_image(&img, k, w, h, which))
         return;
     idfzip_options o;
     idfzip_options_init(&o);
@@ -536,7 +537,9 @@ static void test_match_damage(const char *name, kind k, int which)
     CHECK(st == IDFZIP_OK, "%s damage: compress", name);
     layout l = st == IDFZIP_OK ? layout_of(idf) : (layout){0, 0, 0};
     int wrong = 0, failed = 0, tries = 0;
-    for (size_t bit = 8 * l.payload_at; st == IDFZIP_OK && bit < size * 8; bit += 5, tries++) {
+    /* every 5th bit, or about 4,000 of them in a larger payload */
+    size_t stride = (size - l.payload_at) * 8 / 4000 > 5 ? (size - l.payload_at) * 8 / 4000 : 5;
+    for (size_t bit = 8 * l.payload_at; st == IDFZIP_OK && bit < size * 8; bit += stride, tries++) {
         idf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         fix_file_crc(idf, size, l);
         if (idfzip_decompress_image(idf, size, NULL, &back) == IDFZIP_OK) {
@@ -547,7 +550,7 @@ static void test_match_damage(const char *name, kind k, int which)
         }
         idf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     }
-    for (size_t n = 1; st == IDFZIP_OK && n < size - l.payload_at; n += 3) {
+    for (size_t n = 1; st == IDFZIP_OK && n < size - l.payload_at; n += 1 + stride / 2) {
         /* the payload cut to n bytes, the tile size and CRC made to agree */
         uint8_t *cut = malloc(l.payload_at + 8 + n);
         CHECK(cut != NULL, "malloc");
@@ -574,10 +577,11 @@ int main(int argc, char **argv)
 {
     test_match_model("match-v1");
     test_match_model("match-v2");
-    test_match_damage("match-v2", (kind){6, 8, 4}, 5);  /* copies, cache */
-    test_match_damage("match-v2", (kind){3, 8, 1}, 5);  /* palette indices */
-    test_match_damage("match-v2", (kind){2, 16, 3}, 3); /* 16-bit text */
-    test_match_damage("match-v1", (kind){6, 8, 4}, 3);
+    test_match_damage("match-v2", (kind){6, 8, 4}, 5, 32, 20);  /* copies, cache */
+    test_match_damage("match-v2", (kind){3, 8, 1}, 5, 32, 20);  /* palette indices, one tree */
+    test_match_damage("match-v2", (kind){3, 8, 1}, 3, 130, 130); /* a tree per index of W */
+    test_match_damage("match-v2", (kind){2, 16, 3}, 3, 32, 20); /* 16-bit text */
+    test_match_damage("match-v1", (kind){6, 8, 4}, 3, 32, 20);
     test_all_kinds();
     test_named_models();
     test_thread_invariance();
