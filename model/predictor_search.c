@@ -90,6 +90,40 @@ static uint64_t side_cost16(int64_t v)
  * too, and a bias of 0 is taken where it saves more than it costs: on a
  * small tile most contexts hold a few samples.  The decoder just reads
  * the fits, so this is the encoder's business. */
+/* One context's samples (members m, n of them) coded at bias b: what
+ * scale index s costs, with compact side information its side bits too
+ * (previous: the last used context's scale). */
+typedef struct scale_trial {
+    const pred_tile *bt;
+    uint32_t c;
+    const pred_trace *tr;
+    const int32_t *m;
+    uint32_t n;
+    int64_t previous;
+} scale_trial;
+
+static uint64_t trial_cost(const scale_trial *t, int32_t b, uint32_t s)
+{
+    uint64_t bits = search_context_cost(t->bt, t->c, t->tr, t->m, t->n, b, s);
+    if (t->bt->compact_side)
+        bits += side_cost16((int64_t)s - t->previous) + side_cost16(b);
+    return bits;
+}
+
+/* From scale s, steps one index at a time while the cost falls; the scale
+ * found, its cost in *cost. */
+static uint32_t best_scale(const scale_trial *t, int32_t b, uint32_t s, uint64_t *cost)
+{
+    uint64_t best = trial_cost(t, b, s), c;
+    int went_up = 0;
+    while (s + 1 < DL_NUM_SCALES && (c = trial_cost(t, b, s + 1)) < best)
+        s++, best = c, went_up = 1;
+    while (!went_up && s > 0 && (c = trial_cost(t, b, s - 1)) < best)
+        s--, best = c;
+    *cost = best;
+    return s;
+}
+
 static void search_refine_scales(const pred_tile *bt, uint32_t c, const pred_trace *tr, pred_fit *fit)
 {
     uint32_t start[PRED_CONTEXTS + 1] = {0}, at[PRED_CONTEXTS];
@@ -101,35 +135,21 @@ static void search_refine_scales(const pred_tile *bt, uint32_t c, const pred_tra
     for (size_t i = 0; i < bt->plane; i++)
         if (!bt->skip || !bt->skip[i])
             bt->members[at[tr->ctx[i]]++] = (int32_t)i;
-    int64_t previous = 0; /* the last used context's scale */
+    scale_trial t = {bt, c, tr, NULL, 0, 0};
     for (uint32_t k = 0; k < PRED_CONTEXTS; k++) {
         if (!fit->used[k])
             continue;
-        const int32_t *m = bt->members + start[k];
-        uint32_t n = start[k + 1] - start[k];
-        int32_t bias = fit->bias16[k];
-        uint32_t s = fit->scale[k];
-        uint64_t kept = UINT64_MAX; /* the cost of the best (bias, scale) so far */
-        for (int zero = 0; zero <= (bt->compact_side && bias != 0); zero++) {
-            int32_t b = zero ? 0 : bias;
-            uint32_t si = fit->scale[k];
-#define COST(x) (search_context_cost(bt, c, tr, m, n, b, (x)) + \
-                 (bt->compact_side ? side_cost16((int64_t)(x) - previous) + side_cost16(b) : 0))
-            uint64_t cost, best = COST(si);
-            int went_up = 0;
-            while (si + 1 < DL_NUM_SCALES && (cost = COST(si + 1)) < best)
-                si++, best = cost, went_up = 1;
-            while (!went_up && si > 0 && (cost = COST(si - 1)) < best)
-                si--, best = cost;
-#undef COST
-            if (best < kept) {
-                kept = best;
-                s = si;
-                fit->bias16[k] = b;
-            }
+        t.m = bt->members + start[k];
+        t.n = start[k + 1] - start[k];
+        uint64_t cost, zero_cost;
+        uint32_t s = best_scale(&t, fit->bias16[k], fit->scale[k], &cost);
+        if (bt->compact_side && fit->bias16[k] != 0) { /* and without the bias */
+            uint32_t s0 = best_scale(&t, 0, fit->scale[k], &zero_cost);
+            if (zero_cost < cost)
+                s = s0, fit->bias16[k] = 0;
         }
         fit->scale[k] = (uint8_t)s;
-        previous = s;
+        t.previous = s;
     }
 }
 
