@@ -62,9 +62,8 @@ int idf_file_write(const idf_header *h, uint8_t *const *pieces, const uint32_t *
 /* Parses and checks the header of a whole file: magic, version, fields,
  * the header CRC (version 1) or the file CRC (version 2), pixel limit (0:
  * default), and that the payload sizes add up to exactly the rest of the
- * file.  A version 2 file naming a built-in model by number leaves
- * model_name empty and the tile size 0 (the codec fills them in).  On
- * error h owns nothing. */
+ * file.  A version 2 file naming a built-in model by number gets its name
+ * and tile size from the registry's table.  On error h owns nothing. */
 int idf_header_read(const uint8_t *data, size_t size, uint64_t max_pixels,
                     idf_header *h);
 

@@ -123,12 +123,6 @@ int idfzip_builtin_model(const char *name)
 }
 
 /* Header, then payload pieces back to back, into one malloc'ed buffer. */
-static int assemble(const idf_header *h, uint8_t *const *pieces, const uint32_t *sizes,
-                    uint32_t count, uint8_t **out, size_t *out_size)
-{
-    return idf_file_write(h, pieces, sizes, count, out, out_size);
-}
-
 static void header_from_image(idf_header *h, const idfzip_image *img)
 {
     memset(h, 0, sizeof *h);
@@ -153,7 +147,7 @@ static int write_stored(const idfzip_image *img, const uint8_t *png, size_t png_
     h.stored_crc = (uint32_t)crc32(0L, png, (uInt)png_size);
     uint8_t *piece = (uint8_t *)png;
     uint32_t size = (uint32_t)png_size;
-    return assemble(&h, &piece, &size, 1, out, out_size);
+    return idf_file_write(&h, &piece, &size, 1, out, out_size);
 }
 
 static void header_for_model(idf_header *h, const idfzip_image *img, const idf_model *m)
@@ -179,7 +173,7 @@ static int write_tiles(const idf_header *h, uint8_t **payload, uint8_t **out, si
     uint32_t *sizes = malloc((size_t)h->tile_count * sizeof *sizes);
     for (uint32_t i = 0; sizes && i < h->tile_count; i++)
         sizes[i] = h->tiles[i].size;
-    int st = sizes ? assemble(h, payload, sizes, h->tile_count, out, out_size) : IDFZIP_ERR_NOMEM;
+    int st = sizes ? idf_file_write(h, payload, sizes, h->tile_count, out, out_size) : IDFZIP_ERR_NOMEM;
     free(sizes);
     return st;
 }
@@ -190,7 +184,7 @@ static int write_with_model(const idfzip_image *img, const idfzip_options *o,
     idf_header h;
     header_for_model(&h, img, model);
     tile_plan plan = {model, dl_tables_shared(), h.tile_width, h.tile_height, h.tile_count,
-                      o->threads, plan_kernel(o), h.version >= 2};
+                      o->threads, plan_kernel(o), h.version};
     uint8_t **payload = NULL;
     int st = tiles_encode(&plan, img, &payload, &h.tiles);
     if (st != IDFZIP_OK)
@@ -395,8 +389,7 @@ static int decode_coded(const uint8_t *idf, const idf_header *h,
         st = IDFZIP_ERR_CORRUPT;
     if (st == IDFZIP_OK) {
         tile_plan plan = {ref.model, dl_tables_shared(), h->tile_width, h->tile_height,
-                          h->tile_count, o->threads, plan_kernel(o), h->version >= 2};
-        /* version 1 has a CRC per tile; version 2's file CRC was checked */
+                          h->tile_count, o->threads, plan_kernel(o), h->version};
         st = tiles_decode(&plan, idf + h->header_size, h->tiles, img);
     }
     model_release(&ref);
@@ -496,12 +489,8 @@ int idfzip_get_info(const uint8_t *idf, size_t idf_size, idfzip_info *info)
     info->color_type = h.color_type;
     info->mode = h.mode;
     memcpy(info->model_name, h.model_name, sizeof info->model_name);
-    info->model_crc = h.model_crc;
-    model_ref ref; /* a built-in model named by number: its CRC is its own */
-    if (h.model_id && model_select_by_name(h.model_name, NULL, &ref) == IDFZIP_OK) {
-        info->model_crc = ref.model->crc;
-        model_release(&ref);
-    }
+    /* a built-in model named by number: its CRC is its own */
+    info->model_crc = h.model_id ? model_builtin_crc(h.model_name) : h.model_crc;
     info->tile_width = h.tile_width;
     info->tile_height = h.tile_height;
     info->tile_count = h.tile_count;

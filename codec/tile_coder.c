@@ -68,7 +68,7 @@ static int encode_one(tile_job *job, uint32_t i, model_tile *t, rans_encoder *en
     t->height = r.height;
     tile_load(job->img, r, t);
     rans_encoder_reset(enc);
-    symbol_io io = {p->dl, enc, NULL, NULL, p->kernel, cache, p->compact_side};
+    symbol_io io = {p->dl, enc, NULL, NULL, p->kernel, cache, p->version >= 2};
     IDF_TRY(p->model->code_tile(p->model, t, &io));
     IDF_TRY(enc->status);
     size_t bound = rans_encoder_bound(enc);
@@ -84,7 +84,8 @@ static int encode_one(tile_job *job, uint32_t i, model_tile *t, rans_encoder *en
      * error path that changes nothing; the buffers live until assembly. */
     job->payload[i] = buf;
     job->entries[i].size = (uint32_t)n;
-    job->entries[i].crc = (uint32_t)crc32(0L, job->payload[i], (uInt)n);
+    /* version 2's one CRC covers the file: no pass per tile */
+    job->entries[i].crc = p->version == 1 ? (uint32_t)crc32(0L, job->payload[i], (uInt)n) : 0;
     return IDFZIP_OK;
 }
 
@@ -93,14 +94,14 @@ static int decode_one(tile_job *job, uint32_t i, model_tile *t, model_cache *cac
     const tile_plan *p = job->plan;
     const uint8_t *src = job->data + job->offsets[i];
     uint32_t size = job->entries[i].size;
-    if (!p->compact_side && (uint32_t)crc32(0L, src, (uInt)size) != job->entries[i].crc)
-        return IDFZIP_ERR_CRC; /* version 1: a CRC per tile (version 2: one per file) */
+    if (p->version == 1 && (uint32_t)crc32(0L, src, (uInt)size) != job->entries[i].crc)
+        return IDFZIP_ERR_CRC;
     tile_rect r = tile_rect_of(p, job->img, i);
     t->width = r.width;
     t->height = r.height;
     rans_decoder dec;
     IDF_TRY(rans_decoder_init(&dec, src, size));
-    symbol_io io = {p->dl, NULL, &dec, NULL, p->kernel, cache, p->compact_side};
+    symbol_io io = {p->dl, NULL, &dec, NULL, p->kernel, cache, p->version >= 2};
     IDF_TRY(p->model->code_tile(p->model, t, &io));
     IDF_TRY(rans_decoder_finish(&dec));
     tile_store(t, r, job->img);

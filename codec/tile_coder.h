@@ -22,8 +22,9 @@ typedef struct tile_plan {
     uint32_t tile_width, tile_height, tile_count;
     int threads;
     nn_kernel kernel;   /* conv kernel for the model's nets */
-    int compact_side;   /* .idf version 2: compact side information
-                           (symbol_io), and no CRC per tile */
+    uint32_t version;   /* of the .idf: 1 has a CRC per tile; 2 one per
+                           file (checked by the container) and compact side
+                           information (symbol_io) */
 } tile_plan;
 
 /* Codes every tile of img.  On success payload[i] (malloc'ed, caller frees

@@ -73,22 +73,31 @@ static void copy_pixel(model_tile *t, size_t plane, size_t to, size_t from)
         t->samples[c * plane + to] = t->samples[c * plane + from];
 }
 
+/* The causal neighbours of (x, y) that are in the tile, as plane offsets,
+ * in the order W, N, NW, NE; how many. */
+static uint32_t neighbours(const model_tile *t, uint32_t x, uint32_t y,
+                           size_t out[MATCH_CANDIDATES])
+{
+    const size_t i = (size_t)y * t->width + x;
+    uint32_t n = 0;
+    if (x)
+        out[n++] = i - 1;
+    if (y)
+        out[n++] = i - t->width;
+    if (x && y)
+        out[n++] = i - t->width - 1;
+    if (y && x + 1 < t->width)
+        out[n++] = i - t->width + 1;
+    return n;
+}
+
 /* The distinct causal neighbours of (x, y), as plane offsets, in the order
  * W, N, NW, NE (a neighbour equal to an earlier one is left out). */
 static uint32_t candidates(const model_tile *t, size_t plane, uint32_t x, uint32_t y,
                            size_t out[MATCH_CANDIDATES])
 {
-    const size_t i = (size_t)y * t->width + x;
     size_t all[MATCH_CANDIDATES];
-    uint32_t n = 0, k = 0;
-    if (x)
-        all[n++] = i - 1;
-    if (y)
-        all[n++] = i - t->width;
-    if (x && y)
-        all[n++] = i - t->width - 1;
-    if (y && x + 1 < t->width)
-        all[n++] = i - t->width + 1;
+    uint32_t n = neighbours(t, x, y, all), k = 0;
     for (uint32_t j = 0; j < n; j++) {
         int dup = 0;
         for (uint32_t q = 0; q < k && !dup; q++)
@@ -102,10 +111,12 @@ static uint32_t candidates(const model_tile *t, size_t plane, uint32_t x, uint32
 /* 1 when pixel (x, y) equals one of its causal neighbours. */
 static int is_neighbour(const model_tile *t, size_t plane, uint32_t x, uint32_t y)
 {
-    const size_t i = (size_t)y * t->width + x;
-    return (x && same_pixel(t, plane, i, i - 1)) || (y && same_pixel(t, plane, i, i - t->width)) ||
-           (x && y && same_pixel(t, plane, i, i - t->width - 1)) ||
-           (y && x + 1 < t->width && same_pixel(t, plane, i, i - t->width + 1));
+    size_t nb[MATCH_CANDIDATES];
+    uint32_t n = neighbours(t, x, y, nb);
+    for (uint32_t k = 0; k < n; k++)
+        if (same_pixel(t, plane, (size_t)y * t->width + x, nb[k]))
+            return 1;
+    return 0;
 }
 
 /* Which causal neighbours are equal, as 4 bits: W = NW, N = NW, N = NE,

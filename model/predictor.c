@@ -310,14 +310,13 @@ void pred_record(const pred_tile *bt, uint32_t c, pred_choice ch, const pred_tra
         lms_update(tr->lms, d16);
 }
 
-void pred_record_matched(const pred_tile *bt, uint32_t c, pred_choice ch, const pred_trace *tr,
-                         uint32_t x, uint32_t y)
+void pred_record_matched(const pred_tile *bt, pred_choice ch, const pred_trace *tr, uint32_t x,
+                         uint32_t y)
 {
     const uint32_t w = bt->t->width;
     tr->miss[(size_t)y * w + x] = 0;
     if (ch.predictor == PRED_FIXED)
         memset(err_row(tr, w, y) + (size_t)x * PRED_FIXED, 0, PRED_FIXED * sizeof(int32_t));
-    (void)c;
 }
 
 /* The surprise part of sample i's context: how far the reference missed
@@ -414,9 +413,13 @@ int pred_code_samples(const pred_config *cfg, const pred_tile *bt, model_tile *t
             int matched = match ? match_code_pixel(match, t, x, y, io) : 0;
             if (matched < 0)
                 return matched;
-            for (uint32_t c = 0; matched && bt->lean && c < t->channels; c++)
-                pred_record_matched(bt, c, fits[c].choice, &traces[c], x, y);
-            for (uint32_t i = 0; !(matched && bt->lean) && i < t->channels; i++) {
+            if (matched && bt->lean) { /* match-v2: not predicted */
+                for (uint32_t c = 0; c < t->channels; c++)
+                    pred_record_matched(bt, fits[c].choice, &traces[c], x, y);
+                match_record_pixel(match, t, x, y);
+                continue;
+            }
+            for (uint32_t i = 0; i < t->channels; i++) {
                 uint32_t c = order[i];
                 pred_prior pr;
                 pred_sample p;

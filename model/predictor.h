@@ -196,12 +196,12 @@ void pred_predict(const pred_tile *bt, uint32_t c, pred_choice ch, uint32_t surp
 void pred_record(const pred_tile *bt, uint32_t c, pred_choice ch, const pred_trace *tr,
                  uint32_t x, uint32_t y, const pred_sample *p);
 
-/* match-v2: records pixel (x, y)'s sample of channel c, coded by the match
+/* match-v2: records pixel (x, y)'s sample in the channel's trace tr, coded by the match
  * stage and not predicted, as a prediction that missed by nothing: no
  * miss, no member's error, no NLMS update.  Nine tenths of a screenshot's
  * pixels are matched; predicting them took three quarters of the time. */
-void pred_record_matched(const pred_tile *bt, uint32_t c, pred_choice ch, const pred_trace *tr,
-                         uint32_t x, uint32_t y);
+void pred_record_matched(const pred_tile *bt, pred_choice ch, const pred_trace *tr, uint32_t x,
+                         uint32_t y);
 
 /* Sends (encoding) or receives (decoding) channel c's choice and fit:
  * IDFZIP_OK, or IDFZIP_ERR_CORRUPT for values no encoder sends. */

@@ -27,20 +27,19 @@
 #define SMALL_IMAGE_PIXELS 65536u
 #define REPEATING_SHARE 2u /* 1/2 of the pixels */
 
+/* The model of an image that repeats its neighbours, whatever its kind. */
+#define REPEATING_MODEL "match-v2"
+
 typedef struct model_choice {
     uint32_t color_type, bit_depth; /* ANY_KIND: any */
     const char *model;              /* the default */
-    const char *repeating_model;    /* the default for a repeating image */
     const char *small_fallbacks[3];
-    const char *repeating_fallback; /* a small repeating image also tries it */
 } model_choice;
 
 static const model_choice DEFAULTS[] = {
-    {IDFZIP_COLOR_RGB, 8, "ar-rgb-mix", "match-v2", {"baseline-v3", "baseline-v1", NULL},
-     "match-v2"},
-    {IDFZIP_COLOR_GRAY, 8, "ar-grey-mix", "match-v2", {"baseline-v3", "baseline-v1", NULL},
-     "match-v2"},
-    {ANY_KIND, ANY_KIND, "baseline-v3", "match-v2", {"baseline-v1", "match-v2", NULL}, "match-v2"},
+    {IDFZIP_COLOR_RGB, 8, "ar-rgb-mix", {"baseline-v3", "baseline-v1", NULL}},
+    {IDFZIP_COLOR_GRAY, 8, "ar-grey-mix", {"baseline-v3", "baseline-v1", NULL}},
+    {ANY_KIND, ANY_KIND, "baseline-v3", {"baseline-v1", REPEATING_MODEL, NULL}},
 };
 
 static int repeating(const model_image_kind *kind)
@@ -67,9 +66,9 @@ void model_fallbacks_for_image(const model_image_kind *kind,
         names[n++] = c->small_fallbacks[i];
     int listed = 0;
     for (size_t i = 0; i < n; i++)
-        listed |= strcmp(names[i], c->repeating_fallback) == 0;
+        listed |= strcmp(names[i], REPEATING_MODEL) == 0;
     if (small && repeating(kind) && !listed)
-        names[n++] = c->repeating_fallback;
+        names[n++] = REPEATING_MODEL;
     names[n] = NULL;
 }
 
@@ -164,7 +163,7 @@ int model_select_for_image(const uint8_t *user, size_t user_size, const model_im
     /* A small image tries the fallbacks anyway, so it keeps the default. */
     const model_choice *c = choice_for(kind);
     int big_repeating = repeating(kind) && kind->pixels > SMALL_IMAGE_PIXELS;
-    int st = model_select_by_name(big_repeating ? c->repeating_model : c->model, kind, out);
+    int st = model_select_by_name(big_repeating ? REPEATING_MODEL : c->model, kind, out);
     if (st == IDFZIP_ERR_MODEL_KIND || st == IDFZIP_ERR_MODEL) /* cannot happen in a tested build */
         st = model_select_by_name("baseline-v3", kind, out);
     return st == IDFZIP_ERR_MODEL_KIND ? IDFZIP_ERR_UNSUPPORTED : st;
@@ -216,6 +215,15 @@ const model_number *model_number_by_id(uint32_t id)
     return NULL;
 }
 
+uint32_t model_builtin_crc(const char *name)
+{
+    if (fixed_model(name))
+        return fixed_model(name)->crc;
+    const builtin_weights *b = embedded(name);
+    /* an .idfw ends with the CRC that names its weights (idfw.c) */
+    return b && b->size >= 4 ? get_le32(b->data + b->size - 4) : 0;
+}
+
 uint32_t model_number_of(const idf_model *m)
 {
     for (size_t i = 0; i < sizeof NUMBERS / sizeof *NUMBERS; i++) {
@@ -224,9 +232,7 @@ uint32_t model_number_of(const idf_model *m)
             continue;
         if (fixed_model(n->name))
             return fixed_model(n->name) == m ? n->id : 0;
-        const builtin_weights *b = embedded(n->name);
-        /* an .idfw ends with the CRC that names its weights (idfw.c) */
-        return b && b->size >= 4 && m->crc == get_le32(b->data + b->size - 4) ? n->id : 0;
+        return embedded(n->name) && m->crc == model_builtin_crc(n->name) ? n->id : 0;
     }
     return 0;
 }

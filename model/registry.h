@@ -78,4 +78,8 @@ const model_number *model_number_by_id(uint32_t id);
  * embedded one with the embedded weights' CRC), else 0. */
 uint32_t model_number_of(const idf_model *m);
 
+/* The CRC a file records for the built-in model called name (0 for a model
+ * without weights, or for no such model), read without loading it. */
+uint32_t model_builtin_crc(const char *name);
+
 #endif
