@@ -138,12 +138,23 @@ static void write_model_v2(byte_writer *w, const idf_header *h)
     byte_writer_put_varint(w, h->tile_height);
 }
 
-/* Version 2: variable-length fields, no per-tile CRCs; the file CRC is
- * written by idf_file_write. */
+/* Version 3's sample map (FORMAT.md, "Sample map"). */
+static void write_sample_map(byte_writer *w, const idf_header *h)
+{
+    byte_writer_put_le(w, h->map.flags, 1);
+    if (!(h->map.flags & SAMPLE_MAP_SCALED))
+        return;
+    byte_writer_put_le(w, h->map.coded_depth, 1);
+    for (uint32_t k = 0; k < h->channels; k++)
+        byte_writer_put_varint(w, h->map.scale[k]);
+}
+
+/* Versions 2 and 3: variable-length fields, no per-tile CRCs; the file CRC
+ * is written by idf_file_write.  Version 3 adds the sample map. */
 static void write_v2(byte_writer *w, const idf_header *h)
 {
     byte_writer_put(w, IDF_MAGIC, IDF_MAGIC_SIZE);
-    uint8_t fixed[4] = {2, (uint8_t)h->mode, (uint8_t)h->color_type, (uint8_t)h->bit_depth};
+    uint8_t fixed[4] = {(uint8_t)h->version, (uint8_t)h->mode, (uint8_t)h->color_type, (uint8_t)h->bit_depth};
     byte_writer_put(w, fixed, sizeof fixed);
     byte_writer_put_varint(w, h->width);
     byte_writer_put_varint(w, h->height);
@@ -155,6 +166,8 @@ static void write_v2(byte_writer *w, const idf_header *h)
         byte_writer_put(w, h->palette, 3 * (size_t)h->palette_size);
         byte_writer_put_varint(w, h->trns_size);
         byte_writer_put(w, h->trns, h->trns_size);
+        if (h->version >= 3)
+            write_sample_map(w, h);
         byte_writer_put_varint(w, h->chunk_count);
         for (uint32_t i = 0; i < h->chunk_count; i++) {
             const idfzip_chunk *c = &h->chunks[i];
@@ -177,7 +190,7 @@ int idf_file_write(const idf_header *h, uint8_t *const *pieces, const uint32_t *
         write_v1(&w, h);
     else
         write_v2(&w, h);
-    /* version 2: the file CRC covers the header before it and the payload */
+    /* after version 1: the file CRC covers the header before it and the payload */
     uLong crc = crc32(0L, w.buf, (uInt)w.size);
     for (uint32_t i = 0; i < count; i++)
         crc = crc32(crc, pieces[i], (uInt)sizes[i]);
@@ -230,7 +243,8 @@ static uint32_t channels_of(uint32_t color)
     }
 }
 
-/* The magic, the version, then version 1's fixed fields or version 2's. */
+/* The magic, the version, then version 1's fixed fields or those of
+ * versions 2 and 3. */
 static int read_fixed(byte_reader *r, uint64_t max_pixels, idf_header *h)
 {
     const uint8_t *magic = byte_reader_take(r, IDF_MAGIC_SIZE + 1);
@@ -240,9 +254,9 @@ static int read_fixed(byte_reader *r, uint64_t max_pixels, idf_header *h)
     if (memcmp(magic, IDF_MAGIC, IDF_MAGIC_SIZE) != 0)
         return IDFZIP_ERR_NOT_IDF;
     h->version = magic[IDF_MAGIC_SIZE];
-    if (h->version != 1 && h->version != 2)
+    if (h->version < 1 || h->version > IDF_VERSION)
         return IDFZIP_ERR_VERSION;
-    if (h->version == 2) {
+    if (h->version >= 2) {
         const uint8_t *f = byte_reader_take(r, 3);
         h->width = byte_reader_varint(r);
         h->height = byte_reader_varint(r);
@@ -269,7 +283,7 @@ static int read_fixed(byte_reader *r, uint64_t max_pixels, idf_header *h)
 }
 
 /* A count or size: version 1's fixed little-endian field of `bytes`,
- * version 2's varint. */
+ * a varint after it. */
 static uint32_t read_number(byte_reader *r, const idf_header *h, unsigned bytes)
 {
     return h->version == 1 ? byte_reader_le(r, bytes) : byte_reader_varint(r);
@@ -369,6 +383,20 @@ static int read_model_v2(byte_reader *r, idf_header *h)
     return IDFZIP_OK;
 }
 
+static int read_sample_map(byte_reader *r, idf_header *h)
+{
+    h->map.flags = byte_reader_le(r, 1);
+    if (h->map.flags & SAMPLE_MAP_SCALED) {
+        h->map.coded_depth = byte_reader_le(r, 1);
+        for (uint32_t k = 0; k < h->channels; k++)
+            h->map.scale[k] = byte_reader_varint(r);
+    }
+    if (r->failed)
+        return IDFZIP_ERR_TRUNCATED;
+    return sample_map_valid(&h->map, h->color_type, h->bit_depth, h->channels) ? IDFZIP_OK
+                                                                               : IDFZIP_ERR_CORRUPT;
+}
+
 static int read_coded_fields(byte_reader *r, idf_header *h)
 {
     int st = h->version == 1 ? read_model_v1(r, h) : read_model_v2(r, h);
@@ -391,6 +419,8 @@ static int read_coded_fields(byte_reader *r, idf_header *h)
     if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
     memcpy(h->trns, trns, h->trns_size);
+    if (h->version >= 3 && (st = read_sample_map(r, h)) != IDFZIP_OK)
+        return st;
     st = read_chunks(r, h);
     return st != IDFZIP_OK ? st : read_tiles(r, h);
 }
@@ -408,7 +438,7 @@ static int check_payload_size(const idf_header *h, size_t file_size)
     return total == file_size ? IDFZIP_OK : IDFZIP_ERR_CORRUPT;
 }
 
-/* Version 2's file CRC: every byte of the file but its own four. */
+/* The file CRC after version 1: every byte of the file but its own four. */
 static uint32_t file_crc(const byte_reader *r, size_t crc_at)
 {
     uLong crc = crc32(0L, r->data, (uInt)crc_at);

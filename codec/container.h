@@ -10,9 +10,11 @@
 #include <stdint.h>
 
 #include "../include/idfzip.h"
+#include "sample_map.h"
 
 #define IDF_MAGIC_SIZE 8
-#define IDF_VERSION 2      /* what the encoder writes; 1 is still read */
+#define IDF_VERSION 3      /* the newest; the encoder writes 2 when the file
+                              needs no sample map, and 1 is still read */
 #define IDF_MODE_CODED 0
 #define IDF_MODE_STORED 1
 #define IDF_MAX_CHUNKS 4096
@@ -24,10 +26,10 @@ typedef struct idf_tile_entry {
 /* The parsed header.  Chunk data and tile entries are owned by the header
  * (release with idf_header_free). */
 typedef struct idf_header {
-    uint32_t version;       /* 1 or 2 (FORMAT.md) */
+    uint32_t version;       /* 1, 2 or 3 (FORMAT.md) */
     uint32_t mode;
     uint32_t width, height, channels, bit_depth, color_type;
-    uint32_t model_id;      /* version 2: a built-in model's number, or 0 */
+    uint32_t model_id;      /* version 2, 3: a built-in model's number, or 0 */
     char model_name[IDFZIP_MODEL_NAME_MAX + 1];
     uint32_t model_crc;
     uint32_t tile_width, tile_height;
@@ -35,6 +37,7 @@ typedef struct idf_header {
     uint8_t palette[256 * 3];
     uint32_t trns_size;
     uint8_t trns[256];
+    sample_map map;         /* version 3 (flags 0 in the others) */
     uint32_t chunk_count;
     idfzip_chunk *chunks;
     uint32_t tile_count;
@@ -53,21 +56,21 @@ uint32_t idf_tile_count(uint32_t width, uint32_t height, uint32_t tw, uint32_t t
  * others 1 byte per sample, in row-major interleaved order. */
 uint32_t idf_pixel_crc(const idfzip_image *img);
 
-/* The whole file: h (of its version, 1 or 2; tile sizes or stored fields
+/* The whole file: h (of its version, 1, 2 or 3; tile sizes or stored fields
  * filled in; in version 1 also the tile CRCs) and the payload, the `count`
  * pieces back to back.  *out is malloc'ed. */
 int idf_file_write(const idf_header *h, uint8_t *const *pieces, const uint32_t *sizes,
                    uint32_t count, uint8_t **out, size_t *out_size);
 
 /* Parses and checks the header of a whole file: magic, version, fields,
- * the header CRC (version 1) or the file CRC (version 2), pixel limit (0:
+ * the header CRC (version 1) or the file CRC (versions 2, 3), pixel limit (0:
  * default), and that the payload sizes add up to exactly the rest of the
- * file.  A version 2 file naming a built-in model by number gets its name
+ * file.  A version 2 or 3 file naming a built-in model by number gets its name
  * and tile size from the registry's table.  On error h owns nothing. */
 int idf_header_read(const uint8_t *data, size_t size, uint64_t max_pixels,
                     idf_header *h);
 
-/* The same without a pixel limit and, in version 2, without the file CRC
+/* The same without a pixel limit and, after version 1, without the file CRC
  * (which covers the payload): what `idfzip info` shows of a file whose
  * payload may be damaged.  Decoding checks the CRC. */
 int idf_header_peek(const uint8_t *data, size_t size, idf_header *h);

@@ -11,6 +11,7 @@
 #include "../model/registry.h"
 #include "container.h"
 #include "png_io.h"
+#include "sample_map.h"
 #include "tile_coder.h"
 
 #define IDFZIP_STR2(x) #x
@@ -150,9 +151,12 @@ static int write_stored(const idfzip_image *img, const uint8_t *png, size_t png_
     return idf_file_write(&h, &piece, &size, 1, out, out_size);
 }
 
-static void header_for_model(idf_header *h, const idfzip_image *img, const idf_model *m)
+static void header_for_model(idf_header *h, const idfzip_image *img, const sample_map *map,
+                             const idf_model *m)
 {
     header_from_image(h, img);
+    h->version = map->flags ? 3 : 2; /* the oldest version that holds the file */
+    h->map = *map;
     h->mode = IDF_MODE_CODED;
     memcpy(h->model_name, m->name, IDFZIP_MODEL_NAME_MAX);
     h->model_crc = m->crc;
@@ -178,15 +182,33 @@ static int write_tiles(const idf_header *h, uint8_t **payload, uint8_t **out, si
     return st;
 }
 
-static int write_with_model(const idfzip_image *img, const idfzip_options *o,
-                            const idf_model *model, uint8_t **out, size_t *out_size)
+/* The map img is coded with by model: its scale map, and for a model that
+ * predicts indices as values, a palette in luma order. */
+static sample_map map_for_model(const idfzip_image *img, const sample_map *scale,
+                                const idf_model *model)
+{
+    sample_map map = *scale;
+    if (img->color_type == IDFZIP_COLOR_PALETTE && model->luma_palette)
+        map.flags |= SAMPLE_MAP_PALETTE_LUMA;
+    return map;
+}
+
+static int write_with_model(const idfzip_image *img, const sample_map *scale,
+                            const idfzip_options *o, const idf_model *model,
+                            uint8_t **out, size_t *out_size)
 {
     idf_header h;
-    header_for_model(&h, img, model);
+    const sample_map map = map_for_model(img, scale, model);
+    header_for_model(&h, img, &map, model);
     tile_plan plan = {model, dl_tables_shared(), h.tile_width, h.tile_height, h.tile_count,
                       o->threads, plan_kernel(o), h.version};
     uint8_t **payload = NULL;
-    int st = tiles_encode(&plan, img, &payload, &h.tiles);
+    idfzip_image coded = *img;
+    int st = map.flags ? sample_map_forward(img, &map, &coded) : IDFZIP_OK;
+    if (st == IDFZIP_OK)
+        st = tiles_encode(&plan, &coded, &payload, &h.tiles);
+    if (map.flags)
+        free(coded.samples);
     if (st != IDFZIP_OK)
         return st;
     st = write_tiles(&h, payload, out, out_size);
@@ -199,7 +221,8 @@ static int write_with_model(const idfzip_image *img, const idfzip_options *o,
 
 /* Codes img with the built-in model called name and keeps the result if
  * it is smaller than *out.  Only running out of memory is an error. */
-static int keep_if_smaller(const idfzip_image *img, const idfzip_options *o, const char *name,
+static int keep_if_smaller(const idfzip_image *img, const sample_map *scale,
+                           const idfzip_options *o, const char *name,
                            uint8_t **out, size_t *out_size)
 {
     model_ref ref;
@@ -207,7 +230,7 @@ static int keep_if_smaller(const idfzip_image *img, const idfzip_options *o, con
     size_t alt_size;
     int st = model_select_by_name(name, NULL, &ref);
     if (st == IDFZIP_OK)
-        st = write_with_model(img, o, ref.model, &alt, &alt_size);
+        st = write_with_model(img, scale, o, ref.model, &alt, &alt_size);
     model_release(&ref);
     if (st != IDFZIP_OK)
         return st == IDFZIP_ERR_NOMEM ? st : IDFZIP_OK;
@@ -226,20 +249,29 @@ static int write_coded(const idfzip_image *img, const idfzip_options *o,
                        uint8_t **out, size_t *out_size)
 {
     const int automatic = !o->model && !o->model_name;
-    model_image_kind kind = kind_of(img, automatic);
+    sample_map scale;
+    sample_map_scale_of(img, &scale);
+    /* the models are chosen for the samples they will code */
+    idfzip_image scaled = *img;
+    int st = scale.flags ? sample_map_forward(img, &scale, &scaled) : IDFZIP_OK;
+    if (st != IDFZIP_OK)
+        return st;
+    model_image_kind kind = kind_of(&scaled, automatic);
+    if (scale.flags)
+        free(scaled.samples);
     model_ref ref;
     *out = NULL;
     *out_size = 0;
-    int st = choose_model(o, &kind, &ref);
+    st = choose_model(o, &kind, &ref);
     if (st != IDFZIP_OK)
         return st;
-    st = write_with_model(img, o, ref.model, out, out_size);
+    st = write_with_model(img, &scale, o, ref.model, out, out_size);
     const char *fallbacks[MODEL_MAX_FALLBACKS + 1] = {NULL};
     if (automatic)
         model_fallbacks_for_image(&kind, fallbacks);
     for (const char *const *fallback = fallbacks; st == IDFZIP_OK && *fallback; fallback++)
         if (strncmp(*fallback, ref.model->name, IDFZIP_MODEL_NAME_MAX) != 0)
-            st = keep_if_smaller(img, o, *fallback, out, out_size);
+            st = keep_if_smaller(img, &scale, o, *fallback, out, out_size);
     if (st != IDFZIP_OK && *out) {
         free(*out);
         *out = NULL;
@@ -390,8 +422,13 @@ static int decode_coded(const uint8_t *idf, const idf_header *h,
     if (st == IDFZIP_OK) {
         tile_plan plan = {ref.model, dl_tables_shared(), h->tile_width, h->tile_height,
                           h->tile_count, o->threads, plan_kernel(o), h->version};
-        st = tiles_decode(&plan, idf + h->header_size, h->tiles, img);
+        idfzip_image coded = *img; /* the samples as the model coded them */
+        if (h->map.flags & SAMPLE_MAP_SCALED)
+            coded.bit_depth = h->map.coded_depth;
+        st = tiles_decode(&plan, idf + h->header_size, h->tiles, &coded);
     }
+    if (st == IDFZIP_OK)
+        st = sample_map_inverse(&h->map, img);
     model_release(&ref);
     return st;
 }

@@ -148,7 +148,7 @@ static int ar_serves(const idf_model *slot, const model_image_kind *kind)
 {
     const ar_prior_model *m = ar_prior_of(slot);
     return kind->channels == m->channels && kind->bit_depth == m->bit_depth &&
-           kind->color_type != IDFZIP_COLOR_PALETTE && kind->max_sample <= m->maxval;
+           kind->max_sample <= m->maxval;
 }
 
 static void ar_destroy(idf_model *slot)
@@ -179,6 +179,7 @@ int ar_prior_finish(ar_prior_model *m, uint32_t block_width, uint32_t block_heig
     m->slot.tile_width = model_group_blocks(block_width);
     m->slot.tile_height = model_group_blocks(block_height);
     m->slot.family = MODEL_AR_PRIOR;
+    m->slot.luma_palette = 1;
     m->slot.macs_per_pixel = nn_macs_per_position(&m->net) * m->channels;
     m->slot.serves = ar_serves;
     m->slot.code_tile = ar_code_tile;

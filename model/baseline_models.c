@@ -38,19 +38,19 @@ static int predictor_entry_code_tile(const idf_model *m, model_tile *t, symbol_i
     return predictor_code_tile(&((const predictor_entry *)m)->cfg, t, io);
 }
 
-#define PREDICTOR_ENTRY(model_name, ...)                                                   \
+#define PREDICTOR_ENTRY(model_name, luma, ...)                                             \
     {{.name = model_name, .tile_width = BASELINE_TILE, .tile_height = BASELINE_TILE,       \
-      .family = MODEL_BASELINE, .serves = baseline_serves,                                 \
+      .family = MODEL_BASELINE, .luma_palette = luma, .serves = baseline_serves,           \
       .code_tile = predictor_entry_code_tile},                                             \
      {__VA_ARGS__}}
 
 /* v2: the blend of eight fixed predictors. */
-static const predictor_entry BASELINE_V2 = PREDICTOR_ENTRY("baseline-v2", .lms = 0);
+static const predictor_entry BASELINE_V2 = PREDICTOR_ENTRY("baseline-v2", 1, .lms = 0);
 /* v3: six fixed predictors and two NLMS predictors in the blend. */
-static const predictor_entry BASELINE_V3 = PREDICTOR_ENTRY("baseline-v3", .lms = 1);
+static const predictor_entry BASELINE_V3 = PREDICTOR_ENTRY("baseline-v3", 1, .lms = 1);
 /* match-v1: v3, each pixel first coded as a match of a neighbour or a
  * recent colour where it is one (match.h): screen content and sprites. */
-static const predictor_entry MATCH_V1 = PREDICTOR_ENTRY("match-v1", .lms = 1, .match = 1);
+static const predictor_entry MATCH_V1 = PREDICTOR_ENTRY("match-v1", 0, .lms = 1, .match = 1);
 /* match-v2: match-v1 with copies of earlier runs of pixels (match.h), in
  * tiles as wide as most screenshots, so that a copy reaches across the
  * screen: a repeated word or widget is one copy. */

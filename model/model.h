@@ -193,6 +193,10 @@ struct idf_model {
     uint32_t crc;               /* CRC32 of the weights (0: built in) */
     uint32_t tile_width, tile_height;
     model_family family;
+    /* 1: the model predicts palette indices as values, so the codec hands
+     * it palette images in luma order (codec/sample_map.h); 0: it only
+     * asks whether indices are equal (the match models), or never sees one */
+    int luma_palette;
     uint64_t macs_per_pixel;    /* of its nets, for reports (0: none) */
     int (*serves)(const idf_model *m, const model_image_kind *kind);
     /* Codes one tile through io: IDFZIP_OK; decoding, IDFZIP_ERR_CORRUPT

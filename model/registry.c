@@ -39,6 +39,8 @@ typedef struct model_choice {
 static const model_choice DEFAULTS[] = {
     {IDFZIP_COLOR_RGB, 8, "ar-rgb-mix", {"baseline-v3", "baseline-v1", NULL}},
     {IDFZIP_COLOR_GRAY, 8, "ar-grey-mix", {"baseline-v3", "baseline-v1", NULL}},
+    /* palette indices in luma order (codec/sample_map.h) are grey enough */
+    {IDFZIP_COLOR_PALETTE, 8, "ar-grey-mix", {"baseline-v3", REPEATING_MODEL, NULL}},
     {ANY_KIND, ANY_KIND, "baseline-v3", {"baseline-v1", REPEATING_MODEL, NULL}},
 };
 

@@ -12,7 +12,7 @@
  * processor, at most 8): begin_load / load_increment collect the bytes,
  * stop_load decodes.  The size is announced (size_func) as soon as the
  * header's width and height are in (version 1: its first 22 bytes;
- * version 2: the two varints after its first 12), so
+ * versions 2 and 3: the two varints after its first 12), so
  * gdk_pixbuf_get_file_info() stops early; the caller (GdkPixbufLoader)
  * scales when a size was asked for.
  *
@@ -39,7 +39,7 @@
 
 #define IDF_MAGIC "\x89IDF\r\n\x1a\n"
 #define IDF_V1_SIZE_END 22 /* magic, version, mode, type, depth, channels, 0, width, height */
-#define IDF_V2_SIZE_AT 12  /* magic, version, mode, type, depth; then width, height */
+#define IDF_V2_SIZE_AT 12  /* versions 2, 3: magic, version, mode, type, depth; then width, height */
 
 typedef struct {
     GdkPixbufModuleSizeFunc size_func;
@@ -79,7 +79,7 @@ static int header_size(const guint8 *d, gsize n, guint32 *w, guint32 *h)
         *w = read_le32(d + 14), *h = read_le32(d + 18);
         return 1;
     }
-    if (d[8] != 2)
+    if (d[8] != 2 && d[8] != 3)
         return IDFZIP_ERR_VERSION;
     gsize at = IDF_V2_SIZE_AT;
     guint32 v[2];

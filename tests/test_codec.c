@@ -165,7 +165,7 @@ static void test_damage(void)
     idfzip_image_free(&img);
 }
 
-/* ---- a version 2 file's layout (FORMAT.md), for tests that damage it ---- */
+/* ---- a version 2 or 3 file's layout (FORMAT.md), for tests that damage it ---- */
 
 static uint32_t get_varint(const uint8_t *p, size_t *at)
 {
@@ -189,10 +189,11 @@ static size_t put_varint(uint8_t *p, uint32_t v)
     return n;
 }
 
-/* Offsets in a coded one-tile file: its tile size field, the pixel CRC
- * (after which comes the file CRC), and the payload. */
+/* Offsets in a coded one-tile file: its sample map (version 3; 0 in 2),
+ * its tile size field, the pixel CRC (after which comes the file CRC), and
+ * the payload. */
 typedef struct layout {
-    size_t tile_size_at, pixel_crc_at, payload_at;
+    size_t tile_size_at, pixel_crc_at, payload_at, map_at;
 } layout;
 
 static layout layout_of(const uint8_t *idf)
@@ -207,11 +208,18 @@ static layout layout_of(const uint8_t *idf)
     }
     at += 3 * (size_t)get_varint(idf, &at); /* palette */
     at += get_varint(idf, &at);             /* tRNS */
+    size_t map_at = idf[8] >= 3 ? at : 0;
+    if (idf[8] >= 3 && (idf[at++] & 2)) { /* scaled: depth, a scale per channel */
+        static const uint32_t channels[7] = {1, 0, 3, 1, 2, 0, 4};
+        at++;
+        for (uint32_t c = 0; c < channels[idf[10] % 7]; c++)
+            get_varint(idf, &at);
+    }
     for (uint32_t k = get_varint(idf, &at); k > 0; k--) {
         at += 5;
         at += get_varint(idf, &at);
     }
-    layout l = {at, 0, 0};
+    layout l = {at, 0, 0, map_at};
     get_varint(idf, &at);
     l.pixel_crc_at = at;
     l.payload_at = at + 8;
@@ -522,11 +530,9 @@ static void test_match_model(const char *name)
  * model.
  * Each must fail with an error or give the image exactly (the pixel CRC
  * stands guard), never crash (ASan/UBSan runs). */
-static void test_match_damage(const char *name, kind k, int which, uint32_t w, uint32_t h)
+static void test_coded_damage(const char *name, const idfzip_image *image)
 {
-    idfzip_image img, back;
-    if (make_match_image(&img, k, w, h, which))
-        return;
+    idfzip_image img = *image, back;
     idfzip_options o;
     idfzip_options_init(&o);
     o.force_model = 1;
@@ -535,7 +541,7 @@ static void test_match_damage(const char *name, kind k, int which, uint32_t w, u
     size_t size = 0;
     int st = idfzip_compress_image(&img, &o, &idf, &size);
     CHECK(st == IDFZIP_OK, "%s damage: compress", name);
-    layout l = st == IDFZIP_OK ? layout_of(idf) : (layout){0, 0, 0};
+    layout l = st == IDFZIP_OK ? layout_of(idf) : (layout){0, 0, 0, 0};
     int wrong = 0, failed = 0, tries = 0;
     /* every 5th bit, or about 4,000 of them in a larger payload */
     size_t stride = (size - l.payload_at) * 8 / 4000 > 5 ? (size - l.payload_at) * 8 / 4000 : 5;
@@ -569,12 +575,142 @@ static void test_match_damage(const char *name, kind k, int which, uint32_t w, u
     }
     CHECK(wrong == 0, "%s damage: %d of %d bit flips decoded to a wrong image", name, wrong, tries);
     CHECK(failed > tries / 2, "%s damage: only %d of %d bit flips failed", name, failed, tries);
+    /* version 3: every bit of the sample map, with the file CRC made right */
+    for (size_t bit = 8 * l.map_at; l.map_at && bit < 8 * l.tile_size_at; bit++) {
+        idf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        fix_file_crc(idf, size, l); /* where the CRC is, however the map now reads */
+        if (idfzip_decompress_image(idf, size, NULL, &back) == IDFZIP_OK) {
+            CHECK(idfzip_image_equal(&img, &back), "%s damage: map bit %zu gave a wrong image",
+                  name, bit - 8 * l.map_at);
+            idfzip_image_free(&back);
+        }
+        idf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        fix_file_crc(idf, size, l);
+    }
     idfzip_free(idf);
+}
+
+static void test_match_damage(const char *name, kind k, int which, uint32_t w, uint32_t h)
+{
+    idfzip_image img;
+    if (make_match_image(&img, k, w, h, which))
+        return;
+    test_coded_damage(name, &img);
     idfzip_image_free(&img);
+}
+
+/* ---- version 3's sample map (codec/sample_map.h) ---- */
+
+/* A copy of img at 16 bits, each channel's samples times scale[c]. */
+static int scaled_copy(const idfzip_image *img, const uint32_t scale[4], idfzip_image *out)
+{
+    *out = *img;
+    out->bit_depth = 16;
+    size_t n = (size_t)img->width * img->height * img->channels;
+    out->samples = malloc(n * sizeof *out->samples);
+    if (!out->samples)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        out->samples[i] = (uint16_t)(img->samples[i] * scale[i % img->channels]);
+    return 0;
+}
+
+/* Compresses with the default choice (or model name), checks the version
+ * byte (unless -1) and the model (unless NULL), decodes with 1 and 3
+ * threads; the file's size, its model's name in used (if not NULL). */
+static size_t coded_size(const idfzip_image *img, const char *name, int version,
+                         const char *model, const char *what, char *used)
+{
+    idfzip_options o;
+    idfzip_options_init(&o);
+    o.force_model = 1;
+    o.model_name = name;
+    uint8_t *idf = NULL;
+    size_t size = 0;
+    idfzip_info info;
+    int st = idfzip_compress_image(img, &o, &idf, &size);
+    st = st ? st : idfzip_get_info(idf, size, &info);
+    CHECK(st == IDFZIP_OK, "%s: %s", what, idfzip_error_string(st));
+    if (st != IDFZIP_OK)
+        return 0;
+    CHECK(version < 0 || idf[8] == version, "%s: version %u, not %d", what, idf[8], version);
+    if (used)
+        memcpy(used, info.model_name, sizeof info.model_name);
+    CHECK(!model || !strcmp(info.model_name, model), "%s: model %s, not %s", what,
+          info.model_name, model);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        idfzip_image back;
+        o.threads = threads;
+        st = idfzip_decompress_image(idf, size, &o, &back);
+        CHECK(st == IDFZIP_OK, "%s: decompress: %s", what, idfzip_error_string(st));
+        if (st == IDFZIP_OK) {
+            CHECK(idfzip_image_equal(img, &back), "%s: image differs", what);
+            idfzip_image_free(&back);
+        }
+    }
+    idfzip_free(idf);
+    return size;
+}
+
+static void test_sample_maps(void)
+{
+    uint64_t rng = 11;
+    idfzip_image rgb8, rgb16, rgba, ga, pal;
+    if (make_image(&rgb8, (kind){2, 8, 3}, 64, 48, GRADIENT, &rng) ||
+        make_image(&rgba, (kind){6, 8, 4}, 40, 30, EXTREME, &rng) ||
+        make_image(&ga, (kind){4, 8, 2}, 20, 20, FLAT, &rng) ||
+        make_image(&pal, (kind){3, 8, 1}, 70, 50, GRADIENT, &rng))
+        return;
+    /* 8-bit data in a 16-bit PNG (x 257): the 8-bit model, 8 bytes of map */
+    const uint32_t by257[4] = {257, 257, 257, 257}, mixed[4] = {64, 64, 64, 257};
+    if (scaled_copy(&rgb8, by257, &rgb16) == 0) {
+        char m8[IDFZIP_MODEL_NAME_MAX + 1], m16[IDFZIP_MODEL_NAME_MAX + 1];
+        size_t n8 = coded_size(&rgb8, NULL, 2, NULL, "RGB 8-bit", m8);
+        size_t n16 = coded_size(&rgb16, NULL, 3, NULL, "RGB 16-bit, x 257", m16);
+        CHECK(n16 <= n8 + 8 && !strcmp(m8, m16), "x 257: %zu bytes (%s), the 8-bit image %zu (%s)",
+              n16, m16, n8, m8);
+        coded_size(&rgb16, "ar-rgb-mix", 3, "ar-rgb-mix", "RGB 16-bit, x 257, AR prior", NULL);
+        idfzip_image_free(&rgb16);
+    }
+    /* 10-bit colour (x 64) under a 0/65535 alpha, coded at 16 bits */
+    for (size_t i = 0; i < (size_t)rgba.width * rgba.height * 4; i++)
+        rgba.samples[i] = (uint16_t)(i % 4 == 3 ? (rgba.samples[i] ? 255 : 0)
+                                                : (i * 37 + i / 160 * 5) % 1024);
+    rgba.bit_depth = 16;
+    idfzip_image rgba16;
+    if (scaled_copy(&rgba, mixed, &rgba16) == 0) {
+        coded_size(&rgba16, NULL, 3, NULL, "RGBA 16-bit, x 64, alpha x 257", NULL);
+        coded_size(&rgba16, "baseline-v3", 3, "baseline-v3", "RGBA 16-bit with baseline-v3", NULL);
+        test_coded_damage("baseline-v3", &rgba16);
+        idfzip_image_free(&rgba16);
+    }
+    /* a channel all 0 (scale 1) beside a constant one (coded as 1s) */
+    for (size_t i = 0; i < (size_t)ga.width * ga.height * 2; i++)
+        ga.samples[i] = (uint16_t)(i % 2 ? 255 : 0);
+    idfzip_image ga16;
+    if (scaled_copy(&ga, by257, &ga16) == 0) {
+        coded_size(&ga16, NULL, 3, NULL, "grey+alpha 16-bit, zeros and a constant", NULL);
+        idfzip_image_free(&ga16);
+    }
+    /* palette in luma order for the models that predict values; the match
+     * models keep the file's order (version 2) */
+    pal.trns_size = 100;
+    for (uint32_t i = 0; i < pal.trns_size; i++)
+        pal.trns[i] = (uint8_t)(i * 7);
+    coded_size(&pal, NULL, -1, NULL, "palette", NULL);
+    coded_size(&pal, "ar-grey-mix", 3, "ar-grey-mix", "palette with ar-grey-mix", NULL);
+    coded_size(&pal, "baseline-v3", 3, "baseline-v3", "palette with baseline-v3", NULL);
+    coded_size(&pal, "match-v2", 2, "match-v2", "palette with match-v2", NULL);
+    test_coded_damage("ar-grey-mix", &pal);
+    idfzip_image_free(&rgb8);
+    idfzip_image_free(&rgba);
+    idfzip_image_free(&ga);
+    idfzip_image_free(&pal);
 }
 
 int main(int argc, char **argv)
 {
+    test_sample_maps();
     test_match_model("match-v1");
     test_match_model("match-v2");
     test_match_damage("match-v2", (kind){6, 8, 4}, 5, 32, 20);  /* copies, cache */

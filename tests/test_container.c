@@ -1,6 +1,6 @@
-/* test_container.c — .idf header serialise/parse and its checks, for both
- * versions (1: fixed fields and a CRC per tile; 2: variable-length fields,
- * built-in models by number, one CRC over the file). */
+/* test_container.c — .idf header serialise/parse and its checks, for every
+ * version (1: fixed fields and a CRC per tile; 2: variable-length fields,
+ * built-in models by number, one CRC over the file; 3: 2 with a sample map). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +35,8 @@ static void fill_header(idf_header *h, idfzip_chunk *chunks, idf_tile_entry *til
     tiles[0] = (idf_tile_entry){5, 0xAAAA}, tiles[1] = (idf_tile_entry){3, 0xBBBB};
     h->tiles = tiles;
     h->pixel_crc = 0xCAFEF00D;
+    if (version >= 3)
+        h->map.flags = SAMPLE_MAP_PALETTE_LUMA;
 }
 
 /* A header plus its 8 payload bytes (tiles of 5 and 3), as a whole file. */
@@ -72,6 +74,7 @@ static void test_round_trip(uint32_t version)
         CHECK(r.tile_count == 2 && r.tiles[0].size == 5 && r.tiles[1].size == 3 &&
                   r.tiles[1].crc == (version == 1 ? 0xBBBBu : 0u), "tiles");
         CHECK(r.pixel_crc == 0xCAFEF00D && r.header_size == size - 8, "crc and size");
+        CHECK(r.map.flags == (version >= 3 ? SAMPLE_MAP_PALETTE_LUMA : 0u), "sample map");
         idf_header_free(&r);
     }
     free(file);
@@ -145,6 +148,55 @@ static void test_damage(uint32_t version)
     free(file);
 }
 
+/* Version 3's sample map on a 16-bit RGBA header: read back as written,
+ * and every map that fits no image of the kind is corrupt. */
+static int read_map(const sample_map *map, uint32_t color_type, uint32_t depth, sample_map *out)
+{
+    idf_header h, r;
+    idfzip_chunk chunks[2];
+    idf_tile_entry tiles[2];
+    fill_header(&h, chunks, tiles, 3);
+    h.color_type = color_type, h.bit_depth = depth;
+    h.channels = color_type == IDFZIP_COLOR_RGBA ? 4 : 1;
+    h.palette_size = color_type == IDFZIP_COLOR_PALETTE ? 3 : 0;
+    h.trns_size = color_type == IDFZIP_COLOR_PALETTE ? 2 : 0;
+    h.map = *map;
+    size_t size;
+    uint8_t *file = make_file(&h, &size);
+    int st = file ? idf_header_read(file, size, 0, &r) : IDFZIP_ERR_NOMEM;
+    if (st == IDFZIP_OK) {
+        *out = r.map;
+        idf_header_free(&r);
+    }
+    free(file);
+    return st;
+}
+
+static void test_sample_map(void)
+{
+    sample_map m = {SAMPLE_MAP_SCALED, 8, {257, 257, 300, 65535}}, r;
+    int st = read_map(&m, IDFZIP_COLOR_RGBA, 16, &r);
+    CHECK(st == IDFZIP_OK && memcmp(&m, &r, sizeof m) == 0, "scaled map: %s",
+          idfzip_error_string(st));
+    static const struct {
+        sample_map map;
+        uint32_t color_type, depth;
+        const char *what;
+    } bad[] = {
+        {{4, 0, {0}}, IDFZIP_COLOR_PALETTE, 8, "unknown flag"},
+        {{SAMPLE_MAP_PALETTE_LUMA, 0, {0}}, IDFZIP_COLOR_RGBA, 16, "luma order, no palette"},
+        {{SAMPLE_MAP_SCALED, 8, {2, 2, 2, 2}}, IDFZIP_COLOR_PALETTE, 8, "scaled palette"},
+        {{SAMPLE_MAP_SCALED, 16, {2, 2, 2, 2}}, IDFZIP_COLOR_RGBA, 8, "coded deeper than the image"},
+        {{SAMPLE_MAP_SCALED, 4, {2, 2, 2, 2}}, IDFZIP_COLOR_RGBA, 16, "coded at 4 bits"},
+        {{SAMPLE_MAP_SCALED, 8, {2, 0, 2, 2}}, IDFZIP_COLOR_RGBA, 16, "scale 0"},
+        {{SAMPLE_MAP_SCALED, 8, {2, 2, 2, 65536}}, IDFZIP_COLOR_RGBA, 16, "scale past the range"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        st = read_map(&bad[i].map, bad[i].color_type, bad[i].depth, &r);
+        CHECK(st == IDFZIP_ERR_CORRUPT, "%s: %s", bad[i].what, idfzip_error_string(st));
+    }
+}
+
 static void test_tile_grid(void)
 {
     CHECK(idf_tile_count(1, 1, 256, 256) == 1, "1x1");
@@ -156,11 +208,12 @@ static void test_tile_grid(void)
 
 int main(void)
 {
-    for (uint32_t version = 1; version <= 2; version++) {
+    for (uint32_t version = 1; version <= IDF_VERSION; version++) {
         test_round_trip(version);
         test_damage(version);
     }
     test_model_number();
+    test_sample_map();
     test_tile_grid();
     return test_report("container");
 }

@@ -3,7 +3,7 @@
  * Each input is decoded twice with idfzip_decompress_png (so a file that
  * decodes also goes through the PNG writer): as given, and again after its
  * CRCs are recomputed (version 1: header, stored-PNG and tile CRCs;
- * version 2: the file CRC), because a random
+ * versions 2 and 3: the file CRC), because a random
  * mutation almost never passes a CRC32 and would otherwise stop at the
  * checksums instead of reaching the PNG reader, the models and the rANS
  * decoder.  Files coded with a flow model decode with the random tiny-grey
@@ -114,7 +114,7 @@ static void fix_coded(uint8_t *d, size_t size)
     put_le32(d + header_crc_at, crc_of(d, header_crc_at));
 }
 
-/* ---- version 2 (FORMAT.md) ---- */
+/* ---- versions 2 and 3 (FORMAT.md) ---- */
 
 static uint32_t varint(walker *w)
 {
@@ -131,8 +131,19 @@ static uint32_t varint(walker *w)
     return 0;
 }
 
+/* Version 3's sample map: flags, and when scaled, depth and scales. */
+static void skip_sample_map(walker *w, uint32_t channels)
+{
+    if (!(field(w, 1) & 2))
+        return;
+    skip(w, 1);
+    for (uint32_t k = 0; k < channels && !w->bad; k++)
+        varint(w);
+}
+
 /* The coded fields after width and height, up to the pixel CRC. */
-static void skip_coded_v2(walker *w, uint64_t width, uint64_t height)
+static void skip_coded_v2(walker *w, uint32_t version, uint32_t channels, uint64_t width,
+                          uint64_t height)
 {
     uint64_t tw = 0, th = 0;
     uint32_t id = field(w, 1);
@@ -145,6 +156,8 @@ static void skip_coded_v2(walker *w, uint64_t width, uint64_t height)
     }
     skip(w, 3 * (uint64_t)varint(w));
     skip(w, varint(w));
+    if (version >= 3)
+        skip_sample_map(w, channels);
     for (uint32_t k = varint(w); k > 0 && !w->bad; k--) {
         skip(w, 5);
         skip(w, varint(w));
@@ -160,16 +173,24 @@ static void skip_coded_v2(walker *w, uint64_t width, uint64_t height)
         varint(w);
 }
 
+/* Channels of a PNG colour type (0 for none). */
+static uint32_t channels_of(uint32_t color)
+{
+    static const uint32_t channels[7] = {1, 0, 3, 1, 2, 0, 4};
+    return color < 7 ? channels[color] : 0;
+}
+
 static void fix_v2(uint8_t *d, size_t size)
 {
     walker w = {d, size, 9, 0};
     uint32_t mode = field(&w, 1);
-    skip(&w, 2);
+    uint32_t channels = channels_of(field(&w, 1));
+    skip(&w, 1);
     uint64_t width = varint(&w), height = varint(&w);
     if (mode == 1)
         varint(&w);
     else
-        skip_coded_v2(&w, width, height);
+        skip_coded_v2(&w, d[8], channels, width, height);
     skip(&w, 4); /* pixel CRC */
     size_t crc_at = skip(&w, 4);
     if (w.bad)
@@ -198,9 +219,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     idfzip_options_init(&o);
     o.max_pixels = FUZZ_MAX_PIXELS;
     /* The model a coded file names: version 1 after the fixed header,
-     * NUL-padded; version 2 (number 0) after width and height, its length
-     * first.  Grey files (colour type 0) get the grey flow. */
-    int v2 = size > 12 && data[8] == 2;
+     * NUL-padded; versions 2 and 3 (number 0) after width and height, its
+     * length first.  Grey files (colour type 0) get the grey flow. */
+    int v2 = size > 12 && (data[8] == 2 || data[8] == 3);
     int grey = v2 ? data[10] == 0 : size > 12 && data[12] == 1;
     const fuzz_model *m = grey ? &grey_model : &rgb_model;
     const uint8_t *name = NULL;
