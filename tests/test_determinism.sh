@@ -77,6 +77,9 @@ tiles-match $HERE/golden/tiles-rgb8.png match-v1
 screen-v2 $HERE/golden/match-v2-screen-rgba8.png match-v2
 wide-v2 $HERE/golden/match-v2-tiles-rgb8.png match-v2
 palette-v2 $HERE/golden/match-v2-palette-trns.png match-v2
+palette-luma $HERE/golden/match-v2-palette-text.png ar-grey-mix
+rgb16-scaled $HERE/golden/idf3-scaled-chelsea-rgb16.png -
+grey16-scaled $HERE/golden/idf3-scaled-camera-grey16.png -
 tiles-flow $HERE/golden/tiles-rgb8.png $T/tiny-rgb.idfw
 chelsea-flow $HERE/data/photos/chelsea.png $T/tiny-rgb.idfw"
 
