@@ -184,7 +184,8 @@ typedef struct model_image_kind {
 typedef enum model_family {
     MODEL_BASELINE = 0, /* non-learned: baseline-v1, v2, v3 (baseline.h) */
     MODEL_FLOW = 1,     /* a learned multi-scale coupling flow (flow.h) */
-    MODEL_AR_PRIOR = 2  /* a learned AR prior on the predictor (ar_prior.h) */
+    MODEL_AR_PRIOR = 2, /* a learned AR prior on the predictor (ar_prior.h) */
+    MODEL_COMPOSITE = 3 /* colour by one model, alpha by another (composite.h) */
 } model_family;
 
 typedef struct idf_model idf_model;

@@ -6,6 +6,7 @@
 #include "../common/bytes.h"
 
 #include "baseline.h"
+#include "composite.h"
 #include "idfw.h"
 
 /* ---- which model codes an image whose model was not named ----
@@ -41,6 +42,8 @@ static const model_choice DEFAULTS[] = {
     {IDFZIP_COLOR_GRAY, 8, "ar-grey-mix", {"baseline-v3", "baseline-v1", NULL}},
     /* palette indices in luma order (codec/sample_map.h) are grey enough */
     {IDFZIP_COLOR_PALETTE, 8, "ar-grey-mix", {"baseline-v3", REPEATING_MODEL, NULL}},
+    {IDFZIP_COLOR_RGBA, 8, "ar-rgba-mix", {"baseline-v3", REPEATING_MODEL, NULL}},
+    {IDFZIP_COLOR_GRAY_ALPHA, 8, "ar-ga-mix", {"baseline-v3", REPEATING_MODEL, NULL}},
     {ANY_KIND, ANY_KIND, "baseline-v3", {"baseline-v1", REPEATING_MODEL, NULL}},
 };
 
@@ -122,10 +125,53 @@ static const builtin_weights *embedded(const char *name)
     return NULL;
 }
 
+/* The built-in pairs of a colour model and an alpha model (composite.h). */
+typedef struct composite_entry {
+    const char *name, *colour, *alpha;
+    uint32_t colour_channels;
+} composite_entry;
+
+static const composite_entry COMPOSITES[] = {
+    {"ar-rgba-mix", "ar-rgb-mix", "ar-alpha-mix", 3},
+    {"ar-ga-mix", "ar-grey-mix", "ar-alpha-mix", 1},
+};
+
+static const composite_entry *composite_entry_of(const char *name)
+{
+    for (size_t i = 0; i < sizeof COMPOSITES / sizeof *COMPOSITES; i++)
+        if (strcmp(COMPOSITES[i].name, name) == 0)
+            return &COMPOSITES[i];
+    return NULL;
+}
+
+static int find_by_name(const char *name, model_ref *out);
+
+static int make_composite(const composite_entry *e, model_ref *out)
+{
+    model_ref colour, alpha;
+    int st = find_by_name(e->colour, &colour);
+    if (st != IDFZIP_OK)
+        return st;
+    st = find_by_name(e->alpha, &alpha);
+    if (st != IDFZIP_OK) {
+        model_release(&colour);
+        return st;
+    }
+    idf_model *m;
+    st = composite_create(e->name, e->colour_channels, colour.model, colour.owned, alpha.model,
+                          alpha.owned, &m);
+    out->model = out->owned = st == IDFZIP_OK ? m : NULL;
+    return st;
+}
+
 static int find_by_name(const char *name, model_ref *out)
 {
+    memset(out, 0, sizeof *out);
     if ((out->model = fixed_model(name)) != NULL)
         return IDFZIP_OK;
+    const composite_entry *pair = composite_entry_of(name);
+    if (pair)
+        return make_composite(pair, out);
     const builtin_weights *b = embedded(name);
     if (!b)
         return IDFZIP_ERR_MODEL;
@@ -207,6 +253,7 @@ static const model_number NUMBERS[] = {
     {1, "baseline-v1", 256, 256}, {2, "baseline-v2", 256, 256}, {3, "baseline-v3", 256, 256},
     {4, "match-v1", 256, 256},    {5, "match-v2", 2048, 1024},  {6, "ar-rgb", 256, 256},
     {7, "ar-grey", 256, 256},     {8, "ar-rgb-mix", 256, 256},  {9, "ar-grey-mix", 256, 256},
+    {10, "ar-rgba-mix", 256, 256}, {11, "ar-ga-mix", 256, 256},
 };
 
 const model_number *model_number_by_id(uint32_t id)
@@ -221,6 +268,9 @@ uint32_t model_builtin_crc(const char *name)
 {
     if (fixed_model(name))
         return fixed_model(name)->crc;
+    const composite_entry *pair = composite_entry_of(name);
+    if (pair)
+        return composite_crc(model_builtin_crc(pair->colour), model_builtin_crc(pair->alpha));
     const builtin_weights *b = embedded(name);
     /* an .idfw ends with the CRC that names its weights (idfw.c) */
     return b && b->size >= 4 ? get_le32(b->data + b->size - 4) : 0;
@@ -234,7 +284,10 @@ uint32_t model_number_of(const idf_model *m)
             continue;
         if (fixed_model(n->name))
             return fixed_model(n->name) == m ? n->id : 0;
-        return embedded(n->name) && m->crc == model_builtin_crc(n->name) ? n->id : 0;
+        return (embedded(n->name) || composite_entry_of(n->name)) &&
+                       m->crc == model_builtin_crc(n->name)
+                   ? n->id
+                   : 0;
     }
     return 0;
 }

@@ -708,9 +708,85 @@ static void test_sample_maps(void)
     idfzip_image_free(&pal);
 }
 
+/* ---- the composite models (model/composite.h) ---- */
+
+/* An icon: a disc of a gradient with an anti-aliased edge, 0 under alpha 0. */
+static int make_icon(idfzip_image *img, kind k, uint32_t w, uint32_t h)
+{
+    uint64_t rng = 12;
+    if (make_image(img, k, w, h, FLAT, &rng))
+        return -1;
+    const int32_t cx = (int32_t)w / 2, cy = (int32_t)h / 2, r = (int32_t)(w < h ? w : h) / 2 - 1;
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++) {
+            int32_t d2 = ((int32_t)x - cx) * ((int32_t)x - cx) + ((int32_t)y - cy) * ((int32_t)y - cy);
+            int32_t edge = r * r - d2; /* > 0 inside */
+            uint32_t a = edge >= 2 * r ? 255 : edge <= -2 * r ? 0 : (uint32_t)(128 + 127 * edge / (2 * r + 1));
+            uint16_t *p = img->samples + ((size_t)y * w + x) * k.channels;
+            for (uint32_t c = 0; c + 1 < k.channels; c++)
+                p[c] = (uint16_t)(a ? (x * 3 + y * 2 + c * 40) % 256 : 0);
+            p[k.channels - 1] = (uint16_t)a;
+        }
+    return 0;
+}
+
+static void test_composites(void)
+{
+    static const struct {
+        const char *name;
+        kind k;
+    } pairs[] = {{"ar-rgba-mix", {6, 8, 4}}, {"ar-ga-mix", {4, 8, 2}}};
+    static const uint32_t sizes[][2] = {{1, 1}, {1, 7}, {48, 40}, {300, 17}, {257, 258}};
+    char what[96];
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+            idfzip_image img;
+            if (make_icon(&img, pairs[i].k, sizes[s][0], sizes[s][1]))
+                continue;
+            snprintf(what, sizeof what, "%s, icon %ux%u", pairs[i].name, sizes[s][0], sizes[s][1]);
+            coded_size(&img, pairs[i].name, sizes[s][0] > 1 ? 2 : -1, pairs[i].name, what, NULL);
+            idfzip_image_free(&img);
+            uint64_t rng = 13;
+            for (int p = NOISE; p <= EXTREME; p++) {
+                if (make_image(&img, pairs[i].k, sizes[s][0], sizes[s][1], (enum pattern)p, &rng))
+                    continue;
+                snprintf(what, sizeof what, "%s, %ux%u, pattern %d", pairs[i].name, sizes[s][0],
+                         sizes[s][1], p);
+                /* EXTREME and FLAT samples share a divisor: version 3 */
+                coded_size(&img, pairs[i].name, -1, pairs[i].name, what, NULL);
+                idfzip_image_free(&img);
+            }
+        }
+        idfzip_image img;
+        if (make_icon(&img, pairs[i].k, 40, 30) == 0) {
+            test_coded_damage(pairs[i].name, &img);
+            idfzip_image_free(&img);
+        }
+    }
+    /* only what a pair serves: not RGB, not 16 bits, not the other pair's kind */
+    uint64_t rng = 14;
+    static const kind others[] = {{2, 8, 3}, {6, 16, 4}, {4, 8, 2}};
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        idfzip_image img;
+        if (make_image(&img, others[i], 8, 8, NOISE, &rng))
+            continue;
+        idfzip_options o;
+        idfzip_options_init(&o);
+        o.model_name = "ar-rgba-mix";
+        uint8_t *idf = NULL;
+        size_t size = 0;
+        int st = idfzip_compress_image(&img, &o, &idf, &size);
+        CHECK(st == IDFZIP_ERR_MODEL_KIND, "ar-rgba-mix on kind %zu: %s", i, idfzip_error_string(st));
+        if (st == IDFZIP_OK)
+            idfzip_free(idf);
+        idfzip_image_free(&img);
+    }
+}
+
 int main(int argc, char **argv)
 {
     test_sample_maps();
+    test_composites();
     test_match_model("match-v1");
     test_match_model("match-v2");
     test_match_damage("match-v2", (kind){6, 8, 4}, 5, 32, 20);  /* copies, cache */

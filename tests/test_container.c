@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../codec/container.h"
+#include "../model/registry.h"
 #include "test_util.h"
 
 static uint8_t chunk_a[] = {0, 0, 0xB1, 0x8F};           /* a gAMA payload */
@@ -104,6 +105,30 @@ static void test_model_number(void)
     file = make_file(&h, &size);
     CHECK(file && idf_header_read(file, size, 0, &r) == IDFZIP_ERR_MODEL, "unknown model number");
     free(file);
+}
+
+/* Every number names a built-in model of that tile size, whose number it
+ * is (composites included: their CRC is that of their parts). */
+static void test_number_table(void)
+{
+    uint32_t found = 0;
+    for (uint32_t id = 1; id < 256; id++) {
+        const model_number *n = model_number_by_id(id);
+        if (!n)
+            continue;
+        found++;
+        model_ref ref;
+        int st = model_select_by_name(n->name, NULL, &ref);
+        CHECK(st == IDFZIP_OK, "number %u (%s): %s", id, n->name, idfzip_error_string(st));
+        if (st != IDFZIP_OK)
+            continue;
+        CHECK(ref.model->tile_width == n->tile_width && ref.model->tile_height == n->tile_height &&
+                  model_number_of(ref.model) == id &&
+                  model_builtin_crc(n->name) == ref.model->crc,
+              "number %u (%s): tile, number or CRC", id, n->name);
+        model_release(&ref);
+    }
+    CHECK(found == 11, "%u numbered models", found);
 }
 
 static void test_damage(uint32_t version)
@@ -213,6 +238,7 @@ int main(void)
         test_damage(version);
     }
     test_model_number();
+    test_number_table();
     test_sample_map();
     test_tile_grid();
     return test_report("container");

@@ -78,6 +78,8 @@ screen-v2 $HERE/golden/match-v2-screen-rgba8.png match-v2
 wide-v2 $HERE/golden/match-v2-tiles-rgb8.png match-v2
 palette-v2 $HERE/golden/match-v2-palette-trns.png match-v2
 palette-luma $HERE/golden/match-v2-palette-text.png ar-grey-mix
+icon-rgba $HERE/golden/idf2-ar-rgba-mix-icon.png ar-rgba-mix
+greyalpha-pair $HERE/golden/greyalpha8.png ar-ga-mix
 rgb16-scaled $HERE/golden/idf3-scaled-chelsea-rgb16.png -
 grey16-scaled $HERE/golden/idf3-scaled-camera-grey16.png -
 tiles-flow $HERE/golden/tiles-rgb8.png $T/tiny-rgb.idfw
