@@ -1,4 +1,4 @@
-/* ar_features [-a] [-g | -A | -P] OUT.bin IMAGE.png... — the training data of the AR
+/* ar_features [-a] [-g | -A] OUT.bin IMAGE.png... — the training data of the AR
  * prior (tools/train/ar.py): codes each 8-bit RGB image with the AR
  * prior's encoder and no net (baseline-v3's predictions; the net's
  * features do not depend on the net), tile by tile as the codec does, and appends to OUT.bin one record per
@@ -12,9 +12,7 @@
  * first turned into grey by PIL's convert("L") integers,
  * (19595 R + 38470 G + 7471 B + 32768) >> 16 (the grey model's data);
  * with -A, the alpha plane of 8-bit RGBA and grey+alpha images is used as
- * a grey image (the alpha model's data) and other images are skipped; with
- * -P, 8-bit palette images are used as the grey image of their indices in
- * luma order, as the codec gives them to a model (codec/sample_map.h).
+ * a grey image (the alpha model's data) and other images are skipped.
  * Other kinds of image are skipped with a note on stderr. */
 #include <errno.h>
 #include <stdio.h>
@@ -22,7 +20,6 @@
 #include <string.h>
 
 #include "../include/idfzip.h"
-#include "../codec/sample_map.h"
 #include "../model/ar_prior.h"
 #include "read_file.h"
 
@@ -39,7 +36,7 @@ static int keep(uint32_t x, uint32_t y, size_t i)
 }
 
 typedef struct dump_opts {
-    int all, grey, alpha, palette;
+    int all, grey, alpha;
 } dump_opts;
 
 /* The tile at (x0, y0) of img as planes, coded with the AR prior's encoder
@@ -102,19 +99,6 @@ static void to_alpha(idfzip_image *img)
     img->color_type = IDFZIP_COLOR_GRAY;
 }
 
-/* A palette image to the grey image of its indices in luma order. */
-static int to_luma_ranks(idfzip_image *img)
-{
-    const sample_map luma = {SAMPLE_MAP_PALETTE_LUMA, 0, {0}};
-    idfzip_image ranks;
-    if (sample_map_forward(img, &luma, &ranks) != IDFZIP_OK)
-        return -1;
-    free(img->samples);
-    img->samples = ranks.samples;
-    img->color_type = IDFZIP_COLOR_GRAY;
-    return 0;
-}
-
 static int image_records(const char *path, const dl_tables *dl, dump_opts o, FILE *out)
 {
     size_t size;
@@ -132,14 +116,9 @@ static int image_records(const char *path, const dl_tables *dl, dump_opts o, FIL
         to_grey(&img);
     if (o.alpha && has_alpha)
         to_alpha(&img);
-    const int palette = img.color_type == IDFZIP_COLOR_PALETTE && img.bit_depth == 8;
-    int st = o.palette && palette ? to_luma_ranks(&img) : 0;
-    if (st != 0) {
-        fprintf(stderr, "ar_features: %s: out of memory\n", path);
-    } else if (o.alpha && !has_alpha) {
+    int st = 0;
+    if (o.alpha && !has_alpha) {
         fprintf(stderr, "ar_features: %s: no alpha, skipped\n", path);
-    } else if (o.palette && !palette) {
-        fprintf(stderr, "ar_features: %s: not an 8-bit palette image, skipped\n", path);
     } else if ((img.channels != 3 && img.channels != 1) || img.bit_depth != 8) {
         fprintf(stderr, "ar_features: %s: not 8-bit RGB or grey, skipped\n", path);
     } else {
@@ -157,15 +136,14 @@ static int image_records(const char *path, const dl_tables *dl, dump_opts o, FIL
 
 int main(int argc, char **argv)
 {
-    dump_opts o = {0, 0, 0, 0};
+    dump_opts o = {0, 0, 0};
     int i = 1;
-    for (; i < argc && argv[i][0] == '-' && strchr("agAP", argv[i][1]) && argv[i][1] &&
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] && strchr("agA", argv[i][1]) &&
            !argv[i][2];
          i++)
-        *(argv[i][1] == 'a' ? &o.all : argv[i][1] == 'g' ? &o.grey
-                                     : argv[i][1] == 'A' ? &o.alpha : &o.palette) = 1;
-    if (argc - i < 2 || o.grey + o.alpha + o.palette > 1) {
-        fprintf(stderr, "usage: ar_features [-a] [-g | -A | -P] OUT.bin IMAGE.png...\n");
+        *(argv[i][1] == 'a' ? &o.all : argv[i][1] == 'g' ? &o.grey : &o.alpha) = 1;
+    if (argc - i < 2 || (o.grey && o.alpha)) {
+        fprintf(stderr, "usage: ar_features [-a] [-g | -A] OUT.bin IMAGE.png...\n");
         return 2;
     }
     FILE *out = fopen(argv[i], "wb");
