@@ -3,6 +3,7 @@
 
 #include "../common/bytes.h"
 #include "../model/registry.h"
+#include "palette_pack.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -142,11 +143,31 @@ static void write_model_v2(byte_writer *w, const idf_header *h)
 static void write_sample_map(byte_writer *w, const idf_header *h)
 {
     byte_writer_put_le(w, h->map.flags, 1);
+    if (h->map.flags & SAMPLE_MAP_PALETTE_ORDER)
+        byte_writer_put(w, h->map.order, h->palette_size);
     if (!(h->map.flags & SAMPLE_MAP_SCALED))
         return;
     byte_writer_put_le(w, h->map.coded_depth, 1);
     for (uint32_t k = 0; k < h->channels; k++)
         byte_writer_put_varint(w, h->map.scale[k]);
+}
+
+/* Version 3's palette: its size, then (if any) its coding and the
+ * entries as that coding has them (palette_pack.h). */
+static void write_palette_v3(byte_writer *w, const idf_header *h)
+{
+    byte_writer_put_varint(w, h->palette_size);
+    if (h->palette_size == 0)
+        return;
+    palette_packed packed;
+    if (palette_pack(h->palette, h->palette_size, &packed) != IDFZIP_OK) {
+        w->failed = 1; /* out of memory, as a failed write is */
+        return;
+    }
+    byte_writer_put_le(w, packed.coding, 1);
+    if (packed.coding != PALETTE_RAW)
+        byte_writer_put_varint(w, packed.size);
+    byte_writer_put(w, packed.data, packed.size);
 }
 
 /* Versions 2 and 3: variable-length fields, no per-tile CRCs; the file CRC
@@ -162,8 +183,12 @@ static void write_v2(byte_writer *w, const idf_header *h)
         byte_writer_put_varint(w, h->stored_size);
     } else {
         write_model_v2(w, h);
-        byte_writer_put_varint(w, h->palette_size);
-        byte_writer_put(w, h->palette, 3 * (size_t)h->palette_size);
+        if (h->version >= 3)
+            write_palette_v3(w, h);
+        else
+            byte_writer_put_varint(w, h->palette_size);
+        if (h->version < 3)
+            byte_writer_put(w, h->palette, 3 * (size_t)h->palette_size);
         byte_writer_put_varint(w, h->trns_size);
         byte_writer_put(w, h->trns, h->trns_size);
         if (h->version >= 3)
@@ -383,9 +408,29 @@ static int read_model_v2(byte_reader *r, idf_header *h)
     return IDFZIP_OK;
 }
 
+/* Version 3's palette after its size: coding, length, entries. */
+static int read_palette_v3(byte_reader *r, idf_header *h)
+{
+    if (h->palette_size == 0)
+        return IDFZIP_OK;
+    uint32_t coding = byte_reader_le(r, 1);
+    uint32_t size = coding == PALETTE_RAW ? 3 * h->palette_size : byte_reader_varint(r);
+    const uint8_t *data = byte_reader_take(r, size);
+    if (r->failed)
+        return IDFZIP_ERR_TRUNCATED;
+    return palette_unpack(coding, data, size, h->palette_size, h->palette);
+}
+
 static int read_sample_map(byte_reader *r, idf_header *h)
 {
     h->map.flags = byte_reader_le(r, 1);
+    if (h->map.flags & SAMPLE_MAP_PALETTE_ORDER) {
+        const uint8_t *order = byte_reader_take(r, h->palette_size);
+        if (order)
+            memcpy(h->map.order, order, h->palette_size);
+        for (uint32_t v = h->palette_size; v < 256; v++) /* no index: stays */
+            h->map.order[v] = (uint8_t)v;
+    }
     if (h->map.flags & SAMPLE_MAP_SCALED) {
         h->map.coded_depth = byte_reader_le(r, 1);
         for (uint32_t k = 0; k < h->channels; k++)
@@ -393,8 +438,9 @@ static int read_sample_map(byte_reader *r, idf_header *h)
     }
     if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
-    return sample_map_valid(&h->map, h->color_type, h->bit_depth, h->channels) ? IDFZIP_OK
-                                                                               : IDFZIP_ERR_CORRUPT;
+    return sample_map_valid(&h->map, h->color_type, h->bit_depth, h->channels, h->palette_size)
+               ? IDFZIP_OK
+               : IDFZIP_ERR_CORRUPT;
 }
 
 static int read_coded_fields(byte_reader *r, idf_header *h)
@@ -408,11 +454,18 @@ static int read_coded_fields(byte_reader *r, idf_header *h)
     if (h->palette_size > 256 || h->tile_width == 0 || h->tile_height == 0 ||
         (h->color_type == IDFZIP_COLOR_PALETTE && h->palette_size == 0))
         return IDFZIP_ERR_CORRUPT;
-    const uint8_t *pal = byte_reader_take(r, 3 * (size_t)h->palette_size);
+    if (h->version >= 3) {
+        st = read_palette_v3(r, h);
+        if (st != IDFZIP_OK)
+            return st;
+    } else {
+        const uint8_t *pal = byte_reader_take(r, 3 * (size_t)h->palette_size);
+        if (pal)
+            memcpy(h->palette, pal, 3 * (size_t)h->palette_size);
+    }
     h->trns_size = read_number(r, h, 2);
     if (r->failed)
         return IDFZIP_ERR_TRUNCATED;
-    memcpy(h->palette, pal, 3 * (size_t)h->palette_size);
     if (h->trns_size > 256 || !trns_size_valid(h))
         return IDFZIP_ERR_CORRUPT;
     const uint8_t *trns = byte_reader_take(r, h->trns_size);

@@ -10,6 +10,7 @@
 #include "../model/model.h"
 #include "../model/registry.h"
 #include "container.h"
+#include "palette_pack.h"
 #include "png_io.h"
 #include "sample_map.h"
 #include "tile_coder.h"
@@ -155,7 +156,12 @@ static void header_for_model(idf_header *h, const idfzip_image *img, const sampl
                              const idf_model *m)
 {
     header_from_image(h, img);
-    h->version = map->flags ? 3 : 2; /* the oldest version that holds the file */
+    /* the oldest version that holds the file: 3 for a sample map or a
+     * palette that packs (out of memory here shows when it is written) */
+    palette_packed packed = {PALETTE_RAW, 0, {0}};
+    if (img->palette_size)
+        palette_pack(img->palette, img->palette_size, &packed);
+    h->version = map->flags || packed.coding != PALETTE_RAW ? 3 : 2;
     h->map = *map;
     h->mode = IDF_MODE_CODED;
     memcpy(h->model_name, m->name, IDFZIP_MODEL_NAME_MAX);
@@ -182,23 +188,23 @@ static int write_tiles(const idf_header *h, uint8_t **payload, uint8_t **out, si
     return st;
 }
 
-/* The map img is coded with by model: its scale map, and for a model that
- * predicts indices as values, a palette in luma order. */
-static sample_map map_for_model(const idfzip_image *img, const sample_map *scale,
-                                const idf_model *model)
+/* The map img is coded with by model: the image's map (its scale, or
+ * its palette order), less the palette order for a model that only asks
+ * whether indices are equal. */
+static sample_map map_for_model(const sample_map *image_map, const idf_model *model)
 {
-    sample_map map = *scale;
-    if (img->color_type == IDFZIP_COLOR_PALETTE && model->luma_palette)
-        map.flags |= SAMPLE_MAP_PALETTE_LUMA;
+    sample_map map = *image_map;
+    if (!model->luma_palette)
+        map.flags &= ~SAMPLE_MAP_PALETTE;
     return map;
 }
 
-static int write_with_model(const idfzip_image *img, const sample_map *scale,
+static int write_with_model(const idfzip_image *img, const sample_map *image_map,
                             const idfzip_options *o, const idf_model *model,
                             uint8_t **out, size_t *out_size)
 {
     idf_header h;
-    const sample_map map = map_for_model(img, scale, model);
+    const sample_map map = map_for_model(image_map, model);
     header_for_model(&h, img, &map, model);
     tile_plan plan = {model, dl_tables_shared(), h.tile_width, h.tile_height, h.tile_count,
                       o->threads, plan_kernel(o), h.version};
@@ -221,7 +227,7 @@ static int write_with_model(const idfzip_image *img, const sample_map *scale,
 
 /* Codes img with the built-in model called name and keeps the result if
  * it is smaller than *out.  Only running out of memory is an error. */
-static int keep_if_smaller(const idfzip_image *img, const sample_map *scale,
+static int keep_if_smaller(const idfzip_image *img, const sample_map *image_map,
                            const idfzip_options *o, const char *name,
                            uint8_t **out, size_t *out_size)
 {
@@ -230,7 +236,7 @@ static int keep_if_smaller(const idfzip_image *img, const sample_map *scale,
     size_t alt_size;
     int st = model_select_by_name(name, NULL, &ref);
     if (st == IDFZIP_OK)
-        st = write_with_model(img, scale, o, ref.model, &alt, &alt_size);
+        st = write_with_model(img, image_map, o, ref.model, &alt, &alt_size);
     model_release(&ref);
     if (st != IDFZIP_OK)
         return st == IDFZIP_ERR_NOMEM ? st : IDFZIP_OK;
@@ -249,29 +255,31 @@ static int write_coded(const idfzip_image *img, const idfzip_options *o,
                        uint8_t **out, size_t *out_size)
 {
     const int automatic = !o->model && !o->model_name;
-    sample_map scale;
-    sample_map_scale_of(img, &scale);
+    sample_map map; /* a scale, or a palette order: never both */
+    sample_map_scale_of(img, &map);
     /* the models are chosen for the samples they will code */
     idfzip_image scaled = *img;
-    int st = scale.flags ? sample_map_forward(img, &scale, &scaled) : IDFZIP_OK;
+    int st = map.flags ? sample_map_forward(img, &map, &scaled) : IDFZIP_OK;
     if (st != IDFZIP_OK)
         return st;
     model_image_kind kind = kind_of(&scaled, automatic);
-    if (scale.flags)
+    if (map.flags)
         free(scaled.samples);
+    else
+        sample_map_palette_of(img, &map);
     model_ref ref;
     *out = NULL;
     *out_size = 0;
     st = choose_model(o, &kind, &ref);
     if (st != IDFZIP_OK)
         return st;
-    st = write_with_model(img, &scale, o, ref.model, out, out_size);
+    st = write_with_model(img, &map, o, ref.model, out, out_size);
     const char *fallbacks[MODEL_MAX_FALLBACKS + 1] = {NULL};
     if (automatic)
         model_fallbacks_for_image(&kind, fallbacks);
     for (const char *const *fallback = fallbacks; st == IDFZIP_OK && *fallback; fallback++)
         if (strncmp(*fallback, ref.model->name, IDFZIP_MODEL_NAME_MAX) != 0)
-            st = keep_if_smaller(img, &scale, o, *fallback, out, out_size);
+            st = keep_if_smaller(img, &map, o, *fallback, out, out_size);
     if (st != IDFZIP_OK && *out) {
         free(*out);
         *out = NULL;

@@ -162,8 +162,8 @@ expect_message() {
 # crc32_le: the CRC32 of standard input as 4 little-endian bytes (gzip's trailer).
 crc32_le() { gzip -c | tail -c 8 | head -c 4; }
 # layout FILE: where the tile table and the pixel CRC of a one-tile
-# model-coded .idf (version 2, FORMAT.md) start; the file CRC follows the
-# pixel CRC, then the payload.
+# model-coded .idf (version 2 or 3, FORMAT.md) start; the file CRC follows
+# the pixel CRC, then the payload.
 layout() {
     od -An -v -tu1 "$1" | awk '
         function varint(   v, s) { v = 0; s = 1
@@ -172,7 +172,13 @@ layout() {
         { for (i = 1; i <= NF; i++) b[n++] = $i }
         END { at = 12; varint(); varint()
               if (b[at++] == 0) { at += 1 + b[at] + 4; varint(); varint() }
-              at += 3 * varint(); at += varint()
+              v3 = b[8] >= 3; split("1 0 3 1 2 0 4", ch, " "); c = ch[b[10] + 1]
+              p = varint()
+              if (v3 && p > 0) { if (b[at++] == 0) at += 3 * p; else at += varint() }
+              else at += 3 * p
+              at += varint()
+              if (v3) { f = b[at++]; if (f % 8 >= 4) at += p
+                        if (int(f / 2) % 2 == 1) { at++; for (i = 0; i < c; i++) varint() } }
               for (k = varint(); k > 0; k--) { at += 5; at += varint() }
               t = at; varint(); print t, at }'
 }

@@ -206,10 +206,19 @@ static layout layout_of(const uint8_t *idf)
         get_varint(idf, &at);
         get_varint(idf, &at);
     }
-    at += 3 * (size_t)get_varint(idf, &at); /* palette */
-    at += get_varint(idf, &at);             /* tRNS */
-    size_t map_at = idf[8] >= 3 ? at : 0;
-    if (idf[8] >= 3 && (idf[at++] & 2)) { /* scaled: depth, a scale per channel */
+    const int v3 = idf[8] >= 3;
+    uint32_t entries = get_varint(idf, &at); /* palette: raw, or (v3) packed */
+    size_t n = 3 * (size_t)entries;
+    if (v3 && entries > 0 && idf[at++] != 0)
+        n = get_varint(idf, &at); /* (a varint read before `at +=` uses at) */
+    at += n;
+    n = get_varint(idf, &at); /* tRNS */
+    at += n;
+    size_t map_at = v3 ? at : 0;
+    uint32_t flags = v3 ? idf[at++] : 0;
+    if (flags & 4) /* a sent palette order */
+        at += entries;
+    if (flags & 2) { /* scaled: depth, a scale per channel */
         static const uint32_t channels[7] = {1, 0, 3, 1, 2, 0, 4};
         at++;
         for (uint32_t c = 0; c < channels[idf[10] % 7]; c++)
@@ -217,7 +226,8 @@ static layout layout_of(const uint8_t *idf)
     }
     for (uint32_t k = get_varint(idf, &at); k > 0; k--) {
         at += 5;
-        at += get_varint(idf, &at);
+        n = get_varint(idf, &at);
+        at += n;
     }
     layout l = {at, 0, 0, map_at};
     get_varint(idf, &at);
@@ -702,6 +712,37 @@ static void test_sample_maps(void)
     coded_size(&pal, "baseline-v3", 3, "baseline-v3", "palette with baseline-v3", NULL);
     coded_size(&pal, "match-v2", 2, "match-v2", "palette with match-v2", NULL);
     test_coded_damage("ar-grey-mix", &pal);
+    /* a green ramp through a 16-entry palette in shuffled order with random
+     * red: luma order scrambles it, so the encoder sends an order */
+    idfzip_image ramp;
+    if (make_image(&ramp, (kind){3, 8, 1}, 64, 48, FLAT, &rng) == 0) {
+        ramp.palette_size = 16;
+        uint8_t index_of_level[16];
+        for (uint32_t i = 0; i < 16; i++) {
+            uint32_t level = (i * 7) % 16; /* a permutation of 0..15 */
+            index_of_level[level] = (uint8_t)i;
+            ramp.palette[3 * i] = (uint8_t)hashed(i, 0, 0, 9, 256);
+            ramp.palette[3 * i + 1] = (uint8_t)(16 * level);
+            ramp.palette[3 * i + 2] = 0;
+        }
+        for (uint32_t y = 0; y < 48; y++)
+            for (uint32_t x = 0; x < 64; x++)
+                ramp.samples[y * 64 + x] = index_of_level[((x + y) * 16 / 112 + hashed(x, y, 0, 3, 2)) % 16];
+        idfzip_options o;
+        idfzip_options_init(&o);
+        o.force_model = 1;
+        o.model_name = "ar-grey-mix";
+        uint8_t *idf = NULL;
+        size_t size = 0;
+        if (idfzip_compress_image(&ramp, &o, &idf, &size) == IDFZIP_OK) {
+            layout l = layout_of(idf);
+            CHECK(idf[8] == 3 && l.map_at && idf[l.map_at] == 4, "ramp: no sent palette order");
+            idfzip_free(idf);
+        }
+        coded_size(&ramp, "ar-grey-mix", 3, "ar-grey-mix", "ramp with a sent order", NULL);
+        test_coded_damage("ar-grey-mix", &ramp);
+        idfzip_image_free(&ramp);
+    }
     idfzip_image_free(&rgb8);
     idfzip_image_free(&rgba);
     idfzip_image_free(&ga);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../codec/container.h"
+#include "../codec/palette_pack.h"
 #include "../model/registry.h"
 #include "test_util.h"
 
@@ -199,7 +200,7 @@ static int read_map(const sample_map *map, uint32_t color_type, uint32_t depth, 
 
 static void test_sample_map(void)
 {
-    sample_map m = {SAMPLE_MAP_SCALED, 8, {257, 257, 300, 65535}}, r;
+    sample_map m = {SAMPLE_MAP_SCALED, 8, {257, 257, 300, 65535}, {0}}, r;
     int st = read_map(&m, IDFZIP_COLOR_RGBA, 16, &r);
     CHECK(st == IDFZIP_OK && memcmp(&m, &r, sizeof m) == 0, "scaled map: %s",
           idfzip_error_string(st));
@@ -208,18 +209,85 @@ static void test_sample_map(void)
         uint32_t color_type, depth;
         const char *what;
     } bad[] = {
-        {{4, 0, {0}}, IDFZIP_COLOR_PALETTE, 8, "unknown flag"},
-        {{SAMPLE_MAP_PALETTE_LUMA, 0, {0}}, IDFZIP_COLOR_RGBA, 16, "luma order, no palette"},
-        {{SAMPLE_MAP_SCALED, 8, {2, 2, 2, 2}}, IDFZIP_COLOR_PALETTE, 8, "scaled palette"},
-        {{SAMPLE_MAP_SCALED, 16, {2, 2, 2, 2}}, IDFZIP_COLOR_RGBA, 8, "coded deeper than the image"},
-        {{SAMPLE_MAP_SCALED, 4, {2, 2, 2, 2}}, IDFZIP_COLOR_RGBA, 16, "coded at 4 bits"},
-        {{SAMPLE_MAP_SCALED, 8, {2, 0, 2, 2}}, IDFZIP_COLOR_RGBA, 16, "scale 0"},
-        {{SAMPLE_MAP_SCALED, 8, {2, 2, 2, 65536}}, IDFZIP_COLOR_RGBA, 16, "scale past the range"},
+        {{4, 0, {0}, {0}}, IDFZIP_COLOR_PALETTE, 8, "unknown flag"},
+        {{SAMPLE_MAP_PALETTE_LUMA, 0, {0}, {0}}, IDFZIP_COLOR_RGBA, 16, "luma order, no palette"},
+        {{SAMPLE_MAP_SCALED, 8, {2, 2, 2, 2}, {0}}, IDFZIP_COLOR_PALETTE, 8, "scaled palette"},
+        {{SAMPLE_MAP_SCALED, 16, {2, 2, 2, 2}, {0}}, IDFZIP_COLOR_RGBA, 8, "coded deeper than the image"},
+        {{SAMPLE_MAP_SCALED, 4, {2, 2, 2, 2}, {0}}, IDFZIP_COLOR_RGBA, 16, "coded at 4 bits"},
+        {{SAMPLE_MAP_SCALED, 8, {2, 0, 2, 2}, {0}}, IDFZIP_COLOR_RGBA, 16, "scale 0"},
+        {{SAMPLE_MAP_SCALED, 8, {2, 2, 2, 65536}, {0}}, IDFZIP_COLOR_RGBA, 16, "scale past the range"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         st = read_map(&bad[i].map, bad[i].color_type, bad[i].depth, &r);
         CHECK(st == IDFZIP_ERR_CORRUPT, "%s: %s", bad[i].what, idfzip_error_string(st));
     }
+    /* a sent palette order (3 entries): a permutation, alone */
+    sample_map order = {SAMPLE_MAP_PALETTE_ORDER, 0, {0}, {2, 0, 1}};
+    st = read_map(&order, IDFZIP_COLOR_PALETTE, 8, &r);
+    CHECK(st == IDFZIP_OK && r.flags == SAMPLE_MAP_PALETTE_ORDER && r.order[0] == 2 &&
+              r.order[1] == 0 && r.order[2] == 1 && r.order[3] == 3 && r.order[255] == 255,
+          "sent order: %s", idfzip_error_string(st));
+    static const uint8_t not_orders[][3] = {{0, 0, 1}, {0, 1, 3}, {2, 2, 2}};
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(order.order, not_orders[i], 3);
+        st = read_map(&order, IDFZIP_COLOR_PALETTE, 8, &r);
+        CHECK(st == IDFZIP_ERR_CORRUPT, "order %zu, no permutation: %s", i, idfzip_error_string(st));
+    }
+    memcpy(order.order, (uint8_t[]){1, 2, 0}, 3);
+    order.flags = SAMPLE_MAP_PALETTE_ORDER | SAMPLE_MAP_PALETTE_LUMA;
+    st = read_map(&order, IDFZIP_COLOR_PALETTE, 8, &r);
+    CHECK(st == IDFZIP_ERR_CORRUPT, "both orders: %s", idfzip_error_string(st));
+}
+
+/* Version 3's packed palettes: each coding round-trips, a palette that
+ * packs makes a smaller header, and damaged streams are corrupt. */
+static void test_palette_pack(void)
+{
+    uint8_t shades[3 * 256], random[3 * 256], back[3 * 256];
+    uint64_t rng = 3;
+    for (int i = 0; i < 3 * 256; i++) {
+        shades[i] = (uint8_t)(i / 3 * (i % 3 + 1)); /* steady steps: deltas pack */
+        random[i] = (uint8_t)test_rand(&rng);
+    }
+    palette_packed p;
+    CHECK(palette_pack(shades, 256, &p) == IDFZIP_OK && p.coding == PALETTE_DEFLATE_DELTA &&
+              p.size < 100, "shades: coding %u, %u bytes", p.coding, p.size);
+    CHECK(palette_unpack(p.coding, p.data, p.size, 256, back) == IDFZIP_OK &&
+              memcmp(back, shades, sizeof shades) == 0, "shades back");
+    CHECK(palette_unpack(p.coding, p.data, p.size - 1, 256, back) == IDFZIP_ERR_CORRUPT,
+          "a stream cut short");
+    CHECK(palette_unpack(p.coding, p.data, p.size, 255, back) == IDFZIP_ERR_CORRUPT,
+          "a stream longer than the palette");
+    CHECK(palette_unpack(7, p.data, p.size, 256, back) == IDFZIP_ERR_CORRUPT, "unknown coding");
+    uint8_t longer[PALETTE_PACK_MAX + 1];
+    memcpy(longer, p.data, p.size);
+    longer[p.size] = 0;
+    CHECK(palette_unpack(p.coding, longer, p.size + 1, 256, back) == IDFZIP_ERR_CORRUPT,
+          "a byte after the stream");
+    CHECK(palette_pack(random, 256, &p) == IDFZIP_OK && p.coding == PALETTE_RAW && p.size == 768,
+          "random: raw");
+    CHECK(palette_unpack(PALETTE_RAW, random, 767, 256, back) == IDFZIP_ERR_CORRUPT, "raw size");
+    /* in a header: read back exactly, 600 bytes smaller than raw */
+    idf_header h, r;
+    idfzip_chunk chunks[2];
+    idf_tile_entry tiles[2];
+    fill_header(&h, chunks, tiles, 3);
+    h.palette_size = 256;
+    memcpy(h.palette, shades, sizeof shades);
+    size_t size, raw_size;
+    uint8_t *file = make_file(&h, &size);
+    int st = file ? idf_header_read(file, size, 0, &r) : IDFZIP_ERR_NOMEM;
+    CHECK(st == IDFZIP_OK && r.palette_size == 256 && memcmp(r.palette, shades, sizeof shades) == 0,
+          "packed palette in a header: %s", idfzip_error_string(st));
+    if (st == IDFZIP_OK)
+        idf_header_free(&r);
+    free(file);
+    fill_header(&h, chunks, tiles, 2);
+    h.palette_size = 256;
+    memcpy(h.palette, shades, sizeof shades);
+    file = make_file(&h, &raw_size);
+    CHECK(file && size + 600 < raw_size, "packed %zu bytes, raw %zu", size, raw_size);
+    free(file);
 }
 
 static void test_tile_grid(void)
@@ -240,6 +308,7 @@ int main(void)
     test_model_number();
     test_number_table();
     test_sample_map();
+    test_palette_pack();
     test_tile_grid();
     return test_report("container");
 }

@@ -131,10 +131,14 @@ static uint32_t varint(walker *w)
     return 0;
 }
 
-/* Version 3's sample map: flags, and when scaled, depth and scales. */
-static void skip_sample_map(walker *w, uint32_t channels)
+/* Version 3's sample map: flags, a sent palette order, and when scaled,
+ * depth and scales. */
+static void skip_sample_map(walker *w, uint32_t channels, uint32_t entries)
 {
-    if (!(field(w, 1) & 2))
+    uint32_t flags = field(w, 1);
+    if (flags & 4)
+        skip(w, entries);
+    if (!(flags & 2))
         return;
     skip(w, 1);
     for (uint32_t k = 0; k < channels && !w->bad; k++)
@@ -154,10 +158,14 @@ static void skip_coded_v2(walker *w, uint32_t version, uint32_t channels, uint64
         skip(w, field(w, 1) + 4);
         tw = varint(w), th = varint(w);
     }
-    skip(w, 3 * (uint64_t)varint(w));
+    uint32_t entries = varint(w); /* the palette: raw, or (v3) packed */
+    if (version >= 3 && entries > 0)
+        skip(w, field(w, 1) == 0 ? 3 * (uint64_t)entries : varint(w));
+    else
+        skip(w, 3 * (uint64_t)entries);
     skip(w, varint(w));
     if (version >= 3)
-        skip_sample_map(w, channels);
+        skip_sample_map(w, channels, entries);
     for (uint32_t k = varint(w); k > 0 && !w->bad; k--) {
         skip(w, 5);
         skip(w, varint(w));
