@@ -4,7 +4,7 @@
  * Owns: splitting a tile's planes between the two models, and the slot of
  * the pair (its name, CRC, tile size, which images it serves).  Which
  * pairs are built in is the registry's table (registry.c, COMPOSITES):
- * ar-rgba-mix is ar-rgb-mix on RGB then ar-alpha-mix on alpha.  Alpha is
+ * ar-rgba-mix is ar-icon-rgb-mix on RGB then ar-alpha-mix on alpha.  Alpha is
  * coded after the colour, as a grey plane of its own: an icon's alpha
  * (mostly 0 or 255, anti-aliased edges) is nothing like a photograph, so
  * it gets a net trained on alpha planes.

@@ -132,7 +132,7 @@ typedef struct composite_entry {
 } composite_entry;
 
 static const composite_entry COMPOSITES[] = {
-    {"ar-rgba-mix", "ar-rgb-mix", "ar-alpha-mix", 3},
+    {"ar-rgba-mix", "ar-icon-rgb-mix", "ar-alpha-mix", 3},
     {"ar-ga-mix", "ar-grey-mix", "ar-alpha-mix", 1},
 };
 

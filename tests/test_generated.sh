@@ -10,12 +10,12 @@ else
 fi
 # The embedded defaults (README, Models; weights/README.md).
 W=$ROOT/weights
-if python3 "$ROOT/tools/embed_weights.py" "$W/ar-rgb-mix.idfw" "$W/ar-grey-mix.idfw" "$W/ar-rgb.idfw" "$W/ar-grey.idfw" "$W/ar-alpha-mix.idfw" |
+if python3 "$ROOT/tools/embed_weights.py" "$W/ar-rgb-mix.idfw" "$W/ar-grey-mix.idfw" "$W/ar-rgb.idfw" "$W/ar-grey.idfw" "$W/ar-alpha-mix.idfw" "$W/ar-icon-rgb-mix.idfw" |
     cmp -s - "$ROOT/model/builtin_weights.c"; then
     pass=$((pass + 1))
 else
     fail=$((fail + 1))
-    echo "model/builtin_weights.c differs from tools/embed_weights.py of weights/ar-{rgb-mix,grey-mix,rgb,grey,alpha-mix}.idfw"
+    echo "model/builtin_weights.c differs from tools/embed_weights.py of weights/ar-{rgb-mix,grey-mix,rgb,grey,alpha-mix,icon-rgb-mix}.idfw"
 fi
 echo "generated: $pass passed, $fail failed"
 [ $fail -eq 0 ]

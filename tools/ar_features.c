@@ -1,4 +1,4 @@
-/* ar_features [-a] [-g | -A] OUT.bin IMAGE.png... — the training data of the AR
+/* ar_features [-a] [-g | -A | -C] OUT.bin IMAGE.png... — the training data of the AR
  * prior (tools/train/ar.py): codes each 8-bit RGB image with the AR
  * prior's encoder and no net (baseline-v3's predictions; the net's
  * features do not depend on the net), tile by tile as the codec does, and appends to OUT.bin one record per
@@ -12,7 +12,8 @@
  * first turned into grey by PIL's convert("L") integers,
  * (19595 R + 38470 G + 7471 B + 32768) >> 16 (the grey model's data);
  * with -A, the alpha plane of 8-bit RGBA and grey+alpha images is used as
- * a grey image (the alpha model's data) and other images are skipped.
+ * a grey image (the alpha model's data) and other images are skipped;
+ * with -C, their colour planes (RGB or grey), alpha dropped.
  * Other kinds of image are skipped with a note on stderr. */
 #include <errno.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ static int keep(uint32_t x, uint32_t y, size_t i)
 }
 
 typedef struct dump_opts {
-    int all, grey, alpha;
+    int all, grey, alpha, colour;
 } dump_opts;
 
 /* The tile at (x0, y0) of img as planes, coded with the AR prior's encoder
@@ -99,6 +100,17 @@ static void to_alpha(idfzip_image *img)
     img->color_type = IDFZIP_COLOR_GRAY;
 }
 
+/* An image with alpha to its colour planes, in place. */
+static void drop_alpha(idfzip_image *img)
+{
+    size_t n = (size_t)img->width * img->height, c = img->channels;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k + 1 < c; k++)
+            img->samples[i * (c - 1) + k] = img->samples[i * c + k];
+    img->channels = (uint32_t)c - 1;
+    img->color_type = c == 4 ? IDFZIP_COLOR_RGB : IDFZIP_COLOR_GRAY;
+}
+
 static int image_records(const char *path, const dl_tables *dl, dump_opts o, FILE *out)
 {
     size_t size;
@@ -116,8 +128,10 @@ static int image_records(const char *path, const dl_tables *dl, dump_opts o, FIL
         to_grey(&img);
     if (o.alpha && has_alpha)
         to_alpha(&img);
+    if (o.colour && has_alpha)
+        drop_alpha(&img);
     int st = 0;
-    if (o.alpha && !has_alpha) {
+    if ((o.alpha || o.colour) && !has_alpha) {
         fprintf(stderr, "ar_features: %s: no alpha, skipped\n", path);
     } else if ((img.channels != 3 && img.channels != 1) || img.bit_depth != 8) {
         fprintf(stderr, "ar_features: %s: not 8-bit RGB or grey, skipped\n", path);
@@ -136,14 +150,15 @@ static int image_records(const char *path, const dl_tables *dl, dump_opts o, FIL
 
 int main(int argc, char **argv)
 {
-    dump_opts o = {0, 0, 0};
+    dump_opts o = {0, 0, 0, 0};
     int i = 1;
-    for (; i < argc && argv[i][0] == '-' && argv[i][1] && strchr("agA", argv[i][1]) &&
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] && strchr("agAC", argv[i][1]) &&
            !argv[i][2];
          i++)
-        *(argv[i][1] == 'a' ? &o.all : argv[i][1] == 'g' ? &o.grey : &o.alpha) = 1;
-    if (argc - i < 2 || (o.grey && o.alpha)) {
-        fprintf(stderr, "usage: ar_features [-a] [-g | -A] OUT.bin IMAGE.png...\n");
+        *(argv[i][1] == 'a' ? &o.all : argv[i][1] == 'g' ? &o.grey
+                                     : argv[i][1] == 'A' ? &o.alpha : &o.colour) = 1;
+    if (argc - i < 2 || o.grey + o.alpha + o.colour > 1) {
+        fprintf(stderr, "usage: ar_features [-a] [-g | -A | -C] OUT.bin IMAGE.png...\n");
         return 2;
     }
     FILE *out = fopen(argv[i], "wb");
