@@ -181,6 +181,15 @@ static void reorder_palette(const idfzip_image *img, const uint8_t order[256], i
         coded->samples[i] = rank[img->samples[i] & 255];
 }
 
+/* The map's palette order: luma order, computed, or the sent one. */
+static void palette_order_of(const sample_map *map, const idfzip_image *img, uint8_t order[256])
+{
+    if (map->flags & SAMPLE_MAP_PALETTE_LUMA)
+        luma_order(img, order);
+    else
+        memcpy(order, map->order, 256);
+}
+
 int sample_map_forward(const idfzip_image *img, const sample_map *map, idfzip_image *coded)
 {
     *coded = *img;
@@ -192,10 +201,7 @@ int sample_map_forward(const idfzip_image *img, const sample_map *map, idfzip_im
         return IDFZIP_ERR_NOMEM;
     if (map->flags & SAMPLE_MAP_PALETTE) {
         uint8_t order[256];
-        if (map->flags & SAMPLE_MAP_PALETTE_LUMA)
-            luma_order(img, order);
-        else
-            memcpy(order, map->order, sizeof order);
+        palette_order_of(map, img, order);
         reorder_palette(img, order, coded);
         return IDFZIP_OK;
     }
@@ -213,10 +219,7 @@ int sample_map_inverse(const sample_map *map, idfzip_image *img)
     const size_t c = img->channels, n = (size_t)img->width * img->height * c;
     if (map->flags & SAMPLE_MAP_PALETTE) {
         uint8_t order[256];
-        if (map->flags & SAMPLE_MAP_PALETTE_LUMA)
-            luma_order(img, order);
-        else
-            memcpy(order, map->order, sizeof order);
+        palette_order_of(map, img, order);
         for (size_t i = 0; i < n; i++) /* an index past the palette fails png_io_validate */
             img->samples[i] = img->samples[i] < 256 ? order[img->samples[i]] : img->samples[i];
     }

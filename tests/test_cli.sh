@@ -94,7 +94,7 @@ cp "$HERE/data/pngsuite/basn0g08.png" g8.png
 cp "$HERE/data/pngsuite/basn6a08.png" rgba.png
 check "grey default" "$IDFZIP" compress -f --no-store g8.png rgba.png
 check "the grey default is ar-grey-mix" sh -c "'$IDFZIP' info g8.idf | grep -q 'model ar-grey-mix '"
-check "RGBA is coded by baseline-v3" sh -c "'$IDFZIP' info rgba.idf | grep -q 'model baseline-v3 '"
+check "the RGBA default is ar-rgba-mix" sh -c "'$IDFZIP' info rgba.idf | grep -q 'model ar-rgba-mix '"
 check "--model baseline-v3" "$IDFZIP" compress -f --no-store --model baseline-v3 orig.png -o v3.idf
 check "v3 file names baseline-v3" sh -c "'$IDFZIP' info v3.idf | grep -q 'model baseline-v3 '"
 check "v1 file decodes without --model" "$IDFZIP" decompress -f v1.idf -o v1.png

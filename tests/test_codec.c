@@ -102,6 +102,16 @@ static int compress_coded(const idfzip_image *img, int threads, uint8_t **out, s
     return idfzip_compress_image(img, &o, out, size);
 }
 
+/* Model-coded with the built-in model called name (NULL: the default). */
+static int compress_named(const idfzip_image *img, const char *name, uint8_t **out, size_t *size)
+{
+    idfzip_options o;
+    idfzip_options_init(&o);
+    o.force_model = 1;
+    o.model_name = name;
+    return idfzip_compress_image(img, &o, out, size);
+}
+
 static void test_thread_invariance(void)
 {
     uint64_t rng = 2;
@@ -543,13 +553,9 @@ static void test_match_model(const char *name)
 static void test_coded_damage(const char *name, const idfzip_image *image)
 {
     idfzip_image img = *image, back;
-    idfzip_options o;
-    idfzip_options_init(&o);
-    o.force_model = 1;
-    o.model_name = name;
     uint8_t *idf = NULL;
     size_t size = 0;
-    int st = idfzip_compress_image(&img, &o, &idf, &size);
+    int st = compress_named(&img, name, &idf, &size);
     CHECK(st == IDFZIP_OK, "%s damage: compress", name);
     layout l = st == IDFZIP_OK ? layout_of(idf) : (layout){0, 0, 0, 0};
     int wrong = 0, failed = 0, tries = 0;
@@ -633,12 +639,10 @@ static size_t coded_size(const idfzip_image *img, const char *name, int version,
 {
     idfzip_options o;
     idfzip_options_init(&o);
-    o.force_model = 1;
-    o.model_name = name;
     uint8_t *idf = NULL;
     size_t size = 0;
     idfzip_info info;
-    int st = idfzip_compress_image(img, &o, &idf, &size);
+    int st = compress_named(img, name, &idf, &size);
     st = st ? st : idfzip_get_info(idf, size, &info);
     CHECK(st == IDFZIP_OK, "%s: %s", what, idfzip_error_string(st));
     if (st != IDFZIP_OK)
@@ -728,13 +732,9 @@ static void test_sample_maps(void)
         for (uint32_t y = 0; y < 48; y++)
             for (uint32_t x = 0; x < 64; x++)
                 ramp.samples[y * 64 + x] = index_of_level[((x + y) * 16 / 112 + hashed(x, y, 0, 3, 2)) % 16];
-        idfzip_options o;
-        idfzip_options_init(&o);
-        o.force_model = 1;
-        o.model_name = "ar-grey-mix";
         uint8_t *idf = NULL;
         size_t size = 0;
-        if (idfzip_compress_image(&ramp, &o, &idf, &size) == IDFZIP_OK) {
+        if (compress_named(&ramp, "ar-grey-mix", &idf, &size) == IDFZIP_OK) {
             layout l = layout_of(idf);
             CHECK(idf[8] == 3 && l.map_at && idf[l.map_at] == 4, "ramp: no sent palette order");
             idfzip_free(idf);
