@@ -715,7 +715,9 @@ static void test_sample_maps(void)
     coded_size(&pal, "ar-grey-mix", 3, "ar-grey-mix", "palette with ar-grey-mix", NULL);
     coded_size(&pal, "baseline-v3", 3, "baseline-v3", "palette with baseline-v3", NULL);
     coded_size(&pal, "match-v2", 2, "match-v2", "palette with match-v2", NULL);
+    pal.width = 30, pal.height = 20; /* the damage on its first rows: small, a net per sample */
     test_coded_damage("ar-grey-mix", &pal);
+    pal.width = 70, pal.height = 50;
     /* a green ramp through a 16-entry palette in shuffled order with random
      * red: luma order scrambles it, so the encoder sends an order */
     idfzip_image ramp;
@@ -788,7 +790,8 @@ static void test_composites(void)
             coded_size(&img, pairs[i].name, sizes[s][0] > 1 ? 2 : -1, pairs[i].name, what, NULL);
             idfzip_image_free(&img);
             uint64_t rng = 13;
-            for (int p = NOISE; p <= EXTREME; p++) {
+            /* the patterns at the small sizes (the icon covers four tiles) */
+            for (int p = NOISE; p <= EXTREME && sizes[s][0] * sizes[s][1] < 10000; p++) {
                 if (make_image(&img, pairs[i].k, sizes[s][0], sizes[s][1], (enum pattern)p, &rng))
                     continue;
                 snprintf(what, sizeof what, "%s, %ux%u, pattern %d", pairs[i].name, sizes[s][0],
@@ -799,7 +802,7 @@ static void test_composites(void)
             }
         }
         idfzip_image img;
-        if (make_icon(&img, pairs[i].k, 40, 30) == 0) {
+        if (make_icon(&img, pairs[i].k, 24, 18) == 0) { /* small: two nets per pixel */
             test_coded_damage(pairs[i].name, &img);
             idfzip_image_free(&img);
         }
