@@ -4,6 +4,7 @@
 #include "../common/bytes.h"
 #include "../model/registry.h"
 #include "palette_pack.h"
+#include "png_rules.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,20 +47,7 @@ uint32_t idf_pixel_crc(const idfzip_image *img)
 /* The PNG colour type / bit depth / channel combinations that exist. */
 static int image_kind_valid(uint32_t color, uint32_t depth, uint32_t channels)
 {
-    switch (color) {
-    case IDFZIP_COLOR_GRAY:
-        return channels == 1 && (depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16);
-    case IDFZIP_COLOR_PALETTE:
-        return channels == 1 && (depth == 1 || depth == 2 || depth == 4 || depth == 8);
-    case IDFZIP_COLOR_RGB:
-        return channels == 3 && (depth == 8 || depth == 16);
-    case IDFZIP_COLOR_GRAY_ALPHA:
-        return channels == 2 && (depth == 8 || depth == 16);
-    case IDFZIP_COLOR_RGBA:
-        return channels == 4 && (depth == 8 || depth == 16);
-    default:
-        return 0;
-    }
+    return png_depth_is_legal(color, depth) && channels == png_channels_of_color_type(color);
 }
 
 static int trns_size_valid(const idf_header *h)
@@ -183,12 +171,12 @@ static void write_v2(byte_writer *w, const idf_header *h)
         byte_writer_put_varint(w, h->stored_size);
     } else {
         write_model_v2(w, h);
-        if (h->version >= 3)
+        if (h->version >= 3) {
             write_palette_v3(w, h);
-        else
+        } else {
             byte_writer_put_varint(w, h->palette_size);
-        if (h->version < 3)
             byte_writer_put(w, h->palette, 3 * (size_t)h->palette_size);
+        }
         byte_writer_put_varint(w, h->trns_size);
         byte_writer_put(w, h->trns, h->trns_size);
         if (h->version >= 3)
@@ -256,18 +244,6 @@ static int check_fixed(const idf_header *h, uint64_t max_pixels)
     return IDFZIP_OK;
 }
 
-/* Channels of a PNG colour type (0 for none). */
-static uint32_t channels_of(uint32_t color)
-{
-    switch (color) {
-    case IDFZIP_COLOR_GRAY: case IDFZIP_COLOR_PALETTE: return 1;
-    case IDFZIP_COLOR_GRAY_ALPHA: return 2;
-    case IDFZIP_COLOR_RGB: return 3;
-    case IDFZIP_COLOR_RGBA: return 4;
-    default: return 0;
-    }
-}
-
 /* The magic, the version, then version 1's fixed fields or those of
  * versions 2 and 3. */
 static int read_fixed(byte_reader *r, uint64_t max_pixels, idf_header *h)
@@ -290,7 +266,7 @@ static int read_fixed(byte_reader *r, uint64_t max_pixels, idf_header *h)
         h->mode = f[0];
         h->color_type = f[1];
         h->bit_depth = f[2];
-        h->channels = channels_of(h->color_type);
+        h->channels = png_channels_of_color_type(h->color_type);
         return check_fixed(h, max_pixels);
     }
     const uint8_t *f = byte_reader_take(r, 5);

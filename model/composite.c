@@ -55,12 +55,18 @@ static int composite_code_tile(const idf_model *slot, model_tile *t, symbol_io *
     return st == IDFZIP_OK ? m->alpha->code_tile(m->alpha, &alpha, io) : st;
 }
 
+/* Frees the loaded models a pair owns (either may be NULL). */
+static void release_owned(idf_model *const owned[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (owned[i] && owned[i]->destroy)
+            owned[i]->destroy(owned[i]);
+}
+
 static void composite_destroy(idf_model *slot)
 {
     composite_model *m = (composite_model *)slot;
-    for (int i = 0; i < 2; i++)
-        if (m->owned[i] && m->owned[i]->destroy)
-            m->owned[i]->destroy(m->owned[i]);
+    release_owned(m->owned);
     free(m);
 }
 
@@ -71,10 +77,8 @@ int composite_create(const char *name, uint32_t colour_channels, const idf_model
     *out = NULL;
     composite_model *m = calloc(1, sizeof *m);
     if (!m) {
-        idf_model *owned[2] = {colour_owned, alpha_owned};
-        for (int i = 0; i < 2; i++)
-            if (owned[i] && owned[i]->destroy)
-                owned[i]->destroy(owned[i]);
+        idf_model *const owned[2] = {colour_owned, alpha_owned};
+        release_owned(owned);
         return IDFZIP_ERR_NOMEM;
     }
     m->owned[0] = colour_owned, m->owned[1] = alpha_owned;

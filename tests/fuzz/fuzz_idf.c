@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "fuzz_util.h"
+#include "../../codec/png_rules.h"
 #include "../../model/registry.h"
 
 #define IDF_FIXED_SIZE 22 /* magic, version .. reserved, width, height */
@@ -181,18 +182,11 @@ static void skip_coded_v2(walker *w, uint32_t version, uint32_t channels, uint64
         varint(w);
 }
 
-/* Channels of a PNG colour type (0 for none). */
-static uint32_t channels_of(uint32_t color)
-{
-    static const uint32_t channels[7] = {1, 0, 3, 1, 2, 0, 4};
-    return color < 7 ? channels[color] : 0;
-}
-
 static void fix_v2(uint8_t *d, size_t size)
 {
     walker w = {d, size, 9, 0};
     uint32_t mode = field(&w, 1);
-    uint32_t channels = channels_of(field(&w, 1));
+    uint32_t channels = png_channels_of_color_type(field(&w, 1));
     skip(&w, 1);
     uint64_t width = varint(&w), height = varint(&w);
     if (mode == 1)
