@@ -36,7 +36,10 @@ static inline int32_t slog16(int32_t v)
     return v < 0 ? -log16((uint32_t)(-(int64_t)v)) : log16((uint32_t)v);
 }
 
-static void ar_features(const pred_tile *bt, const pred_at *at, int32_t f[AR_PRIOR_FEATURES])
+/* The features that do not depend on the tile's fits: all but the last two. */
+#define AR_UNFITTED (AR_PRIOR_FEATURES - 2)
+
+static void ar_features_unfitted(const pred_tile *bt, const pred_at *at, int32_t f[AR_UNFITTED])
 {
     const model_tile *t = bt->t;
     const pred_sample *p = at->p;
@@ -59,15 +62,26 @@ static void ar_features(const pred_tile *bt, const pred_at *at, int32_t f[AR_PRI
     f[n++] = y ? slog16(tr->miss[i - t->width]) : 0;
     for (uint32_t k = 0; k < 3; k++)
         f[n++] = c == k ? 64 : 0;
-    f[n++] = 8 * at->fit->scale[p->ctx];
-    f[n++] = at->fit->bias16[p->ctx];
+}
+
+/* The last two: the tile's fitted scale and bias of the sample's context. */
+static void ar_features_fitted(const pred_fit *fit, uint32_t ctx, int32_t f[2])
+{
+    f[0] = 8 * fit->scale[ctx];
+    f[1] = fit->bias16[ctx];
+}
+
+static void ar_features(const pred_tile *bt, const pred_at *at, int32_t f[AR_PRIOR_FEATURES])
+{
+    ar_features_unfitted(bt, at, f);
+    ar_features_fitted(at->fit, at->p->ctx, f + AR_UNFITTED);
 }
 
 /* A net's mean correction and scale index (1/16) as a DL's parameters. */
-static void dl_from_net(const pred_tile *bt, const pred_sample *p, int32_t mean_out,
+static void dl_from_net(const pred_tile *bt, int32_t predicted16, int32_t mean_out,
                         int32_t scale_out, int32_t *mean16, int32_t *scale)
 {
-    int64_t m = (int64_t)p->mean16 + mean_out, hi = 16 * (int64_t)bt->t->maxval;
+    int64_t m = (int64_t)predicted16 + mean_out, hi = 16 * (int64_t)bt->t->maxval;
     *mean16 = (int32_t)(m < 0 ? 0 : (m > hi ? hi : m));
     *scale = (int32_t)model_scale_index(scale_out);
 }
@@ -75,16 +89,17 @@ static void dl_from_net(const pred_tile *bt, const pred_sample *p, int32_t mean_
 /* The net's outputs as the sample's prior.  A mixture's first weight is
  * sigmoid(logit0 - logit1) (logits in 1/16) through the coder's integer
  * logistic, in 1/2^15, kept in 1 .. 2^15 - 1 so both components stay. */
-static void prior_from_net(const nn_net *net, const pred_tile *bt, const pred_sample *p,
+static void prior_from_net(const nn_net *net, const pred_tile *bt, int32_t mean16,
                            const int32_t *out, pred_prior *pr)
 {
+    pr->k = 1;
     if (net->cout == AR_PRIOR_OUTPUTS) {
-        dl_from_net(bt, p, out[0], out[1], &pr->mean16[0], &pr->scale[0]);
+        dl_from_net(bt, mean16, out[0], out[1], &pr->mean16[0], &pr->scale[0]);
         return;
     }
     pr->k = 2;
-    dl_from_net(bt, p, out[0], out[2], &pr->mean16[0], &pr->scale[0]);
-    dl_from_net(bt, p, out[1], out[3], &pr->mean16[1], &pr->scale[1]);
+    dl_from_net(bt, mean16, out[0], out[2], &pr->mean16[0], &pr->scale[0]);
+    dl_from_net(bt, mean16, out[1], out[3], &pr->mean16[1], &pr->scale[1]);
     int64_t w = (int64_t)(dl_logistic_cdf_q32(2 * ((int64_t)out[4] - out[5]), 1u << 20) >> 17);
     w = w < 1 ? 1 : (w > 32767 ? 32767 : w);
     pr->weight[0] = (uint16_t)w;
@@ -114,14 +129,72 @@ static void ar_sample_prior(const pred_hook *h, const pred_tile *bt, const pred_
     if (!net)
         return;
     nn_forward(net, f, 1, 1, out, scratch, io->kernel);
-    prior_from_net(net, bt, at->p, out, pr);
+    prior_from_net(net, bt, at->p->mean16, out, pr);
+}
+
+/* ---- the encoder's cached pass (pred_hook.observe, encode_cached) ------- *
+ * Per sample: the unfitted features, then the prediction's mean16 and its
+ * context.  Every one fits an int16: the AR prior codes 8-bit samples, so
+ * a feature is at most 16 log2(2^28) and a mean16 at most 16 x 255. */
+#define AR_CACHE_VALUES (AR_UNFITTED + 2)
+
+static void ar_observe(const pred_tile *bt, const pred_at *at, int16_t *cache)
+{
+    int32_t f[AR_UNFITTED];
+    ar_features_unfitted(bt, at, f);
+    for (int k = 0; k < AR_UNFITTED; k++)
+        cache[k] = (int16_t)f[k];
+    cache[AR_UNFITTED] = (int16_t)at->p->mean16;
+    cache[AR_UNFITTED + 1] = (int16_t)at->p->ctx;
+}
+
+/* Codes every sample of the tile, in the coding pass's order, from the
+ * cache the fitting pass left: the same priors as ar_sample_prior's, with
+ * no prediction. */
+static int ar_encode_cached(const pred_hook *h, const pred_tile *bt, const uint32_t *order,
+                            const pred_fit *fits, int32_t *scratch, symbol_io *io)
+{
+    const nn_net *net = h->ctx;
+    const model_tile *t = bt->t;
+    for (uint32_t y = 0; y < t->height; y++) {
+        for (uint32_t x = 0; x < t->width; x++) {
+            const size_t at = (size_t)y * t->width + x;
+            for (uint32_t j = 0; j < t->channels; j++) {
+                const uint32_t c = order[j];
+                const int16_t *cached = bt->cache + ((size_t)c * bt->plane + at) * AR_CACHE_VALUES;
+                const int32_t mean16 = cached[AR_UNFITTED];
+                const uint32_t ctx = (uint32_t)cached[AR_UNFITTED + 1];
+                if (!fits[c].used[ctx])
+                    return IDFZIP_ERR_CORRUPT; /* as pred_code_samples */
+                int32_t f[AR_PRIOR_FEATURES], out[AR_PRIOR_MIX_OUTPUTS];
+                for (int k = 0; k < AR_UNFITTED; k++)
+                    f[k] = cached[k];
+                ar_features_fitted(&fits[c], ctx, f + AR_UNFITTED);
+                nn_forward(net, f, 1, 1, out, scratch, io->kernel);
+                pred_prior pr;
+                prior_from_net(net, bt, mean16, out, &pr);
+                int32_t s = t->samples[c * bt->plane + at];
+                if (pr.k == 1)
+                    symbol_io_latent(io, s, pr.mean16[0], (uint32_t)pr.scale[0]);
+                else
+                    symbol_io_mixture(io, s, pr.mean16, pr.scale, pr.weight, pr.k,
+                                      (int32_t)t->maxval);
+            }
+        }
+    }
+    return IDFZIP_OK;
 }
 
 /* baseline-v3's predictor, with the encoder's quick choice of k. */
 static int code_with_net(const nn_net *net, model_tile *t, symbol_io *io)
 {
-    const pred_hook hook = {net, net ? nn_scratch_size(net, 1, 1) : 0, net != NULL,
-                            ar_sample_prior};
+    const pred_hook hook = {net,
+                            net ? nn_scratch_size(net, 1, 1) : 0,
+                            net != NULL,
+                            ar_sample_prior,
+                            AR_CACHE_VALUES,
+                            net ? ar_observe : NULL,
+                            net ? ar_encode_cached : NULL};
     const pred_config cfg = {.lms = 1, .quick_weight = 1, .hook = &hook};
     return predictor_code_tile(&cfg, t, io);
 }

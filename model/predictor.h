@@ -129,6 +129,16 @@ typedef struct pred_hook {
     /* Replaces pr, which holds the context's DL on entry. */
     void (*sample_prior)(const struct pred_hook *h, const pred_tile *bt, const pred_at *at,
                          symbol_io *io, int32_t *scratch, pred_prior *pr);
+    /* Encoder, optional (0 / NULL: none).  The encoder's fitting pass
+     * predicts every sample exactly as the coding pass will (a prediction
+     * does not depend on the fits), so a hook may keep what it needs of
+     * each prediction there (observe: cache_values int16 per sample, at->fit
+     * NULL) and code the tile from that cache (encode_cached) instead of
+     * predicting every sample a second time.  Same bytes either way. */
+    uint32_t cache_values;
+    void (*observe)(const pred_tile *bt, const pred_at *at, int16_t *cache);
+    int (*encode_cached)(const struct pred_hook *h, const pred_tile *bt, const uint32_t *order,
+                         const pred_fit *fits, int32_t *scratch, symbol_io *io);
 } pred_hook;
 
 /* What tells the users of the predictor apart. */
@@ -155,6 +165,8 @@ struct pred_tile {
     int compact_side;    /* encoder: the fits are coded compactly (symbol_io) */
     int lean;            /* match-v2: a matched pixel is not predicted, and
                             recorded as a perfect prediction (pred_record_matched) */
+    const pred_hook *observer; /* encoder: the hook whose cache the fitting pass fills */
+    int16_t *cache;      /* encoder: [channel][plane][observer->cache_values], or NULL */
 };
 
 /* Codes tile t with the predictor configured by cfg: IDFZIP_OK or a status

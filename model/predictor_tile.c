@@ -76,6 +76,8 @@ static int code_tile_in(const pred_config *cfg, pred_tile *bt, model_tile *t, pr
         IDF_TRY(pred_code_fit(io, t, order[i], &fits[order[i]], &coder));
     if (!hook_serves_fits(cfg->hook, t, fits))
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
+    if (bt->cache)
+        return cfg->hook->encode_cached(cfg->hook, bt, order, fits, scratch, io);
     return pred_code_samples(cfg, bt, t, order, fits, traces, scratch, match, io);
 }
 
@@ -85,7 +87,7 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
     pred_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2),
                     cfg->lms, cfg->quick_weight, io->dl, NULL, pred_blend_weights(), NULL,
-                    io->compact_side, cfg->match >= 2};
+                    io->compact_side, cfg->match >= 2, NULL, NULL};
     /* Every channel's trace: contexts and blend weights of later samples. */
     pred_trace traces[PRED_MAX_CHANNELS];
     pred_lms lms[PRED_MAX_CHANNELS];
@@ -99,8 +101,13 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
     const int copies = cfg->match >= 2, encoding = io->enc != NULL;
     size_t match_space = cfg->match ? match_space_words(bt.plane, copies, encoding) : 0;
     size_t encoder_only = io->enc ? (t->channels + 1) * bt.plane : 0;
+    /* The hook's cache (int16, in int32 units); not where a log wants the
+     * coding pass's own records (the trainer's features). */
+    const pred_hook *observer = io->enc && !io->log && cfg->hook && cfg->hook->observe &&
+                                cfg->hook->encode_cached ? cfg->hook : NULL;
+    size_t cache_space = observer ? (t->channels * bt.plane * observer->cache_values + 1) / 2 : 0;
     int32_t *store = trace_store(io, per_channel * t->channels + hook_space + match_space +
-                                         encoder_only);
+                                         encoder_only + cache_space);
     if (!store)
         return IDFZIP_ERR_NOMEM;
     int32_t *scratch = store + per_channel * t->channels;
@@ -114,6 +121,10 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
     if (cfg->match)
         match_reset(&match, copies, t, scratch + hook_space, encoding);
     bt.members = io->enc ? encoder_space + (size_t)t->channels * bt.plane : NULL;
+    if (observer) {
+        bt.observer = observer;
+        bt.cache = (int16_t *)(encoder_space + encoder_only);
+    }
     for (uint32_t c = 0; c < t->channels; c++) {
         traces[c].miss = store + (size_t)c * per_channel;
         traces[c].err = traces[c].miss + bt.plane;
