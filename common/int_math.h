@@ -18,10 +18,14 @@ static inline int64_t floor_shift(int64_t v, unsigned s)
     return (int64_t)(((uint64_t)v + bias) >> s) - (int64_t)(bias >> s);
 }
 
-/* v / 2^s rounded toward zero. */
+/* v / 2^s rounded toward zero, for v > -2^63.  Without a branch: the
+ * predictors' updates take the sign of a miss, which no branch predictor
+ * guesses (a fifth of the decoder's time went on mispredicting it). */
 static inline int64_t trunc_shift(int64_t v, unsigned s)
 {
-    return v >= 0 ? v >> s : -((-v) >> s);
+    const uint64_t negative = -(uint64_t)(v < 0); /* all ones or zero */
+    const uint64_t magnitude = ((uint64_t)v ^ negative) - negative;
+    return (int64_t)(((magnitude >> s) ^ negative) - negative);
 }
 
 static inline int32_t abs32(int32_t v) { return v < 0 ? -v : v; }
@@ -32,10 +36,14 @@ static inline int32_t median3(int32_t a, int32_t b, int32_t c)
     return c < lo ? lo : (c > hi ? hi : c);
 }
 
-/* Rounded a / b for b > 0, halves away from zero, symmetric for negative a. */
+/* Rounded a / b for b > 0 and |a| + b/2 < 2^63, halves away from zero,
+ * symmetric for negative a; one division and no branch on a's sign. */
 static inline int64_t div_round(int64_t a, int64_t b)
 {
-    return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b);
+    const uint64_t negative = -(uint64_t)(a < 0);
+    const uint64_t magnitude = ((uint64_t)a ^ negative) - negative;
+    const uint64_t q = (magnitude + (uint64_t)b / 2) / (uint64_t)b;
+    return (int64_t)((q ^ negative) - negative);
 }
 
 /* v clamped to -limit .. limit. */

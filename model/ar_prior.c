@@ -31,9 +31,14 @@ static inline int32_t log16(uint32_t v)
     return 16 * top + (int32_t)((u << 4) >> top) - 16;
 }
 
+/* sign(v) log16(|v|), without a branch: the sign of a miss is a coin toss,
+ * and mispredicting it on each of a sample's 13 signed features cost a
+ * sixth of the decoder's time. */
 static inline int32_t slog16(int32_t v)
 {
-    return v < 0 ? -log16((uint32_t)(-(int64_t)v)) : log16((uint32_t)v);
+    const int32_t negative = -(int32_t)(v < 0); /* 0 or -1 */
+    const uint32_t magnitude = (uint32_t)(((int64_t)v ^ negative) - negative);
+    return (log16(magnitude) ^ negative) - negative;
 }
 
 /* The features that do not depend on the tile's fits: all but the last two. */

@@ -41,9 +41,13 @@ static inline uint32_t base_log_bucket(uint32_t act, uint32_t count)
 {
     if (act == 0)
         return 0;
+#if defined(__GNUC__)
+    uint32_t top = 31 - (uint32_t)__builtin_clz(act); /* no loop to mispredict */
+#else
     uint32_t top = 31;
     while (!(act >> top))
         top--;
+#endif
     uint32_t half = top ? (act >> (top - 1)) & 1 : 0;
     uint32_t b = 1 + 2 * top + half;
     return b < count ? b : count - 1;

@@ -234,6 +234,11 @@ static void conv_dispatch(const nn_layer *l, const int32_t *in, int32_t in_bound
 void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
                 int32_t *out, int32_t *scratch, nn_kernel kernel)
 {
+    if (h == 1 && w == 1 && kernel != NN_KERNEL_PORTABLE &&
+        dense_avx2_net_serves(net->layer, net->nlayers, net->cin, net->in_clamp)) {
+        dense_avx2_net(net->layer, net->nlayers, net->cin, net->in_clamp, in, out);
+        return;
+    }
     int32_t *kernel_scratch = scratch + tensors_size(net, h, w);
     int32_t bound = net->in_clamp;
     const size_t plane = (size_t)h * w;

@@ -708,7 +708,7 @@ static long avx2_dense_convs(const nn_net *net)
  * wherever the input bound allows), against the portable kernel unpacked,
  * itself checked against the naive reference. */
 static void check_position_net(uint32_t cin, uint32_t cout, uint64_t *rng, int trial,
-                               long *avx2_convs, long *fallback_convs)
+                               long *avx2_convs, long *fallback_convs, long *fused_nets)
 {
     owned_net n;
     random_dense_net(&n, cin, cout, rng);
@@ -756,6 +756,8 @@ static void check_position_net(uint32_t cin, uint32_t cout, uint64_t *rng, int t
     for (uint32_t i = 0; i < net->nlayers; i++)
         convs += net->layer[i].op == NN_CONV;
     *avx2_convs += avx2_dense_convs(packed);
+    *fused_nets += dense_avx2_net_serves(packed->layer, packed->nlayers, packed->cin,
+                                         packed->in_clamp);
     *fallback_convs += convs - avx2_dense_convs(packed);
     for (uint32_t i = 0; i < packed->nlayers; i++)
         free(storage[i]);
@@ -774,19 +776,21 @@ static void test_position_nets(void)
     static const uint32_t cins[] = {29, 1, 2, 3, 4, 33, 64, 65, 255, NN_MAX_CHANNELS};
     static const uint32_t couts[] = {2, 8, 16, 17, 40, 1, 7, 9, 24, 31, 33};
     uint64_t rng = 20261126;
-    long avx2_convs = 0, fallback_convs = 0;
+    long avx2_convs = 0, fallback_convs = 0, fused_nets = 0;
     int trial = 0;
     for (size_t i = 0; i < ARRAY_LEN(cins); i++)
         for (size_t o = 0; o < ARRAY_LEN(couts); o++)
             for (int rep = 0; rep < 3; rep++)
                 check_position_net(cins[i], couts[o], &rng, trial++, &avx2_convs,
-                                   &fallback_convs);
+                                   &fallback_convs, &fused_nets);
     for (int r = 0; r < 200; r++)
         check_position_net(1 + test_rand_below(&rng, 80), 1 + test_rand_below(&rng, 48), &rng,
-                           trial++, &avx2_convs, &fallback_convs);
+                           trial++, &avx2_convs, &fallback_convs, &fused_nets);
     /* Both dense paths are reached many times. */
     CHECK(avx2_convs > 300 && fallback_convs > 100, "dense convs: %ld within the AVX2 bound, %ld "
           "beyond", avx2_convs, fallback_convs);
+    /* ... and so is the whole-net kernel (dense_avx2_net). */
+    CHECK(fused_nets > 40, "%ld nets for dense_avx2_net", fused_nets);
 }
 
 /* ---- floor_shift ---------------------------------------------------- */
@@ -839,6 +843,40 @@ static void test_floor_shift(void)
     CHECK(bad == 0, "%d floor_shift mismatches", bad);
 }
 
+/* ---- trunc_shift and div_round (branch-free since 0.7) ---------------- */
+
+/* The definitions as they read up to 0.6, with a branch on the sign. */
+static int64_t ref_trunc_shift(int64_t v, unsigned s)
+{
+    return v >= 0 ? v >> s : -((-v) >> s);
+}
+
+static int64_t ref_div_round(int64_t a, int64_t b)
+{
+    return a >= 0 ? (a + b / 2) / b : -((-a + b / 2) / b);
+}
+
+static void test_trunc_div(void)
+{
+    CHECK(trunc_shift(-3, 1) == -1 && trunc_shift(3, 1) == 1, "3/2 toward zero");
+    CHECK(trunc_shift(-1, 5) == 0 && trunc_shift(-33, 5) == -1, "-1/32, -33/32");
+    CHECK(div_round(-3, 2) == -2 && div_round(3, 2) == 2 && div_round(-5, 4) == -1, "halves");
+    CHECK(div_round(-((int64_t)1 << 57), 3) == ref_div_round(-((int64_t)1 << 57), 3), "2^57");
+    const int64_t max = ((int64_t)1 << 62) - 1;
+    uint64_t rng = 78;
+    int bad = 0;
+    for (int n = 0; n < 200000; n++) {
+        int64_t v = n % 2 ? rand_range(&rng, -max, max) : rand_range(&rng, -5000, 5000);
+        unsigned s = test_rand_below(&rng, 63);
+        int64_t b = n % 3 ? rand_range(&rng, 1, 1000) : rand_range(&rng, 1, max);
+        if (trunc_shift(v, s) != ref_trunc_shift(v, s) && bad++ < 5)
+            fprintf(stderr, "  trunc_shift(%lld, %u)\n", (long long)v, s);
+        if (div_round(v, b) != ref_div_round(v, b) && bad++ < 5)
+            fprintf(stderr, "  div_round(%lld, %lld)\n", (long long)v, (long long)b);
+    }
+    CHECK(bad == 0, "%d trunc_shift / div_round mismatches", bad);
+}
+
 /* ---- speed (printed, not asserted) ------------------------------------- */
 
 static double now_seconds(void)
@@ -889,6 +927,7 @@ static void print_conv_speed(void)
 int main(void)
 {
     test_floor_shift();
+    test_trunc_div();
     test_hand_conv1x1();
     test_hand_conv3x3();
     test_hand_leaky();

@@ -161,6 +161,101 @@ static void requantise8(const int32_t sum[LANES], const int32_t *k, int32_t clam
     _mm256_storeu_si256((__m256i *)out, _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA));
 }
 
+/* The sums and requantisation of conv l on the input pairs into y
+ * (padded_out(l) values; the padding outputs come out 0). */
+__attribute__((target("avx2")))
+static void dense_layer(const nn_layer *l, const int32_t *pairs, int32_t *y)
+{
+    const uint32_t np = pairs_of(l), co = padded_out(l);
+    const int32_t *consts = l->dense + (size_t)np * co;
+    int32_t sum[16];
+    for (uint32_t o0 = 0; o0 < co;) {
+        uint32_t n = co - o0 >= 16 ? 16 : LANES;
+        if (n == 16)
+            sums16(l->dense, co, pairs, np, o0, sum);
+        else
+            sums8(l->dense, co, pairs, np, o0, sum);
+        for (uint32_t b = 0; b < n; b += LANES)
+            requantise8(sum + b, consts + (size_t)(o0 + b) / LANES * BLOCK_CONSTANTS, l->clamp,
+                        y + o0 + b);
+        o0 += n;
+    }
+}
+
+/* Values v[0 .. 8m) (|v| <= 32767, zero past the real ones) as int16
+ * pairs: pairs[p] = (v[2p], v[2p+1]).  vpackssdw interleaves the two
+ * 128-bit halves; the permute puts the values back in order. */
+__attribute__((target("avx2")))
+static void pack_pairs(const int32_t *v, uint32_t m, int32_t *pairs)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    for (uint32_t j = 0; j < m; j += 2) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)(v + 8 * j));
+        const __m256i b = j + 1 < m ? _mm256_loadu_si256((const __m256i *)(v + 8 * j + 8)) : zero;
+        _mm256_storeu_si256((__m256i *)(pairs + 4 * j),
+                            _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8));
+    }
+}
+
+__attribute__((target("avx2")))
+static void relu8(int32_t *v, uint32_t m)
+{
+    for (uint32_t j = 0; j < m; j++) {
+        __m256i *at = (__m256i *)(v + 8 * j);
+        _mm256_storeu_si256(at, _mm256_max_epi32(_mm256_loadu_si256(at), _mm256_setzero_si256()));
+    }
+}
+
+int dense_avx2_net_serves(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp)
+{
+    int32_t bound = in_clamp;
+    if (cin > DENSE_NET_MAX_WIDTH || in_clamp < 0)
+        return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const nn_layer *l = &layers[i];
+        if (l->cout > DENSE_NET_MAX_WIDTH)
+            return 0;
+        if (l->op == NN_CONV) {
+            if (!l->dense || bound > NN_KERNEL_INT16_BOUND)
+                return 0;
+            bound = l->clamp;
+        } else if (l->op != NN_RELU) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Values are int32 in y, padded with zeros to a multiple of 8, between
+ * layers; a conv reads them as int16 pairs (the bound checked above makes
+ * the narrowing exact). */
+__attribute__((target("avx2")))
+void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp,
+                    const int32_t *in, int32_t *out)
+{
+    int32_t y[DENSE_NET_MAX_WIDTH + 2 * LANES], pairs[DENSE_NET_MAX_WIDTH / 2 + LANES];
+    uint32_t width = cin;
+    for (uint32_t j = 0; j < cin; j++)
+        y[j] = in[j] > in_clamp ? in_clamp : (in[j] < -in_clamp ? -in_clamp : in[j]);
+    for (uint32_t j = cin; j < (cin + 2 * LANES - 1) / (2 * LANES) * (2 * LANES); j++)
+        y[j] = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const nn_layer *l = &layers[i];
+        const uint32_t blocks = (width + LANES - 1) / LANES;
+        if (l->op == NN_RELU) {
+            relu8(y, blocks);
+            continue;
+        }
+        pack_pairs(y, blocks, pairs);
+        dense_layer(l, pairs, y);
+        width = l->cout;
+        for (uint32_t j = padded_out(l); j < (width + 2 * LANES - 1) / (2 * LANES) * (2 * LANES); j++)
+            y[j] = 0;
+    }
+    for (uint32_t j = 0; j < width; j++)
+        out[j] = y[j];
+}
+
 void dense_avx2(const nn_layer *l, const int32_t *in, int32_t *out)
 {
     const uint32_t np = pairs_of(l), co = padded_out(l);
@@ -187,5 +282,17 @@ void dense_avx2(const nn_layer *l, const int32_t *in, int32_t *out)
 void dense_avx2(const nn_layer *l, const int32_t *in, int32_t *out)
 {
     (void)l, (void)in, (void)out; /* never called: nn_kernel_supported says no */
+}
+
+int dense_avx2_net_serves(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp)
+{
+    (void)layers, (void)n, (void)cin, (void)in_clamp;
+    return 0;
+}
+
+void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp,
+                    const int32_t *in, int32_t *out)
+{
+    (void)layers, (void)n, (void)cin, (void)in_clamp, (void)in, (void)out;
 }
 #endif

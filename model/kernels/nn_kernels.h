@@ -45,4 +45,17 @@ size_t dense_avx2_packed_size(const nn_layer *l);
 void dense_avx2_pack(const nn_layer *l, int32_t *packed);
 void dense_avx2(const nn_layer *l, const int32_t *in, int32_t *out);
 
+/* A whole net at one position in one call (the AR prior's, run once per
+ * sample): its input clamped to in_clamp, then its n layers, with no
+ * tensors in memory between them.  Serves nets of NN_CONV layers packed
+ * for dense_avx2 and NN_RELU layers, each at most DENSE_NET_MAX_WIDTH
+ * wide, whose every conv input is bounded by NN_KERNEL_INT16_BOUND;
+ * dense_avx2_net_serves says whether it does.  Identical to the reference:
+ * the same sums and requantisation as dense_avx2.  Only where
+ * nn_kernel_supported(NN_KERNEL_AVX2). */
+#define DENSE_NET_MAX_WIDTH 64
+int dense_avx2_net_serves(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp);
+void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp,
+                    const int32_t *in, int32_t *out);
+
 #endif
