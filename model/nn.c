@@ -234,8 +234,7 @@ static void conv_dispatch(const nn_layer *l, const int32_t *in, int32_t in_bound
 void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
                 int32_t *out, int32_t *scratch, nn_kernel kernel)
 {
-    if (h == 1 && w == 1 && kernel != NN_KERNEL_PORTABLE &&
-        dense_avx2_net_serves(net->layer, net->nlayers, net->cin, net->in_clamp)) {
+    if (h == 1 && w == 1 && kernel != NN_KERNEL_PORTABLE && net->dense_net) {
         dense_avx2_net(net->layer, net->nlayers, net->cin, net->in_clamp, in, out);
         return;
     }
@@ -293,5 +292,8 @@ size_t nn_pack_net(nn_net *net, int dense, int32_t *dst)
             conv_avx2_pack(l, dst + total), l->packed = dst + total;
         total += n;
     }
+    if (dst && dense)
+        net->dense_net = (uint8_t)dense_avx2_net_serves(net->layer, net->nlayers, net->cin,
+                                                       net->in_clamp);
     return total;
 }

@@ -38,6 +38,7 @@ typedef struct nn_net {
     uint32_t nlayers;
     uint32_t cin, cout;    /* of the whole net */
     int32_t in_clamp;      /* the input is clamped to [-in_clamp, in_clamp] */
+    uint8_t dense_net;     /* nn_pack_net(dense): dense_avx2_net serves the net */
     nn_layer layer[NN_MAX_LAYERS];
 } nn_net;
 
@@ -49,7 +50,8 @@ size_t nn_scratch_size(const nn_net *net, uint32_t h, uint32_t w);
  * with `kernel` where it serves them and the reference loops elsewhere;
  * every kernel gives the same integers.  On a 1x1 map (a net run once per
  * sample) the convs are dense layers: dense_avx2 where layer.dense is
- * packed, else a dense loop.  scratch holds nn_scratch_size()
+ * packed (dense_avx2_net for the whole net where net.dense_net says so),
+ * else a dense loop.  scratch holds nn_scratch_size()
  * elements; in and out may not overlap it. */
 void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
                 int32_t *out, int32_t *scratch, nn_kernel kernel);

@@ -685,6 +685,7 @@ static nn_net *packed_net(const nn_net *net, int32_t **storage)
         dense_avx2_pack(l, storage[i]);
         l->dense = storage[i];
     }
+    p->dense_net = (uint8_t)dense_avx2_net_serves(p->layer, p->nlayers, p->cin, p->in_clamp);
     return p;
 }
 

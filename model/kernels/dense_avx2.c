@@ -9,6 +9,8 @@
  */
 #include "nn_kernels.h"
 
+#include <string.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #define HAVE_X86 1
 #include <immintrin.h>
@@ -92,7 +94,7 @@ static void input_pairs(const nn_layer *l, const int32_t *in, int32_t *pairs)
  * and odd pairs, so four independent chains (named, so they stay in
  * registers) hide vpmaddwd's latency. */
 __attribute__((target("avx2")))
-static void sums16(const int32_t *dense, uint32_t co, const int32_t *pairs, uint32_t np,
+static inline __attribute__((always_inline)) void sums16(const int32_t *dense, uint32_t co, const int32_t *pairs, uint32_t np,
                    uint32_t o0, int32_t sum[16])
 {
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, b0 = a0, b1 = a0;
@@ -117,7 +119,7 @@ static void sums16(const int32_t *dense, uint32_t co, const int32_t *pairs, uint
 
 /* Sums of the 8 outputs from o0, with two chains. */
 __attribute__((target("avx2")))
-static void sums8(const int32_t *dense, uint32_t co, const int32_t *pairs, uint32_t np,
+static inline __attribute__((always_inline)) void sums8(const int32_t *dense, uint32_t co, const int32_t *pairs, uint32_t np,
                   uint32_t o0, int32_t sum[8])
 {
     __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();
@@ -135,7 +137,7 @@ static void sums8(const int32_t *dense, uint32_t co, const int32_t *pairs, uint3
 /* floor((v * mult + round) / 2^shift) clamped, for the 4 int64 lanes of
  * product p with the constants at k (see pack_constants). */
 __attribute__((target("avx2")))
-static __m256i floor_shift_clamp(__m256i p, const int32_t *k, __m256i lo, __m256i hi)
+static inline __attribute__((always_inline)) __m256i floor_shift_clamp(__m256i p, const int32_t *k, __m256i lo, __m256i hi)
 {
     const __m256i sh = _mm256_loadu_si256((const __m256i *)k);
     const __m256i rnd = _mm256_loadu_si256((const __m256i *)(k + 16));
@@ -149,7 +151,7 @@ static __m256i floor_shift_clamp(__m256i p, const int32_t *k, __m256i lo, __m256
  * nn_requantise (|sum + bias| < 2^31 and mult < 2^24 keep every int64
  * term below 2^62). */
 __attribute__((target("avx2")))
-static void requantise8(const int32_t sum[LANES], const int32_t *k, int32_t clamp, int32_t out[LANES])
+static inline __attribute__((always_inline)) void requantise8(const int32_t sum[LANES], const int32_t *k, int32_t clamp, int32_t out[LANES])
 {
     const __m256i v = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)sum),
                                        _mm256_loadu_si256((const __m256i *)k));
@@ -164,7 +166,7 @@ static void requantise8(const int32_t sum[LANES], const int32_t *k, int32_t clam
 /* The sums and requantisation of conv l on the input pairs into y
  * (padded_out(l) values; the padding outputs come out 0). */
 __attribute__((target("avx2")))
-static void dense_layer(const nn_layer *l, const int32_t *pairs, int32_t *y)
+static inline __attribute__((always_inline)) void dense_layer(const nn_layer *l, const int32_t *pairs, int32_t *y)
 {
     const uint32_t np = pairs_of(l), co = padded_out(l);
     const int32_t *consts = l->dense + (size_t)np * co;
@@ -186,7 +188,7 @@ static void dense_layer(const nn_layer *l, const int32_t *pairs, int32_t *y)
  * pairs: pairs[p] = (v[2p], v[2p+1]).  vpackssdw interleaves the two
  * 128-bit halves; the permute puts the values back in order. */
 __attribute__((target("avx2")))
-static void pack_pairs(const int32_t *v, uint32_t m, int32_t *pairs)
+static inline __attribute__((always_inline)) void pack_pairs(const int32_t *v, uint32_t m, int32_t *pairs)
 {
     const __m256i zero = _mm256_setzero_si256();
     for (uint32_t j = 0; j < m; j += 2) {
@@ -198,7 +200,7 @@ static void pack_pairs(const int32_t *v, uint32_t m, int32_t *pairs)
 }
 
 __attribute__((target("avx2")))
-static void relu8(int32_t *v, uint32_t m)
+static inline __attribute__((always_inline)) void relu8(int32_t *v, uint32_t m)
 {
     for (uint32_t j = 0; j < m; j++) {
         __m256i *at = (__m256i *)(v + 8 * j);
@@ -226,22 +228,24 @@ int dense_avx2_net_serves(const nn_layer *layers, uint32_t n, uint32_t cin, int3
     return 1;
 }
 
-/* Values are int32 in y, padded with zeros to a multiple of 8, between
- * layers; a conv reads them as int16 pairs (the bound checked above makes
- * the narrowing exact). */
+/* Values are int32 in y between layers, zero past the real ones up to a
+ * multiple of 8 (a conv's padding outputs come out 0); a conv reads them
+ * as int16 pairs (the bounds checked above make the narrowing exact). */
 __attribute__((target("avx2")))
 void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp,
                     const int32_t *in, int32_t *out)
 {
-    int32_t y[DENSE_NET_MAX_WIDTH + 2 * LANES], pairs[DENSE_NET_MAX_WIDTH / 2 + LANES];
-    uint32_t width = cin;
-    for (uint32_t j = 0; j < cin; j++)
-        y[j] = in[j] > in_clamp ? in_clamp : (in[j] < -in_clamp ? -in_clamp : in[j]);
-    for (uint32_t j = cin; j < (cin + 2 * LANES - 1) / (2 * LANES) * (2 * LANES); j++)
-        y[j] = 0;
+    int32_t y[DENSE_NET_MAX_WIDTH + LANES], pairs[DENSE_NET_MAX_WIDTH / 2 + LANES];
+    uint32_t blocks = (cin + LANES - 1) / LANES, width = cin;
+    memcpy(y, in, cin * sizeof *y);
+    memset(y + cin, 0, (blocks * LANES - cin) * sizeof *y);
+    const __m256i hi = _mm256_set1_epi32(in_clamp), lo = _mm256_set1_epi32(-in_clamp);
+    for (uint32_t j = 0; j < blocks; j++) {
+        __m256i *at = (__m256i *)(y + LANES * j);
+        _mm256_storeu_si256(at, _mm256_max_epi32(_mm256_min_epi32(_mm256_loadu_si256(at), hi), lo));
+    }
     for (uint32_t i = 0; i < n; i++) {
         const nn_layer *l = &layers[i];
-        const uint32_t blocks = (width + LANES - 1) / LANES;
         if (l->op == NN_RELU) {
             relu8(y, blocks);
             continue;
@@ -249,13 +253,12 @@ void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in
         pack_pairs(y, blocks, pairs);
         dense_layer(l, pairs, y);
         width = l->cout;
-        for (uint32_t j = padded_out(l); j < (width + 2 * LANES - 1) / (2 * LANES) * (2 * LANES); j++)
-            y[j] = 0;
+        blocks = padded_out(l) / LANES;
     }
-    for (uint32_t j = 0; j < width; j++)
-        out[j] = y[j];
+    memcpy(out, y, width * sizeof *out);
 }
 
+__attribute__((target("avx2")))
 void dense_avx2(const nn_layer *l, const int32_t *in, int32_t *out)
 {
     const uint32_t np = pairs_of(l), co = padded_out(l);
