@@ -165,6 +165,7 @@ struct pred_tile {
     int compact_side;    /* encoder: the fits are coded compactly (symbol_io) */
     int lean;            /* match-v2: a matched pixel is not predicted, and
                             recorded as a perfect prediction (pred_record_matched) */
+    nn_kernel kernel;    /* the SIMD kernels a hook may use (symbol_io.kernel) */
     const pred_hook *observer; /* encoder: the hook whose cache the fitting pass fills */
     int16_t *cache;      /* encoder: [channel][plane][observer->cache_values], or NULL */
 };

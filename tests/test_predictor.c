@@ -1,10 +1,81 @@
-/* test_predictor.c — the predictor's exact tables (model/predictor.h):
- * every entry of the blend's weight table against the division it stands
- * for, as baseline-v2 and v3 files were written with that division. */
+/* test_predictor.c — the predictor's exact tables and kernels
+ * (model/predictor.h): every entry of the blend's weight table against the
+ * division it stands for, as baseline-v2 and v3 files were written with
+ * that division; and the AR prior's AVX2 feature compression
+ * (slog16_avx2) against the definition in FORMAT.md, on every value it
+ * serves near zero and around each power of two, and where it must
+ * decline. */
 #include <stdint.h>
 
+#include "../model/cpu.h"
+#include "../model/kernels/slog16_avx2.h"
 #include "../model/predictor.h"
 #include "test_util.h"
+
+/* FORMAT.md: log16(v) = 16 floor(log2(v + 1)) + the four bits below the
+ * top bit of v + 1, as a fraction; slog16 keeps the sign. */
+static int32_t ref_log16(uint64_t v)
+{
+    uint64_t u = v + 1;
+    int32_t top = 0;
+    while (u >> (top + 1))
+        top++;
+    return 16 * top + (int32_t)((u << 4) >> top) - 16;
+}
+
+static int32_t ref_slog16(int32_t v)
+{
+    return v < 0 ? -ref_log16((uint64_t)(-(int64_t)v)) : ref_log16((uint64_t)v);
+}
+
+/* Checks the eight values at v (in the kernel's range) against the
+ * reference; counts mismatches. */
+static long check_slog16_block(const int32_t v[8])
+{
+    int32_t out[8];
+    if (!slog16_avx2(v, 1, out))
+        return 8;
+    long bad = 0;
+    for (int k = 0; k < 8; k++)
+        bad += out[k] != ref_slog16(v[k]);
+    return bad;
+}
+
+static void test_slog16_avx2(void)
+{
+    if (!nn_kernel_supported(NN_KERNEL_AVX2)) {
+        printf("predictor: no AVX2 here, slog16_avx2 not checked\n");
+        return;
+    }
+    long bad = 0;
+    int32_t v[8];
+    for (int32_t base = -70000; base < 70000; base += 8) { /* every value near zero */
+        for (int k = 0; k < 8; k++)
+            v[k] = base + k;
+        bad += check_slog16_block(v);
+    }
+    for (int b = 1; b < 27; b++) /* around every power of two, both signs */
+        for (int d = -9; d <= 9; d++) {
+            for (int k = 0; k < 8; k++)
+                v[k] = ((k & 1) ? -1 : 1) * ((1 << b) + d + (k / 2));
+            if (v[0] < SLOG16_AVX2_LIMIT && -v[1] < SLOG16_AVX2_LIMIT && v[6] < SLOG16_AVX2_LIMIT)
+                bad += check_slog16_block(v);
+        }
+    for (int k = 0; k < 8; k++) /* the edge of the range */
+        v[k] = (k & 1 ? -1 : 1) * (SLOG16_AVX2_LIMIT - 1 - k);
+    bad += check_slog16_block(v);
+    CHECK(bad == 0, "slog16_avx2: %ld values differ from the reference", bad);
+
+    int32_t out[16] = {0};
+    const int32_t beyond[][8] = {{0, 0, 0, SLOG16_AVX2_LIMIT, 0, 0, 0, 0},
+                                 {0, -SLOG16_AVX2_LIMIT, 0, 0, 0, 0, 0, 0},
+                                 {INT32_MIN, 0, 0, 0, 0, 0, 0, 0},
+                                 {0, 0, 0, 0, 0, 0, 0, INT32_MAX}};
+    for (size_t j = 0; j < sizeof beyond / sizeof beyond[0]; j++)
+        CHECK(!slog16_avx2(beyond[j], 1, out), "slog16_avx2 serves out-of-range case %zu", j);
+    int32_t two[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, INT32_MAX};
+    CHECK(!slog16_avx2(two, 2, out) && out[0] == 0, "a value beyond it in the second block");
+}
 
 int main(void)
 {
@@ -14,5 +85,6 @@ int main(void)
         wrong += w[e] != ((uint64_t)1 << 32) / (e * e);
     CHECK(wrong == 0, "%ld blend weights differ from 2^32 / e^2", wrong);
     CHECK(pred_blend_weights() == w, "one table per process");
+    test_slog16_avx2();
     return test_report("predictor");
 }
