@@ -93,10 +93,12 @@ static const int64_t LMS_MU[LMS_SETS] = {256, 16};
 void pred_lms_reset(pred_lms *l)
 {
     for (int k = 0; k < LMS_SETS; k++) {
-        for (int i = 0; i < LMS_TAPS; i++)
+        for (int i = 0; i < LMS_KERNEL_TAPS; i++)
             l->w[k][i] = 0;
         l->w[k][0] = 1 << (LMS_SHIFT - 1);
     }
+    for (int i = 0; i < LMS_KERNEL_TAPS; i++)
+        l->in[i] = 0;
 }
 
 /* 4 x the gradients of plane p towards W and N at sample i, 0 where the
@@ -110,7 +112,8 @@ static void gradients(const int32_t *p, size_t i, uint32_t w, uint32_t x, uint32
 /* Both predictions x16 of D at (x, y) of channel c into l->pred16; keeps
  * the inputs in l. */
 static void lms_predict(const model_tile *t, size_t plane, uint32_t c, int32_t ref,
-                        uint32_t x, uint32_t y, const int32_t nb[NB_COUNT], pred_lms *l)
+                        uint32_t x, uint32_t y, const int32_t nb[NB_COUNT], pred_lms *l,
+                        nn_kernel kernel)
 {
     static const int spatial[6] = {NB_N, NB_NW, NB_NE, NB_WW, NB_NN, NB_NEE};
     for (int i = 0; i < 6; i++)
@@ -122,11 +125,17 @@ static void lms_predict(const model_tile *t, size_t plane, uint32_t c, int32_t r
         gradients(t->samples + (size_t)ref * plane, at, t->width, x, y, l->in + 6);
     if (ref >= 0 && c == 2)
         gradients(t->samples, at, t->width, x, y, l->in + 8); /* red, coded before blue */
+    int64_t dot[LMS_SETS];
+    if (kernel != NN_KERNEL_PORTABLE)
+        lms_dot2_avx2(l->w, l->in, dot);
+    else
+        for (int k = 0; k < LMS_SETS; k++) {
+            dot[k] = 0;
+            for (int i = 0; i < LMS_TAPS; i++)
+                dot[k] += (int64_t)l->w[k][i] * l->in[i];
+        }
     for (int k = 0; k < LMS_SETS; k++) {
-        int64_t acc = 0;
-        for (int i = 0; i < LMS_TAPS; i++)
-            acc += (int64_t)l->w[k][i] * l->in[i];
-        int64_t p = 16 * (int64_t)nb[NB_W] + trunc_shift(acc, LMS_SHIFT - 4);
+        int64_t p = 16 * (int64_t)nb[NB_W] + trunc_shift(dot[k], LMS_SHIFT - 4);
         l->pred16[k] = (int32_t)clamp_abs(p, LMS_PRED_LIMIT);
     }
 }
@@ -134,17 +143,26 @@ static void lms_predict(const model_tile *t, size_t plane, uint32_t c, int32_t r
 /* One NLMS step of each set towards d16, the true D x16:
  * w += mu * err * in / |in|^2.  Bounds: |err16| < 2^25, so q < 2^39 and
  * q * in < 2^59. */
-static void lms_update(pred_lms *l, int32_t d16)
+static void lms_update(pred_lms *l, int32_t d16, nn_kernel kernel)
 {
+    const int simd = kernel != NN_KERNEL_PORTABLE;
     int64_t norm = 64;
-    for (int i = 0; i < LMS_TAPS; i++)
-        norm += (int64_t)l->in[i] * l->in[i];
-    for (int k = 0; k < LMS_SETS; k++) {
-        int64_t q = ((int64_t)d16 - l->pred16[k]) * LMS_MU[k] * 4096 / norm;
+    if (simd)
+        norm += lms_norm_avx2(l->in);
+    else
         for (int i = 0; i < LMS_TAPS; i++)
-            l->w[k][i] = (int32_t)clamp_abs(l->w[k][i] + trunc_shift(q * l->in[i], 12),
-                                             LMS_WEIGHT_LIMIT);
+            norm += (int64_t)l->in[i] * l->in[i];
+    int64_t q[LMS_SETS];
+    for (int k = 0; k < LMS_SETS; k++)
+        q[k] = ((int64_t)d16 - l->pred16[k]) * LMS_MU[k] * 4096 / norm;
+    if (simd) {
+        lms_step2_avx2(l->w, l->in, q, LMS_WEIGHT_LIMIT);
+        return;
     }
+    for (int k = 0; k < LMS_SETS; k++)
+        for (int i = 0; i < LMS_TAPS; i++)
+            l->w[k][i] = (int32_t)clamp_abs(l->w[k][i] + trunc_shift(q[k] * l->in[i], 12),
+                                             LMS_WEIGHT_LIMIT);
 }
 
 
@@ -261,7 +279,7 @@ static void blend_members(const pred_tile *bt, uint32_t c, int32_t ref, uint32_t
     static const uint8_t v3_fixed[PRED_FIXED - LMS_SETS] = {0, 1, 2, 3, 6, 7};
     for (int i = 0; i < PRED_FIXED - LMS_SETS; i++)
         fixed[i] = predict_d16(v3_fixed[i], nb);
-    lms_predict(bt->t, bt->plane, c, ref, x, y, nb, tr->lms);
+    lms_predict(bt->t, bt->plane, c, ref, x, y, nb, tr->lms, bt->kernel);
     fixed[PRED_FIXED - 2] = tr->lms->pred16[1];
     fixed[PRED_FIXED - 1] = tr->lms->pred16[0];
 }
@@ -307,7 +325,7 @@ void pred_record(const pred_tile *bt, uint32_t c, pred_choice ch, const pred_tra
     for (int k = 0; k < PRED_FIXED; k++)
         e[k] = abs32(d16 - p->fixed[k]);
     if (bt->lms)
-        lms_update(tr->lms, d16);
+        lms_update(tr->lms, d16, bt->kernel);
 }
 
 void pred_record_matched(const pred_tile *bt, pred_choice ch, const pred_trace *tr, uint32_t x,

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "adaptive_code.h"
+#include "kernels/lms_avx2.h"
 #include "model.h"
 
 #define PRED_TILE 256
@@ -75,8 +76,9 @@ enum { NB_W, NB_N, NB_NW, NB_NE, NB_WW, NB_NN, NB_NEE, NB_COUNT };
 #define LMS_TAPS 10
 #define LMS_SETS 2
 typedef struct pred_lms {
-    int32_t w[LMS_SETS][LMS_TAPS];
-    int32_t in[LMS_TAPS];     /* the inputs of the last prediction, for its update */
+    /* LMS_KERNEL_TAPS (kernels/lms_avx2.h): the taps, then zeros */
+    int32_t w[LMS_SETS][LMS_KERNEL_TAPS];
+    int32_t in[LMS_KERNEL_TAPS]; /* the inputs of the last prediction, for its update */
     int32_t pred16[LMS_SETS]; /* and its predictions */
 } pred_lms;
 

@@ -4,10 +4,14 @@
  * that division; and the AR prior's AVX2 feature compression
  * (slog16_avx2) against the definition in FORMAT.md, on every value it
  * serves near zero and around each power of two, and where it must
- * decline. */
+ * decline; and the NLMS kernels (lms_avx2) against predictor.c's loops on
+ * random states up to the bounds the predictor states. */
 #include <stdint.h>
 
+#include "../common/int_math.h"
+
 #include "../model/cpu.h"
+#include "../model/kernels/lms_avx2.h"
 #include "../model/kernels/slog16_avx2.h"
 #include "../model/predictor.h"
 #include "test_util.h"
@@ -77,6 +81,63 @@ static void test_slog16_avx2(void)
     CHECK(!slog16_avx2(two, 2, out) && out[0] == 0, "a value beyond it in the second block");
 }
 
+/* ---- the NLMS kernels ---------------------------------------------------- */
+
+static int64_t rand_between(uint64_t *rng, int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)(test_rand(rng) % (uint64_t)(hi - lo + 1));
+}
+
+/* A random value of magnitude up to 2^bits, often at the extremes. */
+static int64_t rand_bounded(uint64_t *rng, int bits)
+{
+    const int64_t max = ((int64_t)1 << bits) - 1;
+    switch (test_rand(rng) % 4) {
+    case 0: return test_rand(rng) % 2 ? max : -max;
+    case 1: return rand_between(rng, -64, 64);
+    default: return rand_between(rng, -max, max);
+    }
+}
+
+static void test_lms_avx2(void)
+{
+    if (!nn_kernel_supported(NN_KERNEL_AVX2)) {
+        printf("predictor: no AVX2 here, lms_avx2 not checked\n");
+        return;
+    }
+    enum { TAPS = 10, LIMIT = 1 << 17 };
+    uint64_t rng = 2026120701;
+    long bad = 0;
+    for (int trial = 0; trial < 100000; trial++) {
+        int32_t w[2][LMS_KERNEL_TAPS] = {{0}}, want[2][LMS_KERNEL_TAPS] = {{0}};
+        int32_t in[LMS_KERNEL_TAPS] = {0};
+        const int in_bits = trial % 2 ? 13 : 19; /* 8-bit and 16-bit samples */
+        for (int i = 0; i < TAPS; i++) {
+            in[i] = (int32_t)rand_bounded(&rng, in_bits);
+            for (int k = 0; k < 2; k++)
+                w[k][i] = want[k][i] = (int32_t)rand_bounded(&rng, 17);
+        }
+        int64_t dot[2], ref_dot[2] = {0, 0}, ref_norm = 0;
+        lms_dot2_avx2(w, in, dot);
+        for (int i = 0; i < TAPS; i++) {
+            ref_dot[0] += (int64_t)w[0][i] * in[i];
+            ref_dot[1] += (int64_t)w[1][i] * in[i];
+            ref_norm += (int64_t)in[i] * in[i];
+        }
+        bad += dot[0] != ref_dot[0] || dot[1] != ref_dot[1];
+        bad += lms_norm_avx2(in) != ref_norm;
+        const int64_t q[2] = {rand_bounded(&rng, 40), rand_bounded(&rng, trial % 3 ? 20 : 40)};
+        lms_step2_avx2(w, in, q, LIMIT);
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < LMS_KERNEL_TAPS; i++) {
+                int64_t v = i < TAPS ? want[k][i] + trunc_shift(q[k] * in[i], 12) : 0;
+                v = v > LIMIT ? LIMIT : (v < -LIMIT ? -LIMIT : v);
+                bad += w[k][i] != v;
+            }
+    }
+    CHECK(bad == 0, "lms_avx2: %ld results differ from the reference", bad);
+}
+
 int main(void)
 {
     const uint32_t *w = pred_blend_weights();
@@ -86,5 +147,6 @@ int main(void)
     CHECK(wrong == 0, "%ld blend weights differ from 2^32 / e^2", wrong);
     CHECK(pred_blend_weights() == w, "one table per process");
     test_slog16_avx2();
+    test_lms_avx2();
     return test_report("predictor");
 }
