@@ -200,23 +200,17 @@ static uint64_t near_sum_abs(const int32_t *p, uint32_t w, uint32_t x, uint32_t 
 static void near_errors(const pred_trace *tr, uint32_t w, uint32_t x, uint32_t y,
                         uint32_t near[PRED_FIXED])
 {
-    for (int i = 0; i < PRED_FIXED; i++)
-        near[i] = 0;
+    /* A neighbour outside the tile reads a row of zeros, so the sum is one
+     * fixed loop the compiler turns into vector adds. */
+    static const int32_t none[PRED_FIXED];
     const int32_t *cur = err_row(tr, w, y), *up = err_row(tr, w, y + 1);
-    const int32_t *at[4];
-    int n = 0;
-    if (x)
-        at[n++] = cur + (size_t)(x - 1) * PRED_FIXED;
-    if (y) {
-        at[n++] = up + (size_t)x * PRED_FIXED;
-        if (x)
-            at[n++] = up + (size_t)(x - 1) * PRED_FIXED;
-        if (x + 1 < w)
-            at[n++] = up + (size_t)(x + 1) * PRED_FIXED;
-    }
-    for (int j = 0; j < n; j++)
-        for (int i = 0; i < PRED_FIXED; i++)
-            near[i] += (uint32_t)at[j][i];
+    const int32_t *west = x ? cur + (size_t)(x - 1) * PRED_FIXED : none;
+    const int32_t *north = y ? up + (size_t)x * PRED_FIXED : none;
+    const int32_t *north_west = x && y ? up + (size_t)(x - 1) * PRED_FIXED : none;
+    const int32_t *north_east = y && x + 1 < w ? up + (size_t)(x + 1) * PRED_FIXED : none;
+    for (int i = 0; i < PRED_FIXED; i++)
+        near[i] = (uint32_t)west[i] + (uint32_t)north[i] + (uint32_t)north_west[i] +
+                  (uint32_t)north_east[i];
 }
 
 /* 2^32 / e^2 for 2 <= e < 2^16 (e = 1 gives 2^32, which needs 33 bits),
@@ -276,9 +270,14 @@ static void blend_members(const pred_tile *bt, uint32_t c, int32_t ref, uint32_t
             fixed[i] = predict_d16((uint32_t)i, nb);
         return;
     }
-    static const uint8_t v3_fixed[PRED_FIXED - LMS_SETS] = {0, 1, 2, 3, 6, 7};
-    for (int i = 0; i < PRED_FIXED - LMS_SETS; i++)
-        fixed[i] = predict_d16(v3_fixed[i], nb);
+    /* predict_d16's 0, 1, 2, 3, 6 and 7, written out: no switch per member. */
+    const int32_t w = nb[NB_W], n = nb[NB_N], nw = nb[NB_NW], ne = nb[NB_NE];
+    fixed[0] = 16 * median3(w, n, w + n - nw);
+    fixed[1] = 8 * (w + n);
+    fixed[2] = 6 * n - 2 * nb[NB_NN] + 7 * w + nb[NB_WW] + nb[NB_NEE] + 3 * ne;
+    fixed[3] = 8 * (w + ne);
+    fixed[4] = 16 * w + 8 * (n - nw);
+    fixed[5] = 8 * (n + ne);
     lms_predict(bt->t, bt->plane, c, ref, x, y, nb, tr->lms, bt->kernel);
     fixed[PRED_FIXED - 2] = tr->lms->pred16[1];
     fixed[PRED_FIXED - 1] = tr->lms->pred16[0];
