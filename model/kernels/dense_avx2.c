@@ -9,8 +9,6 @@
  */
 #include "nn_kernels.h"
 
-#include <string.h>
-
 #if defined(__x86_64__) || defined(__i386__)
 #define HAVE_X86 1
 #include <immintrin.h>
@@ -237,12 +235,12 @@ void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in
 {
     int32_t y[DENSE_NET_MAX_WIDTH + LANES], pairs[DENSE_NET_MAX_WIDTH / 2 + LANES];
     uint32_t blocks = (cin + LANES - 1) / LANES, width = cin;
-    memcpy(y, in, cin * sizeof *y);
-    memset(y + cin, 0, (blocks * LANES - cin) * sizeof *y);
     const __m256i hi = _mm256_set1_epi32(in_clamp), lo = _mm256_set1_epi32(-in_clamp);
-    for (uint32_t j = 0; j < blocks; j++) {
-        __m256i *at = (__m256i *)(y + LANES * j);
-        _mm256_storeu_si256(at, _mm256_max_epi32(_mm256_min_epi32(_mm256_loadu_si256(at), hi), lo));
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (uint32_t j = 0; j < blocks; j++) { /* masked: zeros past the input */
+        const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(cin - LANES * j)), lane);
+        const __m256i v = _mm256_maskload_epi32(in + LANES * j, live);
+        _mm256_storeu_si256((__m256i *)(y + LANES * j), _mm256_max_epi32(_mm256_min_epi32(v, hi), lo));
     }
     for (uint32_t i = 0; i < n; i++) {
         const nn_layer *l = &layers[i];
@@ -255,7 +253,14 @@ void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in
         width = l->cout;
         blocks = padded_out(l) / LANES;
     }
-    memcpy(out, y, width * sizeof *out);
+    for (uint32_t j = 0; j < blocks; j++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(y + LANES * j));
+        if (LANES * (j + 1) <= width)
+            _mm256_storeu_si256((__m256i *)(out + LANES * j), v);
+        else
+            _mm256_maskstore_epi32(out + LANES * j,
+                _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(width - LANES * j)), lane), v);
+    }
 }
 
 __attribute__((target("avx2")))
