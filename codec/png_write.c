@@ -168,6 +168,13 @@ static void pack_row(const idfzip_image *img, uint32_t y, uint8_t *dst,
     }
 }
 
+/* ---- the five filters ------------------------------------------------- *
+ * Filtering only reads the unfiltered rows, so every byte is independent:
+ * each filter is its own loop (no switch per byte), and with SSE2 (every
+ * x86-64) sixteen bytes at a time.  The bytes are the same either way; the
+ * plain loops are the reference and serve the first bpp bytes and the
+ * tail.  Choosing filters was half the time of writing a PNG. */
+
 static uint8_t paeth_predictor(uint8_t a, uint8_t b, uint8_t c)
 {
     int p = (int)a + b - c;
@@ -177,14 +184,12 @@ static uint8_t paeth_predictor(uint8_t a, uint8_t b, uint8_t c)
     return pb <= pc ? b : c;
 }
 
-/* dst[0] gets the filter type, dst[1..n] the filtered bytes. */
-static void apply_filter(int type, const row_state *rs, uint8_t *dst)
+/* out[i] = x[i] - the prediction of filter type, for i in from .. n-1;
+ * left and up-left read 0 before the first pixel. */
+static void filter_bytes(int type, const uint8_t *x, const uint8_t *up, size_t bpp, size_t from,
+                         size_t n, uint8_t *out)
 {
-    const uint8_t *x = rs->cur, *up = rs->prev;
-    size_t n = rs->row_bytes, bpp = rs->bpp;
-    uint8_t *out = dst + 1;
-    dst[0] = (uint8_t)type;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = from; i < n; i++) {
         uint8_t left = i >= bpp ? x[i - bpp] : 0;
         uint8_t up_left = i >= bpp ? up[i - bpp] : 0;
         uint8_t pred;
@@ -199,12 +204,101 @@ static void apply_filter(int type, const row_state *rs, uint8_t *dst)
     }
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+static __m128i load16(const uint8_t *p) { return _mm_loadu_si128((const __m128i *)p); }
+
+/* Paeth on 8 pixels' bytes widened to int16: a (left), b (up), c (up-left). */
+static __m128i paeth16(__m128i a, __m128i b, __m128i c)
+{
+    const __m128i pa = _mm_sub_epi16(b, c), pb = _mm_sub_epi16(a, c); /* |p - a|, |p - b| */
+    const __m128i pc = _mm_add_epi16(pa, pb);                          /* |p - c| */
+    const __m128i aa = _mm_max_epi16(pa, _mm_sub_epi16(_mm_setzero_si128(), pa));
+    const __m128i ab = _mm_max_epi16(pb, _mm_sub_epi16(_mm_setzero_si128(), pb));
+    const __m128i ac = _mm_max_epi16(pc, _mm_sub_epi16(_mm_setzero_si128(), pc));
+    /* a where aa <= ab and aa <= ac; else b where ab <= ac; else c */
+    const __m128i not_a = _mm_or_si128(_mm_cmpgt_epi16(aa, ab), _mm_cmpgt_epi16(aa, ac));
+    const __m128i pick_c = _mm_cmpgt_epi16(ab, ac);
+    const __m128i bc = _mm_or_si128(_mm_and_si128(pick_c, c), _mm_andnot_si128(pick_c, b));
+    return _mm_or_si128(_mm_and_si128(not_a, bc), _mm_andnot_si128(not_a, a));
+}
+
+/* Filter type for bytes from .. n-1 (from >= bpp), sixteen at a time;
+ * returns where the vectors stopped. */
+static size_t filter_sse2(int type, const uint8_t *x, const uint8_t *up, size_t bpp, size_t from,
+                          size_t n, uint8_t *out)
+{
+    const __m128i zero = _mm_setzero_si128();
+    size_t i = from;
+    for (; i + 16 <= n; i += 16) {
+        const __m128i cur = load16(x + i), left = load16(x + i - bpp), above = load16(up + i);
+        __m128i pred;
+        switch (type) {
+        case 1: pred = left; break;
+        case 2: pred = above; break;
+        case 3: /* floor((l + u) / 2) = avg rounded up, minus the odd bit of l ^ u */
+            pred = _mm_sub_epi8(_mm_avg_epu8(left, above),
+                                _mm_and_si128(_mm_xor_si128(left, above), _mm_set1_epi8(1)));
+            break;
+        default: {
+            const __m128i corner = load16(up + i - bpp);
+            const __m128i lo = paeth16(_mm_unpacklo_epi8(left, zero), _mm_unpacklo_epi8(above, zero),
+                                       _mm_unpacklo_epi8(corner, zero));
+            const __m128i hi = paeth16(_mm_unpackhi_epi8(left, zero), _mm_unpackhi_epi8(above, zero),
+                                       _mm_unpackhi_epi8(corner, zero));
+            pred = _mm_packus_epi16(lo, hi);
+        }
+        }
+        _mm_storeu_si128((__m128i *)(out + i), _mm_sub_epi8(cur, pred));
+    }
+    return i;
+}
+
+/* Sum over bytes read as signed of their magnitudes: |b| as a byte is
+ * min(b, -b) unsigned; psadbw adds them up. */
+static uint64_t cost_sse2(const uint8_t *f, size_t n, size_t *done)
+{
+    __m128i sum = _mm_setzero_si128();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m128i v = load16(f + i);
+        const __m128i mag = _mm_min_epu8(v, _mm_sub_epi8(_mm_setzero_si128(), v));
+        sum = _mm_add_epi64(sum, _mm_sad_epu8(mag, _mm_setzero_si128()));
+    }
+    *done = i;
+    return (uint64_t)_mm_cvtsi128_si64(sum) + (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(sum, sum));
+}
+#endif
+
+/* dst[0] gets the filter type, dst[1..n] the filtered bytes. */
+static void apply_filter(int type, const row_state *rs, uint8_t *dst)
+{
+    const uint8_t *x = rs->cur, *up = rs->prev;
+    size_t n = rs->row_bytes, bpp = rs->bpp, from = bpp < n ? bpp : n;
+    uint8_t *out = dst + 1;
+    dst[0] = (uint8_t)type;
+    if (type == 0) {
+        memcpy(out, x, n);
+        return;
+    }
+    filter_bytes(type, x, up, bpp, 0, from, out);
+#if defined(__SSE2__)
+    from = filter_sse2(type, x, up, bpp, from, n, out);
+#endif
+    filter_bytes(type, x, up, bpp, from, n, out);
+}
+
 /* The usual heuristic: bytes read as signed, smaller magnitudes compress
  * better, so pick the filter with the least sum of absolute values. */
 static uint64_t filtered_cost(const uint8_t *filtered, size_t n)
 {
     uint64_t sum = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t i = 0;
+#if defined(__SSE2__)
+    sum = cost_sse2(filtered, n, &i);
+#endif
+    for (; i < n; i++)
         sum += filtered[i] < 128 ? filtered[i] : 256u - filtered[i];
     return sum;
 }
