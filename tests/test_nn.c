@@ -794,6 +794,60 @@ static void test_position_nets(void)
     CHECK(fused_nets > 40, "%ld nets for dense_avx2_net", fused_nets);
 }
 
+/* ---- the AR priors' shape --------------------------------------------- *
+ * dense_avx2_net unrolls nets shaped as the shipped AR priors (29 or 30
+ * inputs -> 16 -> ReLU -> 16 -> ReLU -> at most 8): random nets of exactly
+ * that shape, within the AVX2 bounds, against the portable kernel. */
+static void test_ar_shape_nets(void)
+{
+    uint64_t rng = 20261207;
+    int trials = 0;
+    for (int trial = 0; trial < 400; trial++) {
+        owned_net n;
+        memset(&n, 0, sizeof n);
+        nn_net *net = &n.net;
+        const uint32_t cin = 29 + test_rand_below(&rng, 2), cout = 1 + test_rand_below(&rng, 8);
+        const uint32_t chans[6] = {cin, 16, 16, 16, 16, cout};
+        net->cin = cin;
+        net->cout = cout;
+        net->in_clamp = (int32_t)rand_range(&rng, 1, 64 * (1 + (trial % 4 == 0) * 500));
+        if (net->in_clamp > dense_fit(cin, 1))
+            net->in_clamp = (int32_t)dense_fit(cin, 1);
+        int64_t bound = net->in_clamp;
+        for (uint32_t li = 0; li < 5; li++) {
+            net->nlayers = li + 1;
+            if (li % 2) {
+                net->layer[li].op = NN_RELU;
+                net->layer[li].cin = net->layer[li].cout = chans[li];
+                continue;
+            }
+            int32_t clamp = (int32_t)rand_range(&rng, 1, NN_KERNEL_INT16_BOUND);
+            if (li < 4 && clamp > dense_fit(16, 1))
+                clamp = (int32_t)dense_fit(16, 1);
+            add_dense_conv(&n, li, 1, chans[li], chans[li + 1], bound, clamp, &rng);
+            bound = clamp;
+        }
+        int32_t in[30], want[8 + GUARD], got[8 + GUARD];
+        for (uint32_t k = 0; k < cin; k++)
+            in[k] = random_input(&rng, net->in_clamp);
+        run_nn(net, in, 1, 1, want, &rng, NN_KERNEL_PORTABLE);
+        int32_t *storage[NN_MAX_LAYERS];
+        nn_net *packed = packed_net(net, storage);
+        if (nn_kernel_supported(NN_KERNEL_AVX2) && packed->dense_net) {
+            run_nn(packed, in, 1, 1, got, &rng, NN_KERNEL_AVX2);
+            CHECK(same_i32(want, got, cout), "AR-shaped net %d (cin %u, cout %u): the AVX2 "
+                  "kernel differs from the reference", trial, cin, cout);
+            trials++;
+        }
+        for (uint32_t i = 0; i < packed->nlayers; i++)
+            free(storage[i]);
+        free(packed);
+        owned_net_free(&n);
+    }
+    CHECK(!nn_kernel_supported(NN_KERNEL_AVX2) || trials > 300, "%d AR-shaped nets checked",
+          trials);
+}
+
 /* ---- floor_shift ---------------------------------------------------- */
 
 static void check_floor_shift(int64_t v, unsigned s, int *bad)
@@ -929,6 +983,7 @@ int main(void)
 {
     test_floor_shift();
     test_trunc_div();
+    test_ar_shape_nets();
     test_hand_conv1x1();
     test_hand_conv3x3();
     test_hand_leaky();

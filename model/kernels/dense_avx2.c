@@ -226,6 +226,106 @@ int dense_avx2_net_serves(const nn_layer *layers, uint32_t n, uint32_t cin, int3
     return 1;
 }
 
+/* ---- the AR priors' shape, unrolled ------------------------------------ *
+ * Every shipped AR prior is 29 -> 16 -> ReLU -> 16 -> ReLU -> 2 or 6; the
+ * decoder runs its net once per sample and waits for it.  With the shape
+ * fixed at compile time every loop unrolls, the sums stay in registers,
+ * and only each layer's int16 pairs pass through memory (for the
+ * broadcasts).  The same sums and requantisation as the general kernel. */
+#define AR_PAIRS_IN 15 /* 29 or 30 inputs */
+#define AR_WIDTH 16
+
+static int ar_shape(const nn_layer *l, uint32_t n, uint32_t cin)
+{
+    return n == 5 && (cin + 1) / 2 == AR_PAIRS_IN && l[0].op == NN_CONV && l[0].cout == AR_WIDTH &&
+           l[1].op == NN_RELU && l[2].op == NN_CONV && l[2].cin == AR_WIDTH &&
+           l[2].cout == AR_WIDTH && l[3].op == NN_RELU && l[4].op == NN_CONV &&
+           l[4].cin == AR_WIDTH && l[4].cout <= LANES;
+}
+
+/* requantise8 on a register: the 8 sums v, the block's constants at k. */
+__attribute__((target("avx2")))
+static inline __attribute__((always_inline)) __m256i requantise8_reg(__m256i v, const int32_t *k,
+                                                                     int32_t clamp)
+{
+    const __m256i hi = _mm256_set1_epi64x(clamp), lo = _mm256_set1_epi64x(-(int64_t)clamp);
+    v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)k));
+    const __m256i m = _mm256_loadu_si256((const __m256i *)(k + LANES));
+    const __m256i even = floor_shift_clamp(_mm256_mul_epi32(v, m), k + 16, lo, hi);
+    const __m256i odd = floor_shift_clamp(
+        _mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(m, 32)), k + 24, lo, hi);
+    return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+}
+
+/* 16 int32 (|v| <= 32767) as 8 int16 pairs in order, stored at pairs. */
+__attribute__((target("avx2")))
+static inline __attribute__((always_inline)) void store_pairs(__m256i a, __m256i b, int32_t *pairs)
+{
+    _mm256_storeu_si256((__m256i *)pairs, _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8));
+}
+
+/* A conv of np pairs (a constant where inlined) to 16 outputs, ReLU'd. */
+__attribute__((target("avx2")))
+static inline __attribute__((always_inline)) void ar_conv16(const nn_layer *l, const int32_t *pairs,
+                                                            uint32_t np, __m256i out[2])
+{
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, b0 = a0, b1 = a0;
+#pragma GCC unroll 16
+    for (uint32_t p = 0; p + 1 < np; p += 2) {
+        const int32_t *w = l->dense + (size_t)p * AR_WIDTH;
+        const __m256i x0 = _mm256_set1_epi32(pairs[p]), x1 = _mm256_set1_epi32(pairs[p + 1]);
+        a0 = _mm256_add_epi32(a0, MADD(x0, w));
+        b0 = _mm256_add_epi32(b0, MADD(x0, w + LANES));
+        a1 = _mm256_add_epi32(a1, MADD(x1, w + AR_WIDTH));
+        b1 = _mm256_add_epi32(b1, MADD(x1, w + AR_WIDTH + LANES));
+    }
+    if (np % 2) {
+        const int32_t *w = l->dense + (size_t)(np - 1) * AR_WIDTH;
+        const __m256i x0 = _mm256_set1_epi32(pairs[np - 1]);
+        a0 = _mm256_add_epi32(a0, MADD(x0, w));
+        b0 = _mm256_add_epi32(b0, MADD(x0, w + LANES));
+    }
+    const int32_t *k = l->dense + (size_t)np * AR_WIDTH;
+    const __m256i zero = _mm256_setzero_si256();
+    out[0] = _mm256_max_epi32(requantise8_reg(_mm256_add_epi32(a0, a1), k, l->clamp), zero);
+    out[1] = _mm256_max_epi32(requantise8_reg(_mm256_add_epi32(b0, b1), k + BLOCK_CONSTANTS, l->clamp),
+                              zero);
+}
+
+__attribute__((target("avx2")))
+static void ar_shape_net(const nn_layer *l, uint32_t cin, int32_t in_clamp, const int32_t *in,
+                         int32_t *out)
+{
+    const __m256i hi = _mm256_set1_epi32(in_clamp), lo = _mm256_set1_epi32(-in_clamp);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i x[4];
+    for (int j = 0; j < 4; j++) { /* masked: zeros past the input */
+        const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)cin - LANES * j), lane);
+        x[j] = _mm256_max_epi32(_mm256_min_epi32(_mm256_maskload_epi32(in + LANES * j, live), hi), lo);
+    }
+    int32_t pairs[2 * LANES];
+    store_pairs(x[0], x[1], pairs);
+    store_pairs(x[2], x[3], pairs + LANES);
+    __m256i h[2];
+    ar_conv16(&l[0], pairs, AR_PAIRS_IN, h);
+    store_pairs(h[0], h[1], pairs);
+    ar_conv16(&l[2], pairs, AR_WIDTH / 2, h);
+    store_pairs(h[0], h[1], pairs);
+    const nn_layer *last = &l[4]; /* 8 pairs to at most 8 outputs */
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0;
+#pragma GCC unroll 8
+    for (uint32_t p = 0; p < AR_WIDTH / 2; p += 2) {
+        const int32_t *w = last->dense + (size_t)p * LANES;
+        a0 = _mm256_add_epi32(a0, MADD(_mm256_set1_epi32(pairs[p]), w));
+        a1 = _mm256_add_epi32(a1, MADD(_mm256_set1_epi32(pairs[p + 1]), w + LANES));
+    }
+    int32_t y[LANES];
+    _mm256_storeu_si256((__m256i *)y, requantise8_reg(_mm256_add_epi32(a0, a1),
+                                                      last->dense + (AR_WIDTH / 2) * LANES, last->clamp));
+    for (uint32_t j = 0; j < last->cout; j++)
+        out[j] = y[j];
+}
+
 /* Values are int32 in y between layers, zero past the real ones up to a
  * multiple of 8 (a conv's padding outputs come out 0); a conv reads them
  * as int16 pairs (the bounds checked above make the narrowing exact). */
@@ -233,6 +333,10 @@ __attribute__((target("avx2")))
 void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp,
                     const int32_t *in, int32_t *out)
 {
+    if (ar_shape(layers, n, cin)) {
+        ar_shape_net(layers, cin, in_clamp, in, out);
+        return;
+    }
     int32_t y[DENSE_NET_MAX_WIDTH + LANES], pairs[DENSE_NET_MAX_WIDTH / 2 + LANES];
     uint32_t blocks = (cin + LANES - 1) / LANES, width = cin;
     const __m256i hi = _mm256_set1_epi32(in_clamp), lo = _mm256_set1_epi32(-in_clamp);
