@@ -71,10 +71,11 @@ static void ar_features_scalar(const pred_tile *bt, const pred_at *at, int32_t f
         f[n++] = c == k ? 64 : 0;
 }
 
-/* The same with the 24 compressed ones eight at a time (slog16_avx2):
- * their arguments first, then one call; slog16(0) is 0, so a missing
- * neighbour's argument is 0.  The reference takes over where a value is
- * beyond the kernel's range (never for 8-bit samples). */
+/* The same with the 24 compressed ones eight at a time
+ * (slog16_avx2_features): the blend's members and their nearby errors
+ * straight from the prediction, the other eight gathered here; slog16(0)
+ * is 0, so a missing neighbour's argument is 0.  The reference takes over
+ * where a value is beyond the kernel's range (never for 8-bit samples). */
 #define AR_LOGGED_ARGS 24
 
 static void ar_features_avx2(const pred_tile *bt, const pred_at *at, int32_t f[AR_UNFITTED])
@@ -85,20 +86,16 @@ static void ar_features_avx2(const pred_tile *bt, const pred_at *at, int32_t f[A
     const pred_trace *traces = at->traces, *tr = &at->traces[c];
     const size_t i = (size_t)y * t->width + x;
     const int32_t ref = pred_reference_of(t->channels, c);
-    int32_t v[AR_LOGGED_ARGS];
-    for (int j = 0; j < PRED_FIXED; j++) {
-        v[j] = (int32_t)floor_shift(p->fixed[j] + p->ref16 + 2, 2) - p->mean16;
-        v[PRED_FIXED + j] = p->near[j] < SLOG16_AVX2_LIMIT ? (int32_t)p->near[j] : INT32_MAX;
-    }
-    v[16] = p->nb[NB_W] - p->nb[NB_NW];
-    v[17] = p->nb[NB_N] - p->nb[NB_NW];
-    v[18] = p->nb[NB_NE] - p->nb[NB_N];
-    v[19] = p->near_miss < SLOG16_AVX2_LIMIT ? (int32_t)p->near_miss : INT32_MAX;
-    v[20] = ref >= 0 ? traces[ref].miss[i] : 0;
-    v[21] = ref >= 0 && c == 2 ? traces[0].miss[i] : 0;
-    v[22] = x ? tr->miss[i - 1] : 0;
-    v[23] = y ? tr->miss[i - t->width] : 0;
-    if (!slog16_avx2(v, AR_LOGGED_ARGS / 8, f)) {
+    int32_t rest[8];
+    rest[0] = p->nb[NB_W] - p->nb[NB_NW];
+    rest[1] = p->nb[NB_N] - p->nb[NB_NW];
+    rest[2] = p->nb[NB_NE] - p->nb[NB_N];
+    rest[3] = p->near_miss < SLOG16_AVX2_LIMIT ? (int32_t)p->near_miss : INT32_MAX;
+    rest[4] = ref >= 0 ? traces[ref].miss[i] : 0;
+    rest[5] = ref >= 0 && c == 2 ? traces[0].miss[i] : 0;
+    rest[6] = x ? tr->miss[i - 1] : 0;
+    rest[7] = y ? tr->miss[i - t->width] : 0;
+    if (!slog16_avx2_features(p->fixed, p->ref16 + 2, p->mean16, p->near, rest, f)) {
         ar_features_scalar(bt, at, f);
         return;
     }

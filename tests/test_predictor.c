@@ -79,6 +79,36 @@ static void test_slog16_avx2(void)
         CHECK(!slog16_avx2(beyond[j], 1, out), "slog16_avx2 serves out-of-range case %zu", j);
     int32_t two[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, INT32_MAX};
     CHECK(!slog16_avx2(two, 2, out) && out[0] == 0, "a value beyond it in the second block");
+
+    /* The features' form: members (D x16) with an offset, floored by 4,
+     * minus the mean; nearby errors unsigned; the rest as they are. */
+    uint64_t rng = 31;
+    long wrong = 0, declined = 0;
+    for (int trial = 0; trial < 20000; trial++) {
+        int32_t fixed[8], rest[8], got[24];
+        uint32_t near[8];
+        const int32_t offset = (int32_t)(test_rand(&rng) % 4096) * 64 + 2;
+        const int32_t mean16 = (int32_t)(test_rand(&rng) % 4081);
+        const int big = trial % 50 == 0;
+        for (int k = 0; k < 8; k++) {
+            fixed[k] = (int32_t)(test_rand(&rng) % 200000) - 100000;
+            near[k] = big && k == 3 ? 0x80000000u + (uint32_t)k : (uint32_t)(test_rand(&rng) % (1u << 26));
+            rest[k] = (int32_t)(test_rand(&rng) % 20000) - 10000;
+        }
+        if (!slog16_avx2_features(fixed, offset, mean16, near, rest, got)) {
+            declined++;
+            continue;
+        }
+        for (int k = 0; k < 8; k++) {
+            const int64_t a = fixed[k] + (int64_t)offset;
+            const int32_t arg = (int32_t)((a - ((a % 4 + 4) % 4)) / 4) - mean16;
+            wrong += got[k] != ref_slog16(arg);
+            wrong += got[8 + k] != ref_slog16((int32_t)near[k]);
+            wrong += got[16 + k] != ref_slog16(rest[k]);
+        }
+    }
+    CHECK(wrong == 0, "slog16_avx2_features: %ld values differ from the reference", wrong);
+    CHECK(declined == 400, "slog16_avx2_features declined %ld of the 400 with a large error", declined);
 }
 
 /* ---- the NLMS kernels ---------------------------------------------------- */

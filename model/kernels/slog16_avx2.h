@@ -18,4 +18,12 @@
  * nn_kernel_supported(NN_KERNEL_AVX2). */
 int slog16_avx2(const int32_t *v, uint32_t blocks, int32_t *out);
 
+/* The AR prior's 24 compressed features in one call, their arguments
+ * formed in vectors: out[j] = slog16(floor((fixed[j] + offset) / 4) -
+ * mean16), out[8 + j] = slog16(near[j]) for j < 8, out[16 + j] =
+ * slog16(rest[j]).  |fixed[j] + offset| < 2^31.  Returns 0, out untouched,
+ * where a value is beyond the kernel (as slog16_avx2). */
+int slog16_avx2_features(const int32_t fixed[8], int32_t offset, int32_t mean16,
+                         const uint32_t near[8], const int32_t rest[8], int32_t out[24]);
+
 #endif
