@@ -89,6 +89,8 @@ typedef struct pred_trace {
     pred_lms *lms;     /* v3 and the AR prior */
     int32_t *ctx;      /* [plane]: each sample's context (encoder) */
     int32_t *miss;     /* [plane]: sample x16 minus its mean */
+    int32_t *d;        /* [plane]: each recorded sample on plane D (the
+                          neighbours of later ones, read once each) */
     int32_t *err;      /* [2][width][PRED_FIXED]: |D x16 - fixed prediction i| */
 } pred_trace;
 
@@ -215,8 +217,8 @@ void pred_record(const pred_tile *bt, uint32_t c, pred_choice ch, const pred_tra
  * stage and not predicted, as a prediction that missed by nothing: no
  * miss, no member's error, no NLMS update.  Nine tenths of a screenshot's
  * pixels are matched; predicting them took three quarters of the time. */
-void pred_record_matched(const pred_tile *bt, pred_choice ch, const pred_trace *tr, uint32_t x,
-                         uint32_t y);
+void pred_record_matched(const pred_tile *bt, uint32_t c, pred_choice ch, const pred_trace *tr,
+                         uint32_t x, uint32_t y);
 
 /* Sends (encoding) or receives (decoding) channel c's choice and fit:
  * IDFZIP_OK, or IDFZIP_ERR_CORRUPT for values no encoder sends. */

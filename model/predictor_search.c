@@ -29,7 +29,7 @@ static void search_gather(const pred_tile *bt, uint32_t c, pred_choice ch, const
         for (uint32_t x = 0; x < t->width; x++) {
             size_t i = (size_t)y * t->width + x;
             if (bt->lean && bt->skip[i]) { /* as the coder will see it */
-                pred_record_matched(bt, ch, tr, x, y);
+                pred_record_matched(bt, c, ch, tr, x, y);
                 tr->ctx[i] = 0;
                 continue;
             }

@@ -91,10 +91,10 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
     /* Every channel's trace: contexts and blend weights of later samples. */
     pred_trace traces[PRED_MAX_CHANNELS];
     pred_lms lms[PRED_MAX_CHANNELS];
-    /* Per channel a miss plane and the error ring; the hook's scratch; the
-     * encoder also needs every channel's context plane and one plane of
-     * context members. */
-    size_t per_channel = bt.plane + 2 * (size_t)t->width * PRED_FIXED;
+    /* Per channel a miss plane, a D plane and the error ring; the hook's
+     * scratch; the encoder also needs every channel's context plane and one
+     * plane of context members. */
+    size_t per_channel = 2 * bt.plane + 2 * (size_t)t->width * PRED_FIXED;
     size_t hook_space = cfg->hook ? cfg->hook->scratch : 0;
     /* match-v1 and v2: the matched plane, for the encoder the skip plane
      * and the copies' plan. */
@@ -127,7 +127,8 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
     }
     for (uint32_t c = 0; c < t->channels; c++) {
         traces[c].miss = store + (size_t)c * per_channel;
-        traces[c].err = traces[c].miss + bt.plane;
+        traces[c].d = traces[c].miss + bt.plane;
+        traces[c].err = traces[c].d + bt.plane;
         traces[c].ctx = io->enc ? encoder_space + (size_t)c * bt.plane : NULL;
         traces[c].lms = &lms[c];
     }

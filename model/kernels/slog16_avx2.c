@@ -12,7 +12,7 @@
 #include <immintrin.h>
 
 __attribute__((target("avx2")))
-static __m256i slog16_8(__m256i v)
+static inline __attribute__((always_inline)) __m256i slog16_8(__m256i v)
 {
     const __m256i zero = _mm256_setzero_si256();
     const __m256i negative = _mm256_cmpgt_epi32(zero, v); /* all ones or zero */
