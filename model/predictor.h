@@ -44,6 +44,12 @@
 #define PRED_BIAS_LIMIT 255
 #define PRED_ERR_DIV 8
 #define PRED_TRIAL_ROWS 64         /* the encoder picks k on this many rows */
+/* The encoder's memo of what a residual costs at each scale: residuals
+ * (x16) within +-PRED_COST_REACH. */
+#define PRED_COST_REACH 1024
+#define PRED_COST_SPAN (2 * PRED_COST_REACH + 1)
+#define PRED_COST_SCALES DL_NUM_SCALES
+#define PRED_COST_UNKNOWN 0xFFFFu
 
 typedef struct pred_choice {
     uint8_t predictor;           /* 0 .. PRED_PREDICTORS-1 */
@@ -170,6 +176,10 @@ struct pred_tile {
     int lean;            /* match-v2: a matched pixel is not predicted, and
                             recorded as a perfect prediction (pred_record_matched) */
     nn_kernel kernel;    /* the SIMD kernels a hook may use (symbol_io.kernel) */
+    uint16_t *costs;     /* encoder: PRED_COST_SCALES x PRED_COST_SPAN costs
+                            (predictor_search.c), PRED_COST_UNKNOWN until asked */
+    uint8_t *cost_rows;  /* encoder: [PRED_COST_SCALES], 1 where that scale's
+                            row of costs is set up (0 at the start of a tile) */
     const pred_hook *observer; /* encoder: the hook whose cache the fitting pass fills */
     int16_t *cache;      /* encoder: [channel][plane][observer->cache_values], or NULL */
 };

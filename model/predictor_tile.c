@@ -87,7 +87,7 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
     pred_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2),
                     cfg->lms, cfg->quick_weight, io->dl, NULL, pred_blend_weights(), NULL,
-                    io->compact_side, cfg->match >= 2, io->kernel, NULL, NULL};
+                    io->compact_side, cfg->match >= 2, io->kernel, NULL, NULL, NULL, NULL};
     /* Every channel's trace: contexts and blend weights of later samples. */
     pred_trace traces[PRED_MAX_CHANNELS];
     pred_lms lms[PRED_MAX_CHANNELS];
@@ -100,7 +100,10 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
      * and the copies' plan. */
     const int copies = cfg->match >= 2, encoding = io->enc != NULL;
     size_t match_space = cfg->match ? match_space_words(bt.plane, copies, encoding) : 0;
-    size_t encoder_only = io->enc ? (t->channels + 1) * bt.plane : 0;
+    /* The encoder's contexts and members planes, then its memo of costs. */
+    const size_t cost_words = (PRED_COST_SCALES * PRED_COST_SPAN + 1) / 2;
+    size_t encoder_only = io->enc ? (t->channels + 1) * bt.plane + cost_words : 0;
+    uint8_t cost_rows[PRED_COST_SCALES] = {0};
     /* The hook's cache (int16, in int32 units); not where a log wants the
      * coding pass's own records (the trainer's features). */
     const pred_hook *observer = io->enc && !io->log && cfg->hook && cfg->hook->observe &&
@@ -121,6 +124,10 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
     if (cfg->match)
         match_reset(&match, copies, t, scratch + hook_space, encoding);
     bt.members = io->enc ? encoder_space + (size_t)t->channels * bt.plane : NULL;
+    if (io->enc) {
+        bt.costs = (uint16_t *)(bt.members + bt.plane);
+        bt.cost_rows = cost_rows;
+    }
     if (observer) {
         bt.observer = observer;
         bt.cache = (int16_t *)(encoder_space + encoder_only);
