@@ -246,6 +246,21 @@ static void test_scale_for_mad(void)
     CHECK(fabs(scale_value(s) / 10.0 - 1.0) < 0.08, "scale for MAD 13.86 is %g", scale_value(s));
 }
 
+/* dl_cost16 of value v at mean m depends on 16 v - m alone: the encoder's
+ * scale search remembers costs by that residual (predictor_search.c). */
+static void test_cost16_shift(const dl_tables *t)
+{
+    uint64_t rng = 99;
+    long differ = 0;
+    for (int n = 0; n < 200000; n++) {
+        const int32_t v = (int32_t)test_rand_below(&rng, 70000) - 5000;
+        const int32_t m = (int32_t)test_rand_below(&rng, 16 * 70000) - 16 * 5000;
+        const uint32_t s = test_rand_below(&rng, DL_NUM_SCALES);
+        differ += dl_cost16(t, v, m, s) != dl_cost16(t, 0, m - 16 * v, s);
+    }
+    CHECK(differ == 0, "dl_cost16 depends on more than 16 v - mean: %ld cases", differ);
+}
+
 int main(void)
 {
     dl_tables *t = dl_tables_create();
@@ -257,6 +272,7 @@ int main(void)
     test_cost_overhead(t);
     test_round_trip(t);
     test_cost16(t);
+    test_cost16_shift(t);
     test_negative_means(t);
     test_scale_for_mad();
     test_mixture_round_trip(1);
