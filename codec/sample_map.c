@@ -23,7 +23,8 @@ void sample_map_scale_of(const idfzip_image *img, sample_map *map)
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < c; k++) {
             uint32_t s = img->samples[i * c + k];
-            divisor[k] = gcd(divisor[k], s);
+            if (divisor[k] != 1) /* once 1, always 1: no division per sample */
+                divisor[k] = gcd(divisor[k], s);
             top[k] = s > top[k] ? s : top[k];
         }
     uint32_t scaled = 0, coded_top = 0;
