@@ -235,7 +235,7 @@ void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
                 int32_t *out, int32_t *scratch, nn_kernel kernel)
 {
     if (h == 1 && w == 1 && kernel != NN_KERNEL_PORTABLE && net->dense_net) {
-        dense_avx2_net(net->layer, net->nlayers, net->cin, net->in_clamp, in, out);
+        dense_avx2_net(net->layer, net->nlayers, net->cin, net->in_clamp, net->dense_net, in, out);
         return;
     }
     int32_t *kernel_scratch = scratch + tensors_size(net, h, w);

@@ -38,7 +38,8 @@ typedef struct nn_net {
     uint32_t nlayers;
     uint32_t cin, cout;    /* of the whole net */
     int32_t in_clamp;      /* the input is clamped to [-in_clamp, in_clamp] */
-    uint8_t dense_net;     /* nn_pack_net(dense): dense_avx2_net serves the net */
+    uint8_t dense_net;     /* nn_pack_net(dense): whether and how dense_avx2_net
+                              serves the net (DENSE_NET_*, kernels/nn_kernels.h) */
     nn_layer layer[NN_MAX_LAYERS];
 } nn_net;
 

@@ -758,7 +758,7 @@ static void check_position_net(uint32_t cin, uint32_t cout, uint64_t *rng, int t
         convs += net->layer[i].op == NN_CONV;
     *avx2_convs += avx2_dense_convs(packed);
     *fused_nets += dense_avx2_net_serves(packed->layer, packed->nlayers, packed->cin,
-                                         packed->in_clamp);
+                                         packed->in_clamp) != DENSE_NET_NONE;
     *fallback_convs += convs - avx2_dense_convs(packed);
     for (uint32_t i = 0; i < packed->nlayers; i++)
         free(storage[i]);
@@ -834,6 +834,8 @@ static void test_ar_shape_nets(void)
         int32_t *storage[NN_MAX_LAYERS];
         nn_net *packed = packed_net(net, storage);
         if (nn_kernel_supported(NN_KERNEL_AVX2) && packed->dense_net) {
+            CHECK(packed->dense_net == DENSE_NET_AR_SHAPE, "AR-shaped net %d not seen as one",
+                  trial);
             run_nn(packed, in, 1, 1, got, &rng, NN_KERNEL_AVX2);
             CHECK(same_i32(want, got, cout), "AR-shaped net %d (cin %u, cout %u): the AVX2 "
                   "kernel differs from the reference", trial, cin, cout);

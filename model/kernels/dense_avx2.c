@@ -206,6 +206,8 @@ static inline __attribute__((always_inline)) void relu8(int32_t *v, uint32_t m)
     }
 }
 
+static int ar_shape(const nn_layer *l, uint32_t n, uint32_t cin);
+
 int dense_avx2_net_serves(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp)
 {
     int32_t bound = in_clamp;
@@ -223,7 +225,7 @@ int dense_avx2_net_serves(const nn_layer *layers, uint32_t n, uint32_t cin, int3
             return 0;
         }
     }
-    return 1;
+    return ar_shape(layers, n, cin) ? DENSE_NET_AR_SHAPE : DENSE_NET_GENERAL;
 }
 
 /* ---- the AR priors' shape, unrolled ------------------------------------ *
@@ -331,9 +333,9 @@ static void ar_shape_net(const nn_layer *l, uint32_t cin, int32_t in_clamp, cons
  * as int16 pairs (the bounds checked above make the narrowing exact). */
 __attribute__((target("avx2")))
 void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp,
-                    const int32_t *in, int32_t *out)
+                    int kind, const int32_t *in, int32_t *out)
 {
-    if (ar_shape(layers, n, cin)) {
+    if (kind == DENSE_NET_AR_SHAPE) {
         ar_shape_net(layers, cin, in_clamp, in, out);
         return;
     }
@@ -397,8 +399,8 @@ int dense_avx2_net_serves(const nn_layer *layers, uint32_t n, uint32_t cin, int3
 }
 
 void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp,
-                    const int32_t *in, int32_t *out)
+                    int kind, const int32_t *in, int32_t *out)
 {
-    (void)layers, (void)n, (void)cin, (void)in_clamp, (void)in, (void)out;
+    (void)layers, (void)n, (void)cin, (void)in_clamp, (void)kind, (void)in, (void)out;
 }
 #endif
