@@ -16,7 +16,12 @@
 
 
 
-/* What tells the versions apart (idf_model.params; NULL is v2). */
+#if defined(__GNUC__)
+/* Four lanes of GCC's and clang's generic vectors: plain C arithmetic,
+ * lowered to SSE2 on x86-64 and to whatever the target has elsewhere. */
+typedef uint32_t u32x4 __attribute__((vector_size(16)));
+typedef int32_t i32x4 __attribute__((vector_size(16)));
+#endif
 
 
 /* The neighbours on plane D from the channel's D plane (tr->d), which
@@ -204,17 +209,28 @@ static uint64_t near_sum_abs(const int32_t *p, uint32_t w, uint32_t x, uint32_t 
 static void near_errors(const pred_trace *tr, uint32_t w, uint32_t x, uint32_t y,
                         uint32_t near[PRED_FIXED])
 {
-    /* A neighbour outside the tile reads a row of zeros, so the sum is one
-     * fixed loop the compiler turns into vector adds. */
+    /* A neighbour outside the tile reads a row of zeros, so the sum is the
+     * same four rows added everywhere: two vectors of four with GCC and
+     * clang (SSE2 on x86-64, whatever the target has elsewhere). */
     static const int32_t none[PRED_FIXED];
     const int32_t *cur = err_row(tr, w, y), *up = err_row(tr, w, y + 1);
     const int32_t *west = x ? cur + (size_t)(x - 1) * PRED_FIXED : none;
     const int32_t *north = y ? up + (size_t)x * PRED_FIXED : none;
     const int32_t *north_west = x && y ? up + (size_t)(x - 1) * PRED_FIXED : none;
     const int32_t *north_east = y && x + 1 < w ? up + (size_t)(x + 1) * PRED_FIXED : none;
+#if defined(__GNUC__)
+    for (int h = 0; h < PRED_FIXED; h += 4) {
+        u32x4 a, b, c, d;
+        memcpy(&a, west + h, sizeof a), memcpy(&b, north + h, sizeof b);
+        memcpy(&c, north_west + h, sizeof c), memcpy(&d, north_east + h, sizeof d);
+        a += b + c + d;
+        memcpy(near + h, &a, sizeof a);
+    }
+#else
     for (int i = 0; i < PRED_FIXED; i++)
         near[i] = (uint32_t)west[i] + (uint32_t)north[i] + (uint32_t)north_west[i] +
                   (uint32_t)north_east[i];
+#endif
 }
 
 /* 2^32 / e^2 for 2 <= e < 2^16 (e = 1 gives 2^32, which needs 33 bits),
@@ -242,9 +258,10 @@ const uint32_t *pred_blend_weights(void)
  * near)^2, 0 from 2^16 on. */
 static inline uint64_t blend_weight(const uint32_t *table, uint32_t near)
 {
-    if (near == 0)
-        return (uint64_t)1 << 32;
-    return near < BLEND_WEIGHTS - 1 ? table[near + 1] : 0;
+    /* No branch: entries 0 and 1 of the table are 0, so near = 0 reads
+     * entry 1 and adds 2^32, and near >= 2^16 - 1 reads entry 0. */
+    const uint32_t at = near < BLEND_WEIGHTS - 1 ? near + 1 : 0;
+    return (uint64_t)table[at] + ((uint64_t)(near == 0) << 32);
 }
 
 /* The blend's members weighted by 2^32 / (1 + their nearby errors)^2
@@ -326,8 +343,19 @@ void pred_record(const pred_tile *bt, uint32_t c, pred_choice ch, const pred_tra
         return;
     int32_t d16 = 16 * tr->d[i];
     int32_t *e = err_row(tr, t->width, y) + (size_t)x * PRED_FIXED;
+#if defined(__GNUC__)
+    for (int h = 0; h < PRED_FIXED; h += 4) { /* |d16 - member| four at a time */
+        i32x4 m;
+        memcpy(&m, p->fixed + h, sizeof m);
+        m = d16 - m;
+        const i32x4 sign = m >> 31; /* GCC and clang: arithmetic on signed lanes */
+        m = (m ^ sign) - sign;
+        memcpy(e + h, &m, sizeof m);
+    }
+#else
     for (int k = 0; k < PRED_FIXED; k++)
         e[k] = abs32(d16 - p->fixed[k]);
+#endif
     if (bt->lms)
         lms_update(tr->lms, d16, bt->kernel);
 }
