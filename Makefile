@@ -14,7 +14,9 @@
 
 CC ?= cc
 BUILDDIR ?= build
-OPT ?= -O2 -g
+# -O3 as zstd builds: on the held-out photos 8-9% faster than -O2 (Garden,
+# one thread: decode 359 -> 330 ms, encode 375 -> 341 ms), the same bytes.
+OPT ?= -O3 -g
 WARN = -Wall -Wextra -Werror
 CFLAGS ?= $(OPT)
 PNG_CFLAGS := $(shell pkg-config --cflags libpng libdeflate 2>/dev/null)
