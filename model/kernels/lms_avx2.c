@@ -64,36 +64,46 @@ static inline __m256i trunc_shift12(__m256i v)
     return _mm256_sub_epi64(_mm256_xor_si256(r, negative), negative);
 }
 
+/* qh = floor(q / 2^20) and ql = q - qh 2^20 in 0 .. 2^20 - 1, with the
+ * bias trick of floor_shift (q > -2^62), each broadcast. */
 __attribute__((target("avx2")))
-static void step_set(int32_t *w, const int32_t *in, int64_t q, int32_t limit)
+static inline void split_q(int64_t q, __m256i *vqh, __m256i *vql)
 {
-    /* qh = floor(q / 2^20) and ql = q - qh 2^20 in 0 .. 2^20 - 1, with the
-     * bias trick of floor_shift (q > -2^62). */
     const uint64_t bias = (uint64_t)1 << 62;
     const int64_t qh = (int64_t)(((uint64_t)q + bias) >> 20) - (int64_t)(bias >> 20);
-    const int64_t ql = q - qh * ((int64_t)1 << 20);
-    const __m256i vqh = _mm256_set1_epi64x(qh), vql = _mm256_set1_epi64x(ql);
-    const __m256i hi = _mm256_set1_epi64x(limit), lo = _mm256_set1_epi64x(-(int64_t)limit);
-    const __m256i odd_to_low = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
-    for (int g = 0; g < GROUPS; g++) {
-        const __m256i x = load4(in, g);
-        const __m256i prod = _mm256_add_epi64(_mm256_slli_epi64(_mm256_mul_epi32(vqh, x), 20),
-                                              _mm256_mul_epi32(vql, x));
-        __m256i v = _mm256_add_epi64(load4(w, g), trunc_shift12(prod));
-        v = _mm256_blendv_epi8(v, hi, _mm256_cmpgt_epi64(v, hi));
-        v = _mm256_blendv_epi8(v, lo, _mm256_cmpgt_epi64(lo, v));
-        /* the low halves of the four lanes are the clamped int32 weights */
-        _mm_storeu_si128((__m128i *)(w + 4 * g),
-                         _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, odd_to_low)));
-    }
+    *vqh = _mm256_set1_epi64x(qh);
+    *vql = _mm256_set1_epi64x(q - qh * ((int64_t)1 << 20));
 }
 
+/* One set's four weights at w: clamp(w + trunc(q in / 2^12)), stored back. */
+__attribute__((target("avx2")))
+static inline void step4(int32_t *w, __m256i x, __m256i vqh, __m256i vql, __m256i lo, __m256i hi)
+{
+    const __m256i odd_to_low = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    const __m256i prod = _mm256_add_epi64(_mm256_slli_epi64(_mm256_mul_epi32(vqh, x), 20),
+                                          _mm256_mul_epi32(vql, x));
+    __m256i v = _mm256_add_epi64(_mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)w)),
+                                 trunc_shift12(prod));
+    v = _mm256_blendv_epi8(v, hi, _mm256_cmpgt_epi64(v, hi));
+    v = _mm256_blendv_epi8(v, lo, _mm256_cmpgt_epi64(lo, v));
+    /* the low halves of the four lanes are the clamped int32 weights */
+    _mm_storeu_si128((__m128i *)w, _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, odd_to_low)));
+}
+
+/* Both sets in one pass over the inputs, each group of four read once. */
 __attribute__((target("avx2")))
 void lms_step2_avx2(int32_t w[2][LMS_KERNEL_TAPS], const int32_t in[LMS_KERNEL_TAPS],
                     const int64_t q[2], int32_t limit)
 {
-    step_set(w[0], in, q[0], limit);
-    step_set(w[1], in, q[1], limit);
+    __m256i qh0, ql0, qh1, ql1;
+    split_q(q[0], &qh0, &ql0);
+    split_q(q[1], &qh1, &ql1);
+    const __m256i hi = _mm256_set1_epi64x(limit), lo = _mm256_set1_epi64x(-(int64_t)limit);
+    for (int g = 0; g < GROUPS; g++) {
+        const __m256i x = load4(in, g);
+        step4(w[0] + 4 * g, x, qh0, ql0, lo, hi);
+        step4(w[1] + 4 * g, x, qh1, ql1, lo, hi);
+    }
 }
 #else
 void lms_dot2_avx2(const int32_t w[2][LMS_KERNEL_TAPS], const int32_t in[LMS_KERNEL_TAPS],
