@@ -109,14 +109,15 @@ bench: $(TOOL_BIN)
 # tools (tools/bench_codecs.py: what it measures and how).  Tools that are
 # not installed are skipped with a note.  Writes $(OUT)/table.md,
 # per_image.csv and plot.png.
-#   make bench-codecs [CORPUS=dir] [OUT=dir] [RUNS=3] [THREADS=2]
+#   make bench-codecs [CORPUS=dir] [OUT=dir] [RUNS=3] [THREADS=2] [BEST=1]
+#                               (BEST=1: the fastest run counts, not the median)
 #   make bench-codecs-smoke     the two smallest images of CORPUS, one run
 CORPUS = tests/data/photos
 OUT = $(BUILDDIR)/bench-codecs
 RUNS = 3
 THREADS = 2
 BENCH_CODECS = /usr/bin/python3 tools/bench_codecs.py --idfzip $(CLI) \
-  --pngtool $(BUILDDIR)/tools/pngtool --threads $(THREADS)
+  --pngtool $(BUILDDIR)/tools/pngtool --threads $(THREADS) $(if $(BEST),--best)
 
 .PHONY: bench-codecs bench-codecs-smoke
 bench-codecs: idfzip $(BUILDDIR)/tools/pngtool

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Compare idfzip with other lossless image codecs on a folder of PNGs.
 
-    tools/bench_codecs.py [--runs N] [--threads N] [--smoke] CORPUS OUT
-    make bench-codecs [CORPUS=dir] [OUT=dir] [RUNS=3] [THREADS=2]
+    tools/bench_codecs.py [--runs N] [--best] [--threads N] [--smoke] CORPUS OUT
+    make bench-codecs [CORPUS=dir] [OUT=dir] [RUNS=3] [THREADS=2] [BEST=1]
 
 Every PNG in CORPUS is coded by each codec setting below with its Debian
 command-line tools, one process per file, and decoded again:
@@ -30,8 +30,9 @@ count the metadata it keeps).  What is measured:
   the source PNG's colour type (a palette image counts 1, as idfzip does).
   A total is 8 * (sum of bytes) / (sum of subpixels).
 * Speed: wall-clock time of each command, process start and file reading
-  and writing included, the median of --runs runs.  MP/s = megapixels
-  (W * H) / seconds; a total is sum of pixels / sum of median times.
+  and writing included, the median of --runs runs (with --best, the
+  fastest).  MP/s = megapixels (W * H) / seconds; a total is sum of pixels
+  / sum of the files' times.
   Encoders read the PNG (JPEG-LS a PPM/PGM, jpeg reads nothing else).
   Decoders write a PNG where the tool can (idfzip can write nothing else),
   JPEG-LS a PPM/PGM; "decoding" a PNG is tools/pngtool pam (idfzip's PNG
@@ -234,10 +235,25 @@ def run_command(cmd):
         return Run(seconds, rss, error + (": " + text[-1] if text else ""))
 
 
+@dataclass
+class Repeats:
+    """How often each command runs, and which time counts: the median, or
+    with --best the fastest (the best of N on a quiet machine)."""
+    count: int
+    best: bool
+
+    def pick(self, times):
+        return min(times) if self.best else statistics.median(times)
+
+    def words(self):
+        return "%s of %d run(s)" % ("best" if self.best else "median", self.count)
+
+
 def run_repeated(cmd, output, runs):
-    """Runs cmd `runs` times, output removed before each; (median s, max RSS) or error."""
+    """Runs cmd runs.count times, output removed before each; (the time
+    runs.pick chooses, max RSS) or error."""
     times, rss = [], 0
-    for _ in range(runs):
+    for _ in range(runs.count):
         if os.path.exists(output):
             os.remove(output)
         r = run_command(cmd)
@@ -247,7 +263,7 @@ def run_repeated(cmd, output, runs):
             return None, None, r.error
         times.append(r.seconds)
         rss = None if r.rss_kib is None or rss is None else max(rss, r.rss_kib)
-    return statistics.median(times), rss, None
+    return runs.pick(times), rss, None
 
 
 # ---- the codec settings ----
@@ -497,8 +513,8 @@ def footnotes(results, all_codecs, names, runs):
         first = "Totals over %d of %d images, those that every setting above coded losslessly%s" % (
             len(names), len(images), "; left out: %s." % ", ".join(left_out) if left_out else ".")
     lines = ["", first,
-             "Speeds: median of %d run(s) per file, whole command (process start and file I/O "
-             "included); MP/s = megapixels / seconds." % runs]
+             "Speeds: %s per file, whole command (process start and file I/O "
+             "included); MP/s = megapixels / seconds." % runs.words()]
     for c in all_codecs:
         if c.missing:
             lines.append("- %s: not run, %s not installed." % (c.label, ", ".join(c.missing)))
@@ -599,6 +615,8 @@ def parse_args(argv):
     p.add_argument("corpus", help="folder of PNG files")
     p.add_argument("out", help="folder for table.md, per_image.csv and plot.png")
     p.add_argument("--runs", type=int, default=3, help="runs per command; the median counts")
+    p.add_argument("--best", action="store_true",
+                   help="the fastest of the runs counts, not the median")
     p.add_argument("--threads", type=int, default=2,
                    help="threads for idfzip -T, cjxl/djxl --num_threads, opj -threads, "
                         "cwebp/dwebp -mt when more than 1 (default 2)")
@@ -626,14 +644,15 @@ def main(argv):
         return 2
     all_codecs = make_codecs(a.idfzip, a.pngtool, a.threads)
     codecs = find_missing(all_codecs)
-    note("bench-codecs: %d image(s), %d codec setting(s), %d run(s) each, %d thread(s)"
-         % (len(paths), len(codecs), a.runs, a.threads))
+    runs = Repeats(a.runs, a.best)
+    note("bench-codecs: %d image(s), %d codec setting(s), %s each, %d thread(s)"
+         % (len(paths), len(codecs), runs.words(), a.threads))
     if GNU_TIME is None:
         note("bench-codecs: /usr/bin/time not found (Debian package time), no peak memory")
-    results = bench_all(paths, codecs, a.runs, a.pngtool)
+    results = bench_all(paths, codecs, runs, a.pngtool)
     os.makedirs(a.out, exist_ok=True)
     write_csv(os.path.join(a.out, "per_image.csv"), results)
-    rows = write_table(os.path.join(a.out, "table.md"), results, codecs, all_codecs, a.runs)
+    rows = write_table(os.path.join(a.out, "table.md"), results, codecs, all_codecs, runs)
     write_plot(os.path.join(a.out, "plot.png"), rows)
     note("bench-codecs: wrote %s/table.md, per_image.csv, plot.png" % a.out)
     idfzip_failed = any(c.label == "idfzip" and row["status"] == "failed"
