@@ -180,6 +180,9 @@ struct pred_tile {
                             (predictor_search.c), PRED_COST_UNKNOWN until asked */
     uint8_t *cost_rows;  /* encoder: [PRED_COST_SCALES], 1 where that scale's
                             row of costs is set up (0 at the start of a tile) */
+    int32_t *kept;       /* encoder, trials of k on a tile of at most
+                            PRED_TRIAL_ROWS rows: [2][plane], the best trial's
+                            misses and contexts (predictor_search.c); else NULL */
     const pred_hook *observer; /* encoder: the hook whose cache the fitting pass fills */
     int16_t *cache;      /* encoder: [channel][plane][observer->cache_values], or NULL */
 };

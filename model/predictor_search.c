@@ -178,15 +178,22 @@ static void search_refine_scales(const pred_tile *bt, const pred_trace *tr, pred
 
 /* Trial of choice ch for channel c on the tile's first PRED_TRIAL_ROWS
  * rows: its total absolute residual, if below best_abs, becomes the new
- * best (*best = ch).  Returns the best total so far. */
+ * best (*best = ch, and with keep, its statistics and its trace's misses
+ * and contexts are kept there).  Returns the best total so far. */
 static int64_t search_try(const pred_tile *bt, uint32_t c, pred_choice ch, const pred_trace *traces,
-                      const pred_trace *tr, search_stats *st, pred_choice *best, int64_t best_abs)
+                          const pred_trace *tr, search_stats *st, pred_choice *best,
+                          int64_t best_abs, search_stats *keep)
 {
     uint32_t rows = bt->t->height < PRED_TRIAL_ROWS ? bt->t->height : PRED_TRIAL_ROWS;
     search_gather(bt, c, ch, traces, tr, rows, st);
     if (st->total_abs >= best_abs)
         return best_abs;
     *best = ch;
+    if (keep) {
+        *keep = *st;
+        memcpy(bt->kept, tr->miss, bt->plane * sizeof *tr->miss);
+        memcpy(bt->kept + bt->plane, tr->ctx, bt->plane * sizeof *tr->ctx);
+    }
     return st->total_abs;
 }
 
@@ -216,21 +223,31 @@ static uint8_t quick_weight(const pred_tile *bt, uint32_t c)
 /* Chooses channel c's reference weight k by the smallest total absolute
  * residual of the blend over the tile's first PRED_TRIAL_ROWS rows (or by
  * quick_weight), fits its contexts on the whole tile and leaves its trace
- * in tr. */
+ * in tr.  Where the trial rows are the whole tile, the best trial is that
+ * pass: its statistics, misses and contexts are kept as it runs and put
+ * back, instead of a sixth pass over a small image (the same numbers). */
 static void search_choose(const pred_tile *bt, uint32_t c, const pred_trace *traces, const pred_trace *tr,
                       pred_fit *fit)
 {
-    search_stats st;
+    search_stats st, kept;
     uint32_t weights = pred_reference_of(bt->t->channels, c) >= 0 ? PRED_WEIGHTS : 1;
     pred_choice best = {PRED_FIXED, 0};
     int64_t best_abs = INT64_MAX;
+    const int trials = !bt->quick_weight && weights > 1;
+    const int whole = trials && bt->kept && bt->t->height <= PRED_TRIAL_ROWS;
     if (bt->quick_weight)
         best.weight = quick_weight(bt, c);
-    for (uint32_t k = 0; !bt->quick_weight && weights > 1 && k < weights; k++)
+    for (uint32_t k = 0; trials && k < weights; k++)
         best_abs = search_try(bt, c, (pred_choice){PRED_FIXED, (uint8_t)k}, traces, tr, &st, &best,
-                          best_abs);
+                              best_abs, whole ? &kept : NULL);
     fit->choice = best;
-    search_gather(bt, c, best, traces, tr, bt->t->height, &st);
+    if (whole) {
+        st = kept;
+        memcpy(tr->miss, bt->kept, bt->plane * sizeof *tr->miss);
+        memcpy(tr->ctx, bt->kept + bt->plane, bt->plane * sizeof *tr->ctx);
+    } else {
+        search_gather(bt, c, best, traces, tr, bt->t->height, &st);
+    }
     search_fit_contexts(&st, fit);
     search_refine_scales(bt, tr, fit);
 }

@@ -87,7 +87,7 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
     pred_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2),
                     cfg->lms, cfg->quick_weight, io->dl, NULL, pred_blend_weights(), NULL,
-                    io->compact_side, cfg->match >= 2, io->kernel, NULL, NULL, NULL, NULL};
+                    io->compact_side, cfg->match >= 2, io->kernel, NULL, NULL, NULL, NULL, NULL};
     /* Every channel's trace: contexts and blend weights of later samples. */
     pred_trace traces[PRED_MAX_CHANNELS];
     pred_lms lms[PRED_MAX_CHANNELS];
@@ -102,7 +102,8 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
     size_t match_space = cfg->match ? match_space_words(bt.plane, copies, encoding) : 0;
     /* The encoder's contexts and members planes, then its memo of costs. */
     const size_t cost_words = (PRED_COST_SCALES * PRED_COST_SPAN + 1) / 2;
-    size_t encoder_only = io->enc ? (t->channels + 1) * bt.plane + cost_words : 0;
+    const int keeps = io->enc && !cfg->quick_weight && t->height <= PRED_TRIAL_ROWS;
+    size_t encoder_only = io->enc ? (t->channels + 1 + 2 * (size_t)keeps) * bt.plane + cost_words : 0;
     uint8_t cost_rows[PRED_COST_SCALES] = {0};
     /* The hook's cache (int16, in int32 units); not where a log wants the
      * coding pass's own records (the trainer's features). */
@@ -125,7 +126,8 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
         match_reset(&match, copies, t, scratch + hook_space, encoding);
     bt.members = io->enc ? encoder_space + (size_t)t->channels * bt.plane : NULL;
     if (io->enc) {
-        bt.costs = (uint16_t *)(bt.members + bt.plane);
+        bt.kept = keeps ? bt.members + bt.plane : NULL;
+        bt.costs = (uint16_t *)(bt.members + bt.plane + (keeps ? 2 * bt.plane : 0));
         bt.cost_rows = cost_rows;
     }
     if (observer) {
