@@ -366,25 +366,11 @@ void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in
 __attribute__((target("avx2")))
 void dense_avx2(const nn_layer *l, const int32_t *in, int32_t *out)
 {
-    const uint32_t np = pairs_of(l), co = padded_out(l);
-    const int32_t *consts = l->dense + (size_t)np * co;
-    int32_t pairs[NN_MAX_CHANNELS / 2], sum[16], q[LANES];
+    int32_t pairs[NN_MAX_CHANNELS / 2], y[NN_MAX_CHANNELS + LANES];
     input_pairs(l, in, pairs);
-    for (uint32_t o0 = 0; o0 < co;) {
-        uint32_t n = co - o0 >= 16 ? 16 : LANES;
-        if (n == 16)
-            sums16(l->dense, co, pairs, np, o0, sum);
-        else
-            sums8(l->dense, co, pairs, np, o0, sum);
-        for (uint32_t b = 0; b < n; b += LANES) {
-            const uint32_t o = o0 + b, keep = l->cout - o < LANES ? l->cout - o : LANES;
-            int32_t *dst = keep == LANES ? out + o : q;
-            requantise8(sum + b, consts + (size_t)o / LANES * BLOCK_CONSTANTS, l->clamp, dst);
-            for (uint32_t j = 0; dst == q && j < keep; j++)
-                out[o + j] = q[j];
-        }
-        o0 += n;
-    }
+    dense_layer(l, pairs, y);
+    for (uint32_t o = 0; o < l->cout; o++) /* the real outputs, not the padding */
+        out[o] = y[o];
 }
 #else
 void dense_avx2(const nn_layer *l, const int32_t *in, int32_t *out)
