@@ -33,7 +33,7 @@ static inline int32_t log16(uint32_t v)
 }
 
 /* sign(v) log16(|v|), without a branch: the sign of a miss is a coin toss,
- * and mispredicting it on each of a sample's 13 signed features cost a
+ * and mispredicting it on each of a sample's 15 signed features cost a
  * sixth of the decoder's time. */
 static inline int32_t slog16(int32_t v)
 {
@@ -181,8 +181,9 @@ static void ar_sample_prior(const pred_hook *h, const pred_tile *bt, const pred_
 
 /* ---- the encoder's cached pass (pred_hook.observe, encode_cached) ------- *
  * Per sample: the unfitted features, then the prediction's mean16 and its
- * context.  Every one fits an int16: the AR prior codes 8-bit samples, so
- * a feature is at most 16 log2(2^28) and a mean16 at most 16 x 255. */
+ * context.  Every one fits an int16: a feature is at most 16 x 32 at any
+ * depth, a context below 72, and a mean16 at most 16 x 255 (the loader
+ * gives AR priors 8-bit samples only). */
 #define AR_CACHE_VALUES (AR_UNFITTED + 2)
 
 static void ar_observe(const pred_tile *bt, const pred_at *at, int16_t *cache)
@@ -228,6 +229,7 @@ static int ar_encode_cached(const pred_hook *h, const pred_tile *bt, const uint3
                                       (int32_t)t->maxval);
             }
         }
+        IDF_TRY(symbol_io_status(io)); /* as pred_code_samples, each row */
     }
     return IDFZIP_OK;
 }

@@ -31,7 +31,7 @@ static void neighbours(const pred_tile *bt, const pred_trace *tr, uint32_t x, ui
                        int32_t nb[NB_COUNT])
 {
     const uint32_t w = bt->t->width;
-    const int32_t *row = tr->d + (size_t)y * w, *up = row - w, *up2 = up - w;
+    const int32_t *row = tr->d + (size_t)y * w;
     if (y == 0) {
         int32_t v = x ? row[x - 1] : 4 * bt->mid;
         int32_t vv = x > 1 ? row[x - 2] : v;
@@ -40,13 +40,14 @@ static void neighbours(const pred_tile *bt, const pred_trace *tr, uint32_t x, ui
         nb[NB_WW] = vv;
         return;
     }
+    const int32_t *up = row - w; /* formed only where the row above exists */
     nb[NB_N] = up[x];
     nb[NB_W] = x ? row[x - 1] : nb[NB_N];
     nb[NB_NW] = x ? up[x - 1] : nb[NB_N];
     nb[NB_NE] = x + 1 < w ? up[x + 1] : nb[NB_N];
     nb[NB_NEE] = x + 2 < w ? up[x + 2] : nb[NB_NE];
     nb[NB_WW] = x > 1 ? row[x - 2] : nb[NB_W];
-    nb[NB_NN] = y > 1 ? up2[x] : nb[NB_N];
+    nb[NB_NN] = y > 1 ? up[x - (size_t)w] : nb[NB_N];
 }
 
 /* Prediction of D, in 1/16 of D's units. */
@@ -92,6 +93,8 @@ static uint32_t surprise_bucket(uint32_t m)
  * every tile and learn by normalised LMS as the samples become known: the
  * same integers in encoder and decoder. */
 #define LMS_SHIFT 14                  /* weights in 1/2^14 */
+_Static_assert(LMS_TAPS <= LMS_KERNEL_TAPS && LMS_KERNEL_TAPS % 4 == 0,
+               "lms_avx2 reads whole groups of four taps, zeros past LMS_TAPS");
 #define LMS_WEIGHT_LIMIT (1 << 17)
 #define LMS_PRED_LIMIT (1 << 24)      /* |prediction x16| */
 

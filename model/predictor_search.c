@@ -37,7 +37,8 @@ static void search_gather(const pred_tile *bt, uint32_t c, pred_choice ch, const
             pred_predict(bt, c, ch, pred_surprise(traces, t->channels, c, i), tr, x, y, &p);
             pred_record(bt, c, ch, tr, x, y, &p);
             tr->ctx[i] = (int32_t)p.ctx;
-            if (bt->cache) { /* the last pass over the whole tile is what stays */
+            if (bt->cache) { /* the last pass over the whole tile is what stays
+                                (no kept trials where there is a cache) */
                 const pred_at at = {c, x, y, NULL, traces, &p};
                 const uint32_t n = bt->observer->cache_values;
                 bt->observer->observe(bt, &at, bt->cache + ((size_t)c * bt->plane + i) * n);

@@ -92,23 +92,27 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
     pred_trace traces[PRED_MAX_CHANNELS];
     pred_lms lms[PRED_MAX_CHANNELS];
     /* Per channel a miss plane, a D plane and the error ring; the hook's
-     * scratch; the encoder also needs every channel's context plane and one
-     * plane of context members. */
+     * scratch; the encoder also needs every channel's context plane, one
+     * plane of context members, on a short tile two planes for the best
+     * trial, its memo of costs, and a hook's cache. */
     size_t per_channel = 2 * bt.plane + 2 * (size_t)t->width * PRED_FIXED;
     size_t hook_space = cfg->hook ? cfg->hook->scratch : 0;
     /* match-v1 and v2: the matched plane, for the encoder the skip plane
      * and the copies' plan. */
     const int copies = cfg->match >= 2, encoding = io->enc != NULL;
     size_t match_space = cfg->match ? match_space_words(bt.plane, copies, encoding) : 0;
-    /* The encoder's contexts and members planes, then its memo of costs. */
+    /* The hook's cache (int16, in int32 units): not where a log wants the
+     * coding pass's own records (the trainer's features), nor with a match
+     * stage, whose matched pixels are not predicted. */
+    const pred_hook *observer = io->enc && !io->log && !cfg->match && cfg->hook &&
+                                cfg->hook->observe && cfg->hook->encode_cached ? cfg->hook : NULL;
+    /* The encoder's contexts and members planes, the best trial's planes
+     * where the trials cover the tile (never with a cache: it holds the
+     * last pass), then its memo of costs. */
     const size_t cost_words = (PRED_COST_SCALES * PRED_COST_SPAN + 1) / 2;
-    const int keeps = io->enc && !cfg->quick_weight && t->height <= PRED_TRIAL_ROWS;
+    const int keeps = io->enc && !cfg->quick_weight && !observer && t->height <= PRED_TRIAL_ROWS;
     size_t encoder_only = io->enc ? (t->channels + 1 + 2 * (size_t)keeps) * bt.plane + cost_words : 0;
     uint8_t cost_rows[PRED_COST_SCALES] = {0};
-    /* The hook's cache (int16, in int32 units); not where a log wants the
-     * coding pass's own records (the trainer's features). */
-    const pred_hook *observer = io->enc && !io->log && cfg->hook && cfg->hook->observe &&
-                                cfg->hook->encode_cached ? cfg->hook : NULL;
     size_t cache_space = observer ? (t->channels * bt.plane * observer->cache_values + 1) / 2 : 0;
     int32_t *store = trace_store(io, per_channel * t->channels + hook_space + match_space +
                                          encoder_only + cache_space);

@@ -30,23 +30,6 @@ static inline __attribute__((always_inline)) __m256i slog16_8(__m256i v)
 }
 
 __attribute__((target("avx2")))
-int slog16_avx2(const int32_t *v, uint32_t blocks, int32_t *out)
-{
-    const __m256i limit = _mm256_set1_epi32(SLOG16_AVX2_LIMIT - 1);
-    __m256i beyond = _mm256_setzero_si256();
-    for (uint32_t b = 0; b < blocks; b++) /* |INT32_MIN| wraps negative: caught too */
-        beyond = _mm256_or_si256(beyond, _mm256_or_si256(
-            _mm256_cmpgt_epi32(_mm256_abs_epi32(_mm256_loadu_si256((const __m256i *)(v + 8 * b))), limit),
-            _mm256_cmpgt_epi32(_mm256_setzero_si256(),
-                               _mm256_abs_epi32(_mm256_loadu_si256((const __m256i *)(v + 8 * b))))));
-    if (!_mm256_testz_si256(beyond, beyond))
-        return 0;
-    for (uint32_t b = 0; b < blocks; b++)
-        _mm256_storeu_si256((__m256i *)(out + 8 * b),
-                            slog16_8(_mm256_loadu_si256((const __m256i *)(v + 8 * b))));
-    return 1;
-}
-__attribute__((target("avx2")))
 static __m256i beyond_limit(__m256i v)
 {
     const __m256i a = _mm256_abs_epi32(v); /* |INT32_MIN| stays negative */
@@ -83,9 +66,4 @@ int slog16_avx2_features(const int32_t fixed[8], int32_t offset, int32_t mean16,
     return 0;
 }
 
-int slog16_avx2(const int32_t *v, uint32_t blocks, int32_t *out)
-{
-    (void)v, (void)blocks, (void)out; /* never called: nn_kernel_supported says no */
-    return 0;
-}
 #endif
