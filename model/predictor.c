@@ -47,7 +47,7 @@ static void neighbours(const pred_tile *bt, const pred_trace *tr, uint32_t x, ui
     nb[NB_NE] = x + 1 < w ? up[x + 1] : nb[NB_N];
     nb[NB_NEE] = x + 2 < w ? up[x + 2] : nb[NB_NE];
     nb[NB_WW] = x > 1 ? row[x - 2] : nb[NB_W];
-    nb[NB_NN] = y > 1 ? up[x - (size_t)w] : nb[NB_N];
+    nb[NB_NN] = y > 1 ? (up - w)[x] : nb[NB_N];
 }
 
 /* Prediction of D, in 1/16 of D's units. */
