@@ -28,23 +28,14 @@ uint32_t idf_tile_count(uint32_t width, uint32_t height, uint32_t tw, uint32_t t
 uint32_t idf_pixel_crc(const idfzip_image *img)
 {
     const size_t n = (size_t)img->width * img->height * img->channels;
-    const int wide = img->bit_depth == 16;
     uLong crc = crc32(0L, Z_NULL, 0);
     uint8_t buf[4096];
-    /* A block of samples at a time, one plain loop per depth (the decoder
-     * waits for this pass after its threads are done). */
+    /* A block of samples at a time (the decoder waits for this pass after
+     * its threads are done). */
     for (size_t i = 0; i < n;) {
         const size_t m = n - i < sizeof buf / 2 ? n - i : sizeof buf / 2;
-        const uint16_t *s = img->samples + i;
-        if (wide)
-            for (size_t j = 0; j < m; j++) {
-                buf[2 * j] = (uint8_t)(s[j] >> 8);
-                buf[2 * j + 1] = (uint8_t)s[j];
-            }
-        else
-            for (size_t j = 0; j < m; j++)
-                buf[j] = (uint8_t)s[j];
-        crc = crc32(crc, buf, (uInt)(wide ? 2 * m : m));
+        size_t bytes = png_samples_to_bytes(img->samples + i, m, img->bit_depth, buf);
+        crc = crc32(crc, buf, (uInt)bytes);
         i += m;
     }
     return (uint32_t)crc;

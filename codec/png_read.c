@@ -194,15 +194,7 @@ static void store_row(idfzip_image *img, uint32_t y, const uint8_t *row)
 static void load_row(const idfzip_image *img, uint32_t y, uint8_t *row)
 {
     size_t n = (size_t)img->width * img->channels;
-    const uint16_t *src = img->samples + (size_t)y * n;
-    if (img->bit_depth == 16)
-        for (size_t i = 0; i < n; i++) {
-            row[2 * i] = (uint8_t)(src[i] >> 8);
-            row[2 * i + 1] = (uint8_t)src[i];
-        }
-    else
-        for (size_t i = 0; i < n; i++)
-            row[i] = (uint8_t)src[i];
+    png_samples_to_bytes(img->samples + (size_t)y * n, n, img->bit_depth, row);
 }
 
 /* One row buffer instead of a whole second image: for interlaced files each

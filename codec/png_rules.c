@@ -152,3 +152,17 @@ int png_io_validate(const idfzip_image *img)
 {
     return png_image_writable(img) ? IDFZIP_OK : IDFZIP_ERR_ARG;
 }
+
+size_t png_samples_to_bytes(const uint16_t *samples, size_t n, uint32_t bit_depth, uint8_t *out)
+{
+    if (bit_depth == 16) {
+        for (size_t i = 0; i < n; i++) {
+            out[2 * i] = (uint8_t)(samples[i] >> 8);
+            out[2 * i + 1] = (uint8_t)samples[i];
+        }
+        return 2 * n;
+    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)samples[i];
+    return n;
+}

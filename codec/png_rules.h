@@ -34,6 +34,12 @@ int png_depth_is_legal(uint32_t color_type, uint32_t bit_depth);
  * not fit in memory at all; callers have already ensured every factor > 0. */
 size_t png_sample_count_or_zero(uint32_t width, uint32_t height, uint32_t channels);
 
+/* n samples as PNG stores them at 8 or 16 bits: one byte each, or two,
+ * big-endian (below 8 bits, one byte each, unpacked); returns the bytes
+ * written.  The reader's interlace rows, the writer's rows and the pixel
+ * CRC of .idf files all use this order. */
+size_t png_samples_to_bytes(const uint16_t *samples, size_t n, uint32_t bit_depth, uint8_t *out);
+
 /* 1 when img is a valid PNG image (header, palette and tRNS, chunk places,
  * sample ranges), else 0. */
 int png_image_writable(const idfzip_image *img);

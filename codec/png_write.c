@@ -150,14 +150,8 @@ static void pack_row(const idfzip_image *img, uint32_t y, uint8_t *dst,
     size_t n = (size_t)img->width * img->channels;
     const uint16_t *src = img->samples + (size_t)y * n;
     uint32_t depth = img->bit_depth;
-    if (depth == 16) {
-        for (size_t i = 0; i < n; i++) {
-            dst[2 * i] = (uint8_t)(src[i] >> 8);
-            dst[2 * i + 1] = (uint8_t)src[i];
-        }
-    } else if (depth == 8) {
-        for (size_t i = 0; i < n; i++)
-            dst[i] = (uint8_t)src[i];
+    if (depth >= 8) {
+        png_samples_to_bytes(src, n, depth, dst);
     } else {
         memset(dst, 0, row_bytes); /* unused low bits of the last byte stay 0 */
         size_t per_byte = 8 / depth;
