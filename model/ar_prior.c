@@ -45,8 +45,15 @@ static inline int32_t slog16(int32_t v)
 /* The features that do not depend on the tile's fits: all but the last two. */
 #define AR_UNFITTED (AR_PRIOR_FEATURES - 2)
 
-/* The features one at a time: the reference. */
-static void ar_features_scalar(const pred_tile *bt, const pred_at *at, int32_t f[AR_UNFITTED])
+/* The eight compressed features after the blend's members and their
+ * nearby errors: the local gradients, the nearby misses of this channel,
+ * the misses of the channels coded before it at this pixel, and this
+ * channel's west and north misses (0 where there is none; slog16(0) is 0).
+ * The nearby misses are a uint64: here read as at most INT32_MAX (beyond
+ * the AVX2 kernel either way), the reference taking its own. */
+#define AR_REST_ARGS 8
+
+static void rest_args(const pred_tile *bt, const pred_at *at, int32_t rest[AR_REST_ARGS])
 {
     const model_tile *t = bt->t;
     const pred_sample *p = at->p;
@@ -54,53 +61,56 @@ static void ar_features_scalar(const pred_tile *bt, const pred_at *at, int32_t f
     const pred_trace *traces = at->traces, *tr = &at->traces[c];
     const size_t i = (size_t)y * t->width + x;
     const int32_t ref = pred_reference_of(t->channels, c);
+    rest[0] = p->nb[NB_W] - p->nb[NB_NW];
+    rest[1] = p->nb[NB_N] - p->nb[NB_NW];
+    rest[2] = p->nb[NB_NE] - p->nb[NB_N];
+    rest[3] = p->near_miss < INT32_MAX ? (int32_t)p->near_miss : INT32_MAX;
+    rest[4] = ref >= 0 ? traces[ref].miss[i] : 0;
+    rest[5] = ref >= 0 && c == 2 ? traces[0].miss[i] : 0;
+    rest[6] = x ? tr->miss[i - 1] : 0;
+    rest[7] = y ? tr->miss[i - t->width] : 0;
+}
+
+/* The last three: which channel this is. */
+static void channel_one_hot(uint32_t c, int32_t f[3])
+{
+    for (uint32_t k = 0; k < 3; k++)
+        f[k] = c == k ? 64 : 0;
+}
+
+/* The features one at a time: the reference. */
+static void ar_features_scalar(const pred_tile *bt, const pred_at *at, int32_t f[AR_UNFITTED])
+{
+    const pred_sample *p = at->p;
+    int32_t rest[AR_REST_ARGS];
+    rest_args(bt, at, rest);
     int n = 0;
     for (int j = 0; j < PRED_FIXED; j++)
         f[n++] = slog16((int32_t)floor_shift(p->fixed[j] + p->ref16 + 2, 2) - p->mean16);
     for (int j = 0; j < PRED_FIXED; j++)
         f[n++] = log16(p->near[j]);
-    f[n++] = slog16(p->nb[NB_W] - p->nb[NB_NW]);
-    f[n++] = slog16(p->nb[NB_N] - p->nb[NB_NW]);
-    f[n++] = slog16(p->nb[NB_NE] - p->nb[NB_N]);
-    f[n++] = log16((uint32_t)p->near_miss);
-    f[n++] = ref >= 0 ? slog16(traces[ref].miss[i]) : 0;
-    f[n++] = ref >= 0 && c == 2 ? slog16(traces[0].miss[i]) : 0;
-    f[n++] = x ? slog16(tr->miss[i - 1]) : 0;
-    f[n++] = y ? slog16(tr->miss[i - t->width]) : 0;
-    for (uint32_t k = 0; k < 3; k++)
-        f[n++] = c == k ? 64 : 0;
+    for (int k = 0; k < AR_REST_ARGS; k++)
+        f[n++] = k == 3 ? log16((uint32_t)p->near_miss) : slog16(rest[k]);
+    channel_one_hot(at->c, f + n);
 }
 
 /* The same with the 24 compressed ones eight at a time
  * (slog16_avx2_features): the blend's members and their nearby errors
- * straight from the prediction, the other eight gathered here; slog16(0)
- * is 0, so a missing neighbour's argument is 0.  The reference takes over
- * where a value is beyond the kernel's range (never for 8-bit samples). */
-#define AR_LOGGED_ARGS 24
+ * straight from the prediction, the other eight from rest_args.  The
+ * reference takes over where a value is beyond the kernel's range (never
+ * for 8-bit samples). */
+#define AR_LOGGED_ARGS (2 * PRED_FIXED + AR_REST_ARGS)
 
 static void ar_features_avx2(const pred_tile *bt, const pred_at *at, int32_t f[AR_UNFITTED])
 {
-    const model_tile *t = bt->t;
     const pred_sample *p = at->p;
-    const uint32_t c = at->c, x = at->x, y = at->y;
-    const pred_trace *traces = at->traces, *tr = &at->traces[c];
-    const size_t i = (size_t)y * t->width + x;
-    const int32_t ref = pred_reference_of(t->channels, c);
-    int32_t rest[8];
-    rest[0] = p->nb[NB_W] - p->nb[NB_NW];
-    rest[1] = p->nb[NB_N] - p->nb[NB_NW];
-    rest[2] = p->nb[NB_NE] - p->nb[NB_N];
-    rest[3] = p->near_miss < SLOG16_AVX2_LIMIT ? (int32_t)p->near_miss : INT32_MAX;
-    rest[4] = ref >= 0 ? traces[ref].miss[i] : 0;
-    rest[5] = ref >= 0 && c == 2 ? traces[0].miss[i] : 0;
-    rest[6] = x ? tr->miss[i - 1] : 0;
-    rest[7] = y ? tr->miss[i - t->width] : 0;
+    int32_t rest[AR_REST_ARGS];
+    rest_args(bt, at, rest);
     if (!slog16_avx2_features(p->fixed, p->ref16 + 2, p->mean16, p->near, rest, f)) {
         ar_features_scalar(bt, at, f);
         return;
     }
-    for (uint32_t k = 0; k < 3; k++)
-        f[AR_LOGGED_ARGS + k] = c == k ? 64 : 0;
+    channel_one_hot(at->c, f + AR_LOGGED_ARGS);
 }
 
 static void ar_features_unfitted(const pred_tile *bt, const pred_at *at, int32_t f[AR_UNFITTED])
@@ -153,6 +163,15 @@ static void prior_from_net(const nn_net *net, const pred_tile *bt, int32_t mean1
     pr->weight[1] = (uint16_t)(32768 - w);
 }
 
+/* The net run on the sample's features f, its outputs as the prior. */
+static void net_prior(const nn_net *net, const pred_tile *bt, int32_t mean16, const int32_t *f,
+                      int32_t *scratch, nn_kernel kernel, pred_prior *pr)
+{
+    int32_t out[AR_PRIOR_MIX_OUTPUTS];
+    nn_forward(net, f, 1, 1, out, scratch, kernel);
+    prior_from_net(net, bt, mean16, out, pr);
+}
+
 /* The predictor's hook: the net's prior for the sample (the hook's ctx;
  * NULL keeps the context's DL), its features recorded when the encoder's
  * log asks for them. */
@@ -166,17 +185,15 @@ static void ar_sample_prior(const pred_hook *h, const pred_tile *bt, const pred_
                  at->fit->choice.predictor == PRED_FIXED;
     if (!net && !record)
         return;
-    int32_t f[AR_PRIOR_LOGGED], out[AR_PRIOR_MIX_OUTPUTS];
+    int32_t f[AR_PRIOR_LOGGED];
     ar_features(bt, at, f);
     f[AR_PRIOR_FEATURES] = at->p->mean16;
     f[AR_PRIOR_FEATURES + 1] = (int32_t)at->p->ctx;
     if (record)
         for (int k = 0; k < AR_PRIOR_LOGGED; k++)
             log->features[log->count * AR_PRIOR_LOGGED + k] = f[k];
-    if (!net)
-        return;
-    nn_forward(net, f, 1, 1, out, scratch, io->kernel);
-    prior_from_net(net, bt, at->p->mean16, out, pr);
+    if (net)
+        net_prior(net, bt, at->p->mean16, f, scratch, io->kernel, pr);
 }
 
 /* ---- the encoder's cached pass (pred_hook.observe, encode_cached) ------- *
@@ -214,19 +231,13 @@ static int ar_encode_cached(const pred_hook *h, const pred_tile *bt, const uint3
                 const uint32_t ctx = (uint32_t)cached[AR_UNFITTED + 1];
                 if (!fits[c].used[ctx])
                     return IDFZIP_ERR_CORRUPT; /* as pred_code_samples */
-                int32_t f[AR_PRIOR_FEATURES], out[AR_PRIOR_MIX_OUTPUTS];
+                int32_t f[AR_PRIOR_FEATURES];
                 for (int k = 0; k < AR_UNFITTED; k++)
                     f[k] = cached[k];
                 ar_features_fitted(&fits[c], ctx, f + AR_UNFITTED);
-                nn_forward(net, f, 1, 1, out, scratch, io->kernel);
                 pred_prior pr;
-                prior_from_net(net, bt, mean16, out, &pr);
-                int32_t s = t->samples[c * bt->plane + at];
-                if (pr.k == 1)
-                    symbol_io_latent(io, s, pr.mean16[0], (uint32_t)pr.scale[0]);
-                else
-                    symbol_io_mixture(io, s, pr.mean16, pr.scale, pr.weight, pr.k,
-                                      (int32_t)t->maxval);
+                net_prior(net, bt, mean16, f, scratch, io->kernel, &pr);
+                pred_code_value(io, t->samples[c * bt->plane + at], &pr, (int32_t)t->maxval);
             }
         }
         IDF_TRY(symbol_io_status(io)); /* as pred_code_samples, each row */

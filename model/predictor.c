@@ -486,9 +486,7 @@ int pred_code_samples(const pred_config *cfg, const pred_tile *bt, model_tile *t
                         return IDFZIP_ERR_CORRUPT; /* the encoder never saw this context */
                     const pred_at where = {c, x, y, &fits[c], traces, &p};
                     sample_prior(cfg, bt, &where, io, scratch, &pr);
-                    *s = pr.k == 1 ? symbol_io_latent(io, *s, pr.mean16[0], (uint32_t)pr.scale[0])
-                                   : symbol_io_mixture(io, *s, pr.mean16, pr.scale, pr.weight,
-                                                       pr.k, (int32_t)t->maxval);
+                    *s = pred_code_value(io, *s, &pr, (int32_t)t->maxval);
                     if (*s < 0 || *s > (int32_t)t->maxval)
                         return IDFZIP_ERR_CORRUPT;
                 }

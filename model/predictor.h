@@ -50,7 +50,7 @@
 #define PRED_COST_REACH 256
 #define PRED_COST_SPAN (2 * PRED_COST_REACH + 1)
 #define PRED_COST_SCALES DL_NUM_SCALES
-#define PRED_COST_UNKNOWN 0xFFFFu
+#define PRED_COST_UNKNOWN 0xFFFFu /* every byte 0xFF: rows are set up by memset */
 
 typedef struct pred_choice {
     uint8_t predictor;           /* 0 .. PRED_PREDICTORS-1 */
@@ -119,6 +119,16 @@ typedef struct pred_prior {
     int32_t mean16[2], scale[2];
     uint16_t weight[2];
 } pred_prior;
+
+/* Codes value (encoding; decoding: returns the decoded one) under prior pr,
+ * whose values lie in 0 .. maxval. */
+static inline int32_t pred_code_value(symbol_io *io, int32_t value, const pred_prior *pr,
+                                      int32_t maxval)
+{
+    return pr->k == 1 ? symbol_io_latent(io, value, pr->mean16[0], (uint32_t)pr->scale[0])
+                      : symbol_io_mixture(io, value, pr->mean16, pr->scale, pr->weight, pr->k,
+                                          maxval);
+}
 
 /* Where one sample stands when its prior is asked for. */
 typedef struct pred_at {

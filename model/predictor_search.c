@@ -79,8 +79,7 @@ static uint32_t residual_cost(const pred_tile *bt, int32_t u, uint32_t s)
         return dl_cost16(bt->dl, 0, -u, s);
     uint16_t *row = bt->costs + (size_t)s * PRED_COST_SPAN;
     if (!bt->cost_rows[s]) { /* a tile asks for a few scales: rows set up on demand */
-        for (size_t k = 0; k < PRED_COST_SPAN; k++)
-            row[k] = PRED_COST_UNKNOWN;
+        memset(row, 0xFF, PRED_COST_SPAN * sizeof *row); /* PRED_COST_UNKNOWN */
         bt->cost_rows[s] = 1;
     }
     uint16_t *memo = row + (u + PRED_COST_REACH);
