@@ -2,8 +2,8 @@
  * (png_read.c), the writer (png_write.c) and the API's checks.
  *
  * Owns: the signature, the 31-bit limits, chunk type rules, the colour type
- * and bit depth table, and the validation of an idfzip_image as something
- * a PNG can hold.
+ * and bit depth table, the byte order of 8- and 16-bit samples, and the
+ * validation of an idfzip_image as something a PNG can hold.
  */
 #ifndef IDFZIP_PNG_RULES_H
 #define IDFZIP_PNG_RULES_H
