@@ -1,6 +1,7 @@
 /* predictor_search.c — the encoder's side of the predictor (predictor.h):
- * for each channel of a tile, the reference weight k (by trial codings of
- * the first rows, or for the AR prior by a quick MED residual), then each
+ * for each channel of a tile, the reference weight k (by a quick MED
+ * residual, then for baseline-v3 by trial codings of the first rows at
+ * that k and its two neighbours), then each
  * context's bias and scale, the scale refined by the actual coding cost.
  * The decoder reads what this chooses, so none of it is in the format:
  * a better search changes file sizes, never the decoder. */
@@ -220,12 +221,17 @@ static uint8_t quick_weight(const pred_tile *bt, uint32_t c)
     return best;
 }
 
-/* Chooses channel c's reference weight k by the smallest total absolute
- * residual of the blend over the tile's first PRED_TRIAL_ROWS rows (or by
- * quick_weight), fits its contexts on the whole tile and leaves its trace
- * in tr.  Where the trial rows are the whole tile, the best trial is that
- * pass: its statistics, misses and contexts are kept as it runs and put
- * back, instead of a sixth pass over a small image (the same numbers). */
+/* Chooses channel c's reference weight k: quick_weight's, and unless the
+ * configuration takes that (the AR prior), the one of it and its two
+ * neighbours with the smallest total absolute residual of the blend over
+ * the tile's first PRED_TRIAL_ROWS rows.  Trials of all five weights took
+ * two thirds of a small image's baseline-v3 encoding and coded no smaller:
+ * on 392 files of every kind the three trials were 495 bytes smaller
+ * in all and larger on none of the kinds (#22, docs/ablation.md).  Then fits
+ * its contexts on the whole tile and leaves its trace in tr.  Where the
+ * trial rows are the whole tile, the best trial is that pass: its
+ * statistics, misses and contexts are kept as it runs and put back,
+ * instead of another pass over a small image (the same numbers). */
 static void search_choose(const pred_tile *bt, uint32_t c, const pred_trace *traces, const pred_trace *tr,
                       pred_fit *fit)
 {
@@ -235,9 +241,10 @@ static void search_choose(const pred_tile *bt, uint32_t c, const pred_trace *tra
     int64_t best_abs = INT64_MAX;
     const int trials = !bt->quick_weight && weights > 1;
     const int whole = trials && bt->kept && bt->t->height <= PRED_TRIAL_ROWS;
-    if (bt->quick_weight)
-        best.weight = quick_weight(bt, c);
-    for (uint32_t k = 0; trials && k < weights; k++)
+    const uint32_t quick = weights > 1 ? quick_weight(bt, c) : 0;
+    best.weight = (uint8_t)quick;
+    const uint32_t first = quick > 0 ? quick - 1 : 0, end = quick + 2 < weights ? quick + 2 : weights;
+    for (uint32_t k = first; trials && k < end; k++)
         best_abs = search_try(bt, c, (pred_choice){PRED_FIXED, (uint8_t)k}, traces, tr, &st, &best,
                               best_abs, whole ? &kept : NULL);
     fit->choice = best;
