@@ -15,9 +15,12 @@ struct dl_tables {
     freq_table table[DL_NUM_SCALES][DL_MEAN_FRACS];
     uint16_t *cum_pool;
     uint16_t *guide_pool;
-    /* The shared set builds each table on first use: per table TABLE_*;
-     * NULL when every table is built (dl_tables_create). */
-    atomic_uchar *state;
+    /* The shared set lays out and builds each table on first use: per
+     * table a TABLE_* state for its cum[] (and its place in table[]) and
+     * one for its guide, which only a decoder reads; both NULL when every
+     * table is built (dl_tables_create). */
+    atomic_uchar *state, *guide_state;
+    uint32_t cum_start[DL_NUM_SCALES]; /* where scale s's tables start in cum_pool */
 };
 
 enum { TABLE_UNBUILT = 0, TABLE_BUILDING = 1, TABLE_READY = 2 };
@@ -50,40 +53,37 @@ static int64_t bucket_edge_x32(int32_t q, uint32_t scale, uint32_t frac)
 
 /* cum[k] = floor(C_k * (M - n)) + k, where C_k is the probability of the
  * buckets before k: monotone C gives every symbol frequency >= 1 and the
- * escape (last symbol) the mass of both tails plus its own 1. */
-static void build_table(freq_table *t, uint32_t scale, uint32_t frac)
+ * escape (last symbol) the mass of both tails plus its own 1.  Table
+ * (scale, frac) of t is placed in t's pools and its cum[] filled; its
+ * guide is left to freq_table_build_guide. */
+static void build_cum(dl_tables *t, uint32_t scale, uint32_t frac)
 {
-    uint32_t n = t->nsym, half = DL_HALF_WIDTH[scale];
+    freq_table *ft = &t->table[scale][frac];
+    uint32_t n = table_symbols(scale), half = DL_HALF_WIDTH[scale];
+    ft->nsym = n;
+    ft->cum = t->cum_pool + t->cum_start[scale] + (size_t)frac * (n + 1);
+    ft->guide = t->guide_pool + ((size_t)scale * DL_MEAN_FRACS + frac) * FREQ_GUIDE_SIZE;
     uint32_t inv = DL_SCALE_INV_Q20[scale];
     uint64_t base = dl_logistic_cdf_q32(bucket_edge_x32(-(int32_t)half, scale, frac), inv);
     uint64_t room = RANS_PROB_SCALE - n;
     for (uint32_t k = 0; k < n; k++) {
         int32_t q = (int32_t)k - (int32_t)half;
         uint64_t c = dl_logistic_cdf_q32(bucket_edge_x32(q, scale, frac), inv) - base;
-        t->cum[k] = (uint16_t)(((c * room) >> 32) + k);
+        ft->cum[k] = (uint16_t)(((c * room) >> 32) + k);
     }
-    t->cum[n] = RANS_PROB_SCALE;
-    freq_table_build_guide(t);
+    ft->cum[n] = RANS_PROB_SCALE;
 }
 
-/* Lays every (scale, mean fraction) table out in the pools (cum: at least
- * DL_CUM_POOL_SIZE entries, guide: one guide per table), and builds them
- * unless build is 0. */
-static void fill_tables(dl_tables *t, uint16_t *cum, uint16_t *guide, int build)
+/* Points t at its pools (cum: at least DL_CUM_POOL_SIZE entries, guide: one
+ * guide per table) and lays out where each scale's tables go in cum. */
+static void lay_out(dl_tables *t, uint16_t *cum, uint16_t *guide)
 {
     t->cum_pool = cum;
     t->guide_pool = guide;
+    uint32_t at = 0;
     for (uint32_t s = 0; s < DL_NUM_SCALES; s++) {
-        for (uint32_t f = 0; f < DL_MEAN_FRACS; f++) {
-            freq_table *ft = &t->table[s][f];
-            ft->nsym = table_symbols(s);
-            ft->cum = cum;
-            ft->guide = guide;
-            cum += ft->nsym + 1;
-            guide += FREQ_GUIDE_SIZE;
-            if (build)
-                build_table(ft, s, f);
-        }
+        t->cum_start[s] = at;
+        at += DL_MEAN_FRACS * (table_symbols(s) + 1);
     }
 }
 
@@ -98,7 +98,12 @@ dl_tables *dl_tables_create(void)
         free(t), free(cum), free(guide);
         return NULL;
     }
-    fill_tables(t, cum, guide, 1);
+    lay_out(t, cum, guide);
+    for (uint32_t s = 0; s < DL_NUM_SCALES; s++)
+        for (uint32_t f = 0; f < DL_MEAN_FRACS; f++) {
+            build_cum(t, s, f);
+            freq_table_build_guide(&t->table[s][f]);
+        }
     return t;
 }
 
@@ -106,41 +111,71 @@ dl_tables *dl_tables_create(void)
  * keeps one set, in static storage (nothing to allocate, so nothing can
  * fail), and builds each table the first time a coder needs it: a small
  * image uses a few of the 1,536, and building all took about a third of
- * decoding a 32x32 PNG.  Once built, a table is only read: immutable data
- * initialised once, not state. */
+ * decoding a 32x32 PNG.  An encoder never reads a guide, so only a decoder
+ * builds one; and a table's place is set when it is built, so the memory
+ * of tables never used is never touched (each first touch of a page is a
+ * page fault, 3 us on this VM).  Once built, a table is only read:
+ * immutable data initialised once, not state. */
 static dl_tables shared_tables;
 static uint16_t shared_cum[DL_CUM_POOL_SIZE];
 static uint16_t shared_guide[DL_GUIDE_POOL_SIZE];
 static atomic_uchar shared_state[DL_NUM_SCALES * DL_MEAN_FRACS];
+static atomic_uchar shared_guide_state[DL_NUM_SCALES * DL_MEAN_FRACS];
 static pthread_once_t shared_once = PTHREAD_ONCE_INIT;
 
 static void build_shared(void)
 {
-    fill_tables(&shared_tables, shared_cum, shared_guide, 0);
+    lay_out(&shared_tables, shared_cum, shared_guide);
     shared_tables.state = shared_state;
+    shared_tables.guide_state = shared_guide_state;
 }
 
-/* Builds table (scale, frac) of the shared set unless another thread
- * already did or is doing it (then waits for it). */
-static void build_on_first_use(const dl_tables *t, uint32_t scale, uint32_t frac)
+/* 1 when the caller is to build what *state guards (it was unbuilt; now it
+ * is marked as being built); otherwise 0 once another thread has built it. */
+static int claim(atomic_uchar *state)
 {
-    atomic_uchar *state = &t->state[scale * DL_MEAN_FRACS + frac];
     unsigned char expected = TABLE_UNBUILT;
-    if (atomic_compare_exchange_strong(state, &expected, TABLE_BUILDING)) {
-        build_table(&shared_tables.table[scale][frac], scale, frac);
-        atomic_store_explicit(state, TABLE_READY, memory_order_release);
-        return;
-    }
+    if (atomic_compare_exchange_strong(state, &expected, TABLE_BUILDING))
+        return 1;
     while (atomic_load_explicit(state, memory_order_acquire) != TABLE_READY)
         sched_yield();
+    return 0;
 }
 
-/* Table (scale, frac), built. */
-static inline const freq_table *table_of(const dl_tables *t, uint32_t scale, uint32_t frac)
+static void publish(atomic_uchar *state)
 {
-    if (t->state && atomic_load_explicit(&t->state[scale * DL_MEAN_FRACS + frac],
-                                         memory_order_acquire) != TABLE_READY)
-        build_on_first_use(t, scale, frac);
+    atomic_store_explicit(state, TABLE_READY, memory_order_release);
+}
+
+static int ready(const atomic_uchar *state)
+{
+    return atomic_load_explicit(state, memory_order_acquire) == TABLE_READY;
+}
+
+/* Table (scale, frac) of the shared set with its cum[], and with its guide
+ * where guide is 1, built by this call unless another thread already did
+ * or is doing it (then waits for it). */
+static void build_shared_table(size_t i, uint32_t scale, uint32_t frac, int guide)
+{
+    if (!ready(&shared_state[i]) && claim(&shared_state[i])) {
+        build_cum(&shared_tables, scale, frac);
+        publish(&shared_state[i]);
+    }
+    if (guide && !ready(&shared_guide_state[i]) && claim(&shared_guide_state[i])) {
+        freq_table_build_guide(&shared_tables.table[scale][frac]);
+        publish(&shared_guide_state[i]);
+    }
+}
+
+/* Table (scale, frac) with its cum[] built, and its guide where guide is 1
+ * (only the shared set has states: a set of one's own is built whole). */
+static inline const freq_table *table_of(const dl_tables *t, uint32_t scale, uint32_t frac, int guide)
+{
+    if (t->state) {
+        const size_t i = (size_t)scale * DL_MEAN_FRACS + frac;
+        if (!ready(&t->state[i]) || (guide && !ready(&t->guide_state[i])))
+            build_shared_table(i, scale, frac, guide);
+    }
     return &t->table[scale][frac];
 }
 
@@ -161,7 +196,7 @@ void dl_tables_destroy(dl_tables *t)
 
 const freq_table *dl_table_get(const dl_tables *t, uint32_t scale, uint32_t frac)
 {
-    return table_of(t, scale, frac);
+    return table_of(t, scale, frac, 1);
 }
 
 /* The escape's zigzag code of d and its length in bits (0 for d = 0). */
@@ -211,7 +246,7 @@ static dl_place dl_locate(const dl_tables *t, int32_t value, int32_t mean16, uin
 {
     int32_t mean_int = (int32_t)floor_shift(mean16, DL_MEAN_FRAC_BITS);
     uint32_t frac = (uint32_t)(mean16 - mean_int * DL_MEAN_FRACS);
-    dl_place p = {table_of(t, scale, frac), 0, value - mean_int, DL_SCALE_SHIFT[scale]};
+    dl_place p = {table_of(t, scale, frac, 0), 0, value - mean_int, DL_SCALE_SHIFT[scale]};
     int32_t half = (int32_t)DL_HALF_WIDTH[scale];
     int32_t q = (int32_t)floor_shift(p.d, p.b);
     p.sym = (q < -half || q > half) ? p.ft->nsym - 1 : (uint32_t)(q + half);
@@ -262,7 +297,7 @@ int32_t dl_decode(const dl_tables *t, rans_decoder *dec, int32_t mean16,
 {
     int32_t mean_int = (int32_t)floor_shift(mean16, DL_MEAN_FRAC_BITS);
     uint32_t frac = (uint32_t)(mean16 - mean_int * DL_MEAN_FRACS);
-    const freq_table *ft = table_of(t, scale, frac);
+    const freq_table *ft = table_of(t, scale, frac, 1);
     unsigned b = DL_SCALE_SHIFT[scale];
     uint32_t sym = freq_table_decode(ft, dec);
     int32_t d;

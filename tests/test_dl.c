@@ -3,6 +3,7 @@
  * including escapes, and the integer CDF against libm. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../rans/dl_table.h"
 #include "test_util.h"
@@ -261,12 +262,54 @@ static void test_cost16_shift(const dl_tables *t)
     CHECK(differ == 0, "dl_cost16 depends on more than 16 v - mean: %ld cases", differ);
 }
 
+/* The process's shared set builds each table on first use, and a guide
+ * only when a decoder asks: values coded by the shared set (cum[] only)
+ * decode (the guides built then), and every table, guide included, equals
+ * the one of a set built whole. */
+static void test_shared_tables(const dl_tables *whole)
+{
+    const dl_tables *shared = dl_tables_shared();
+    enum { N = 20000 };
+    static int32_t val[N], mean[N];
+    static uint32_t scale[N];
+    uint64_t rng = 5;
+    rans_encoder enc;
+    rans_encoder_init(&enc);
+    for (int i = 0; i < N; i++) {
+        scale[i] = test_rand_below(&rng, DL_NUM_SCALES);
+        mean[i] = (int32_t)test_rand_below(&rng, 1u << 16) - (1 << 15);
+        val[i] = sample_dl(&rng, mean[i] / 16.0, scale_value(scale[i]));
+        dl_encode(shared, &enc, val[i], mean[i], scale[i]);
+    }
+    size_t cap = rans_encoder_bound(&enc);
+    uint8_t *buf = malloc(cap);
+    size_t n = buf ? rans_encoder_finish(&enc, buf, cap) : 0;
+    rans_decoder dec;
+    CHECK(n > 0 && rans_decoder_init(&dec, buf, n) == 0, "shared: coded");
+    int wrong = 0;
+    for (int i = 0; n > 0 && i < N; i++)
+        wrong += dl_decode(shared, &dec, mean[i], scale[i]) != val[i];
+    CHECK(wrong == 0, "shared: %d values decoded wrong", wrong);
+    long differ = 0;
+    for (uint32_t s = 0; s < DL_NUM_SCALES; s++)
+        for (uint32_t f = 0; f < DL_MEAN_FRACS; f++) {
+            const freq_table *a = dl_table_get(shared, s, f), *b = dl_table_get(whole, s, f);
+            differ += a->nsym != b->nsym ||
+                      memcmp(a->cum, b->cum, (b->nsym + 1) * sizeof *b->cum) != 0 ||
+                      memcmp(a->guide, b->guide, FREQ_GUIDE_SIZE * sizeof *b->guide) != 0;
+        }
+    CHECK(differ == 0, "shared: %ld tables differ from a set built whole", differ);
+    rans_encoder_free(&enc);
+    free(buf);
+}
+
 int main(void)
 {
     dl_tables *t = dl_tables_create();
     CHECK(t != NULL, "tables");
     if (!t)
         return test_report("dl");
+    test_shared_tables(t);
     test_tables_valid(t);
     test_cdf_accuracy();
     test_cost_overhead(t);
