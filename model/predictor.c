@@ -4,7 +4,6 @@
  * start to end in predictor_tile.c. */
 #include "predictor.h"
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,34 +235,13 @@ static void near_errors(const pred_trace *tr, uint32_t w, uint32_t x, uint32_t y
 #endif
 }
 
-/* 2^32 / e^2 for 2 <= e < 2^16 (e = 1 gives 2^32, which needs 33 bits),
- * the blend's weights: a table instead of eight 64-bit divisions per
- * sample, which took a tenth of the decoder's time.  Built once per
- * process into static storage and only read afterwards; test_predictor
- * checks every entry against the division. */
-#define BLEND_WEIGHTS (1u << 16)
-static uint32_t blend_weight_table[BLEND_WEIGHTS];
-static pthread_once_t blend_weight_once = PTHREAD_ONCE_INIT;
-
-static void build_blend_weights(void)
-{
-    for (uint64_t e = 2; e < BLEND_WEIGHTS; e++)
-        blend_weight_table[e] = (uint32_t)(((uint64_t)1 << 32) / (e * e));
-}
-
-const uint32_t *pred_blend_weights(void)
-{
-    pthread_once(&blend_weight_once, build_blend_weights);
-    return blend_weight_table;
-}
-
 /* The weight of a member whose nearby errors sum to near: 2^32 / (1 +
  * near)^2, 0 from 2^16 on. */
 static inline uint64_t blend_weight(const uint32_t *table, uint32_t near)
 {
     /* No branch: entries 0 and 1 of the table are 0, so near = 0 reads
      * entry 1 and adds 2^32, and near >= 2^16 - 1 reads entry 0. */
-    const uint32_t at = near < BLEND_WEIGHTS - 1 ? near + 1 : 0;
+    const uint32_t at = near < PRED_BLEND_WEIGHTS - 1 ? near + 1 : 0;
     return (uint64_t)table[at] + ((uint64_t)(near == 0) << 32);
 }
 

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "adaptive_code.h"
+#include "blend_weights.h"
 #include "kernels/lms_avx2.h"
 #include "model.h"
 
@@ -180,7 +181,7 @@ struct pred_tile {
     int quick_weight;    /* encoder: choose k by the quick MED residual */
     const dl_tables *dl; /* encoder: what coding costs */
     int32_t *members;    /* encoder: [plane], samples grouped by context */
-    const uint32_t *blend_weights; /* pred_blend_weights() */
+    const uint32_t *blend_weights; /* pred_blend_weight_table */
     const uint8_t *skip; /* encoder, match-v1: [plane], pixels the match stage
                             codes, left out of the context fits; else NULL */
     int compact_side;    /* encoder: the fits are coded compactly (symbol_io) */
@@ -218,9 +219,6 @@ static inline int32_t pred_d_at(const pred_tile *bt, uint32_t c, int32_t ref, ui
     int32_t v = 4 * t->samples[c * bt->plane + i];
     return ref >= 0 ? v - (int32_t)k * t->samples[(size_t)ref * bt->plane + i] : v;
 }
-
-/* The blend's weight table: entry e (2 <= e < 2^16) is floor(2^32 / e^2). */
-const uint32_t *pred_blend_weights(void);
 
 /* Restarts the NLMS weights, as at the start of every tile. */
 void pred_lms_reset(pred_lms *l);

@@ -86,7 +86,7 @@ int predictor_code_tile(const pred_config *cfg, model_tile *t, symbol_io *io)
     if (t->channels < 1 || t->channels > PRED_MAX_CHANNELS)
         return io->enc ? IDFZIP_ERR_UNSUPPORTED : IDFZIP_ERR_CORRUPT;
     pred_tile bt = {t, (size_t)t->width * t->height, (int32_t)((t->maxval + 1) / 2),
-                    cfg->lms, cfg->quick_weight, io->dl, NULL, pred_blend_weights(), NULL,
+                    cfg->lms, cfg->quick_weight, io->dl, NULL, pred_blend_weight_table, NULL,
                     io->compact_side, cfg->match >= 2, io->kernel, NULL, NULL, NULL, NULL, NULL};
     /* Every channel's trace: contexts and blend weights of later samples. */
     pred_trace traces[PRED_MAX_CHANNELS];
