@@ -28,7 +28,7 @@ LIBS = $(PNG_LIBS) $(DEFLATE_LIBS) -lz -pthread
 LIB_SRC = rans/rans.c rans/freq_table.c rans/dl_table.c \
           model/baseline_v1.c model/baseline_models.c model/predictor.c model/blend_weights.c model/predictor_search.c model/predictor_tile.c model/match.c model/ar_prior.c model/cpu.c model/nn.c model/flow.c model/flow_setup.c model/idfw.c model/composite.c model/registry.c \
           model/builtin_weights.c model/kernels/conv_avx2.c model/kernels/dense_avx2.c model/kernels/slog16_avx2.c model/kernels/lms_avx2.c \
-          codec/container.c codec/palette_pack.c codec/sample_map.c codec/png_rules.c codec/png_read.c codec/png_write.c codec/image.c codec/tile_coder.c codec/idfzip.c
+          codec/container.c codec/palette_pack.c codec/sample_map.c codec/png_rules.c codec/png_read.c codec/png_deflate.c codec/png_write.c codec/image.c codec/tile_coder.c codec/idfzip.c
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILDDIR)/%.o)
 LIB = $(BUILDDIR)/libidfzip.a
 CLI = $(BUILDDIR)/idfzip

@@ -302,7 +302,7 @@ static int compress_checked(const idfzip_image *img, const idfzip_options *o,
         uint64_t raw = (uint64_t)img->width * img->height * img->channels * img->bit_depth / 8;
         if (*out_size <= raw)
             return IDFZIP_OK;
-        st = png_io_write(img, &made, &png_size);
+        st = png_io_write(img, o->threads, &made, &png_size);
         if (st != IDFZIP_OK) {
             free(*out);
             *out = NULL;
@@ -511,7 +511,7 @@ int idfzip_decompress_png(const uint8_t *idf, size_t idf_size, const idfzip_opti
             *out_size = h.stored_size;
         }
     } else {
-        st = png_io_write(&img, out, out_size);
+        st = png_io_write(&img, o.threads, out, out_size);
     }
     idfzip_image_free(&img);
     idf_header_free(&h);

@@ -85,5 +85,5 @@ int idfzip_png_decode(const uint8_t *png, size_t png_size,
 
 int idfzip_png_encode(const idfzip_image *img, uint8_t **out, size_t *out_size)
 {
-    return png_io_write(img, out, out_size);
+    return png_io_write(img, 1, out, out_size);
 }

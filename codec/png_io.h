@@ -5,7 +5,7 @@
  * stored (no expansion, no gamma, palette indices kept), plus a byte-for-byte
  * copy of the ancillary chunks and where they stood; and writing a
  * non-interlaced PNG back with those chunks in their places.  The writer is
- * our own (zlib deflate + crc32), so chunk order is under our control.
+ * our own (libdeflate, zlib's crc32), so chunk order is under our control.
  * png_read.c reads, png_write.c writes, png_rules.c says what is valid; the
  * public wrappers idfzip_png_decode()/idfzip_png_encode() (image.c) call
  * these.
@@ -26,9 +26,11 @@ int png_io_read(const uint8_t *data, size_t size, uint64_t max_pixels,
                 idfzip_image *img);
 
 /* Encodes img as a PNG (IHDR, chunks placed by their `where`, PLTE, tRNS,
- * IDAT, IEND).  Validates img first (IDFZIP_ERR_ARG for impossible fields,
- * e.g. samples out of range for bit_depth).  *out is malloc'ed. */
-int png_io_write(const idfzip_image *img, uint8_t **out, size_t *out_size);
+ * IDAT, IEND), deflating on up to `threads` threads (the bytes are the
+ * same for any number).  Validates img first (IDFZIP_ERR_ARG for
+ * impossible fields, e.g. samples out of range for bit_depth).  *out is
+ * malloc'ed. */
+int png_io_write(const idfzip_image *img, int threads, uint8_t **out, size_t *out_size);
 
 /* Checks that img is a valid PNG image (the checks png_io_write makes):
  * IDFZIP_OK or IDFZIP_ERR_ARG. */

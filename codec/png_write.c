@@ -2,27 +2,22 @@
  *
  * Our own encoder (zlib deflate + crc32), so that the ancillary chunks go
  * back exactly where they stood: IHDR, chunks before PLTE, PLTE and tRNS,
- * chunks before IDAT, IDAT (every row filtered, then deflated at once by
- * libdeflate and cut into chunks), chunks after IDAT, IEND.
+ * chunks before IDAT, IDAT (every row filtered, then deflated by
+ * png_deflate and cut into chunks), chunks after IDAT, IEND.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libdeflate.h>
 #include <zlib.h> /* crc32 */
 
 #include "../common/bytes.h"
+#include "png_deflate.h"
 #include "png_io.h"
 #include "png_rules.h"
 
 /* Largest IDAT we write; big enough that chunk framing costs nothing. */
 #define PNGIO_IDAT_MAX ((size_t)1 << 20)
-/* libdeflate's level 5: on the held-out photos as small as zlib's level 6
- * (its default; within 0.1%) in a fifth of the time (0.06 against 0.28 s
- * per megapixel here), and writing the PNG was a third of `idfzip
- * decompress`.  Level 6 is 1% smaller at 1.5 times the time. */
-#define PNGIO_DEFLATE_LEVEL 5
 
 /* ------------------------------------------------------------------------ */
 /* Writing, part 2: output buffer and chunk framing                         */
@@ -341,19 +336,18 @@ static int write_idat_chunks(byte_writer *b, const uint8_t *z, size_t size)
 }
 
 /* Deflates filtered (n bytes) as one zlib stream into IDAT chunks. */
-static int deflate_to_idat(byte_writer *b, const uint8_t *filtered, size_t n)
+static int deflate_to_idat(byte_writer *b, const uint8_t *filtered, size_t n, int threads)
 {
-    struct libdeflate_compressor *c = libdeflate_alloc_compressor(PNGIO_DEFLATE_LEVEL);
-    size_t bound = c ? libdeflate_zlib_compress_bound(c, n) : 0;
-    uint8_t *z = bound ? malloc(bound) : NULL;
-    size_t size = z ? libdeflate_zlib_compress(c, filtered, n, z, bound) : 0;
-    int status = size ? write_idat_chunks(b, z, size) : IDFZIP_ERR_NOMEM;
+    uint8_t *z = NULL;
+    size_t size = 0;
+    int status = png_deflate(filtered, n, threads, &z, &size);
+    if (status == IDFZIP_OK)
+        status = write_idat_chunks(b, z, size);
     free(z);
-    libdeflate_free_compressor(c);
     return status;
 }
 
-static int write_idat(byte_writer *b, const idfzip_image *img)
+static int write_idat(byte_writer *b, const idfzip_image *img, int threads)
 {
     row_state rs;
     memset(&rs, 0, sizeof rs);
@@ -364,7 +358,7 @@ static int write_idat(byte_writer *b, const idfzip_image *img)
     uint8_t *filtered = malloc(n);
     if (filtered) {
         filter_rows(img, &rs, filtered);
-        status = deflate_to_idat(b, filtered, n);
+        status = deflate_to_idat(b, filtered, n, threads);
     }
     free(filtered);
     free(rs.block);
@@ -375,7 +369,7 @@ static int write_idat(byte_writer *b, const idfzip_image *img)
 /* Writing, part 5: the file                                                */
 /* ------------------------------------------------------------------------ */
 
-static int write_png(byte_writer *b, const idfzip_image *img)
+static int write_png(byte_writer *b, const idfzip_image *img, int threads)
 {
     int status = byte_writer_reserve(b, sizeof png_signature);
     if (status != IDFZIP_OK)
@@ -387,14 +381,14 @@ static int write_png(byte_writer *b, const idfzip_image *img)
     if (status == IDFZIP_OK)
         status = write_plte_and_trns_parts(b, img);
     if (status == IDFZIP_OK)
-        status = write_idat(b, img);
+        status = write_idat(b, img, threads);
     if (status == IDFZIP_OK)
         status = write_chunks_at(b, img, IDFZIP_CHUNK_AFTER_IDAT);
     if (status == IDFZIP_OK)
         status = write_chunk(b, "IEND", NULL, 0);
     return status;
 }
-int png_io_write(const idfzip_image *img, uint8_t **out, size_t *out_size)
+int png_io_write(const idfzip_image *img, int threads, uint8_t **out, size_t *out_size)
 {
     if (out == NULL || out_size == NULL)
         return IDFZIP_ERR_ARG;
@@ -403,7 +397,7 @@ int png_io_write(const idfzip_image *img, uint8_t **out, size_t *out_size)
     if (!png_image_writable(img))
         return IDFZIP_ERR_ARG;
     byte_writer b = {NULL, 0, 0, 0};
-    int status = write_png(&b, img);
+    int status = write_png(&b, img, threads);
     if (status != IDFZIP_OK) {
         free(b.buf);
         return status;

@@ -170,8 +170,10 @@ int main(int argc, char **argv)
     uint8_t *rgb_png = read_file(path, &rgb_png_size);
     snprintf(path, sizeof path, "%s/pngsuite/basn0g16.png", dir);
     uint8_t *grey16_png = read_file(path, &grey16_png_size);
-    idfzip_image rgba, palette, stripes;
+    idfzip_image rgba, palette, stripes, large;
     make_image(&rgba, IDFZIP_COLOR_RGBA, 4, 8, 40, 30);
+    /* Deflated in two pieces (codec/png_deflate.h). */
+    make_image(&large, IDFZIP_COLOR_RGBA, 4, 8, 700, 400);
     /* Repeats its neighbours, so the default choice also tries match-v1. */
     make_image(&stripes, IDFZIP_COLOR_RGB, 3, 8, 48, 20);
     for (size_t i = 0; stripes.samples && i < (size_t)48 * 20 * 3; i++)
@@ -189,7 +191,7 @@ int main(int argc, char **argv)
     uint8_t *flow = NULL, *ar = NULL, *rgb_idf = NULL, *rgba_idf = NULL, *stored_idf = NULL;
     size_t flow_size = 0, ar_size = 0, rgb_idf_size = 0, rgba_idf_size = 0, stored_size = 0;
     idfw_arch arch;
-    int ok = rgb_png && grey16_png && rgba.samples && palette.samples && stripes.samples &&
+    int ok = rgb_png && grey16_png && rgba.samples && palette.samples && stripes.samples && large.samples &&
              idfw_arch_preset("tiny-rgb", &arch) == 0 &&
              idfw_build_random(&arch, 7, &flow, &flow_size) == 0 &&
              idfw_arch_preset("tiny-ar-mix", &arch) == 0 &&
@@ -216,6 +218,7 @@ int main(int argc, char **argv)
         {"model_info AR prior", ar, ar_size, NULL, NULL, 0, call_model_info},
         {"png_decode", rgb_png, rgb_png_size, NULL, NULL, 0, call_png_decode},
         {"png_encode", NULL, 0, &rgba, NULL, 0, call_png_encode},
+        {"png_encode in pieces", NULL, 0, &large, NULL, 0, call_png_encode},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_case(&cases[i]);
@@ -225,5 +228,6 @@ int main(int argc, char **argv)
     free(rgb_png), free(grey16_png), free(flow), free(ar);
     idfzip_free(rgb_idf), idfzip_free(rgba_idf), idfzip_free(stored_idf);
     idfzip_image_free(&rgba), idfzip_image_free(&palette), idfzip_image_free(&stripes);
+    idfzip_image_free(&large);
     return test_report("nomem");
 }
