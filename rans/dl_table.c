@@ -416,26 +416,43 @@ void dl_mixture_encode(rans_encoder *enc, int32_t value, const int32_t *mean16,
         dl_encode_escape(enc, (int32_t)j);
 }
 
-/* The index where the mixture's mass most likely is: its heavier
- * component's mean, inside 0 .. n - 2.  Only where the search starts. */
-static uint32_t likely_index(const mixture_coder *c)
+/* Where the value of rANS slot `slot` most likely is: the heavier
+ * component's quantile at the slot's share of the mass, inside 0 .. n - 2.
+ * Only where the search starts, so it may be rough, and it is quick: the
+ * share ignores the mass below the window (waiting for that evaluation
+ * cost more than it saved) and the table's +j terms (n is small against
+ * M), the other components are ignored, and the quantile comes from
+ * DL_QUANTILE_IDX (t = idx/256 scales from the mean) times DL_SCALE_Q8,
+ * with no division.  The search now evaluates the mixture 2.22 times per
+ * value on the held-out photos (2.09 on Garden, where the heavier
+ * component's mean as the start took 3.06): decode -T 1 3.6% faster. */
+static uint32_t likely_index(const mixture_coder *c, uint32_t slot)
 {
     uint32_t heavy = 0;
     for (uint32_t j = 1; j < c->k; j++)
         heavy = c->weight[j] > c->weight[heavy] ? j : heavy;
-    int64_t at = floor_shift(c->mean16[heavy], DL_MEAN_FRAC_BITS) - (int64_t)c->lo;
+    const uint32_t cdf = slot << (32 - RANS_PROB_BITS); /* Q32 */
+    const int upper = cdf >> 31; /* the upper half mirrors the lower */
+    const uint32_t lower = upper ? UINT32_MAX - cdf : cdf;
+    /* t = idx / 256 scales, 32 t s in dl_logistic_cdf_q32's x32 units */
+    const int64_t reach = (int64_t)(((uint64_t)DL_QUANTILE_IDX[lower >> 20] *
+                                     DL_SCALE_Q8[c->scale[heavy]]) >> 11);
+    const int64_t x32 = upper ? reach : -reach;
+    /* the last value whose lower edge, 32 v - 16 - 2 mean16, is at or below x32 */
+    const int64_t at = floor_shift(x32 + 16 + 2 * (int64_t)c->mean16[heavy], 5) - c->lo;
     return at < 0 ? 0 : (at > (int64_t)c->n - 2 ? c->n - 2 : (uint32_t)at);
 }
 
 /* The symbol a with cum[a] <= slot < cum[a + 1] and its two cum values.
  * Decoded values cluster at the likely index, so the search gallops out
- * from there (1, 2, 4, ... symbols) and bisects the bracket it finds: 2 to
- * 4 evaluations of the mixture where a plain bisection of 256 values takes
- * 9.  Any start finds the same a: cum is increasing. */
+ * from there (1, 2, 4, ... symbols) and bisects the bracket it finds:
+ * mostly the 2 evaluations of the mixture that cum[a] and cum[a + 1] take
+ * anyway, where a plain bisection of 256 values takes 9.  Any start finds
+ * the same a: cum is increasing. */
 static uint32_t mixture_find(const mixture_coder *c, uint32_t slot, uint32_t *start,
                              uint32_t *end)
 {
-    uint32_t a = likely_index(c), ca = mixture_cum(c, a), b, cb, step = 1;
+    uint32_t a = likely_index(c, slot), ca = mixture_cum(c, a), b, cb, step = 1;
     if (ca <= slot) { /* gallop up: cum[a] <= slot, looking for cum[b] > slot */
         for (b = a + 1; (cb = mixture_cum(c, b)) <= slot; b = a + step)
             a = b, ca = cb, step *= 2, step = a + step > c->n ? c->n - a : step;

@@ -24,11 +24,18 @@ Contents:
                      i is the best fit, for encoders that fit a scale to data:
                      E|X| = 2 ln 2 * s for a logistic, split at the geometric
                      mean of neighbouring scales.
+  DL_SCALE_Q8      = round(256 * s_i): the scale itself, for the guess below.
+  DL_QUANTILE_IDX[q] = the first k with DL_TAIL_Q32[k] <= (q + 1/2) 2^20,
+                     q = 0 .. 2047: the logistic's quantile function on the
+                     lower half, read off the tail table above in integers
+                     (a decoder's first guess of a mixture's value from its
+                     rANS slot; any guess decodes the same value).
 """
 import math
 
 NUM_SCALES = 96
 TAIL_STEPS = 4096  # t in [0, 16], step 1/256
+QUANTILE_STEPS = 2048  # the lower half of the CDF, in steps of 2^20 (Q32)
 MAX_BUCKET_SCALE = 24.0
 WINDOW_T = 11.0
 
@@ -55,6 +62,16 @@ def rows(values, per_line, fmt):
     return "\n".join(out)
 
 
+def quantiles(tail):
+    out, k = [], TAIL_STEPS
+    for q in range(QUANTILE_STEPS):
+        target = (q << 20) + (1 << 19)
+        while k > 0 and tail[k - 1] <= target:  # the tail falls as k grows
+            k -= 1
+        out.append(k)
+    return out
+
+
 def main():
     tail = [round(2.0 ** 32 * sigmoid(-k / 256.0)) for k in range(TAIL_STEPS + 1)]
     tail[0] = 1 << 31
@@ -70,6 +87,7 @@ def main():
     print("#include <stdint.h>\n")
     print("#define DL_NUM_SCALES %d" % NUM_SCALES)
     print("#define DL_TAIL_STEPS %d" % TAIL_STEPS)
+    print("#define DL_QUANTILE_STEPS %d" % QUANTILE_STEPS)
     # cum entries of every (scale, mean fraction) table: 16 x (2 R + 3)
     print("#define DL_CUM_POOL_SIZE %d\n" % sum(16 * (2 * h + 3) for h in half))
     print("static const uint32_t DL_TAIL_Q32[DL_TAIL_STEPS + 1] = {")
@@ -86,6 +104,12 @@ def main():
     print("};\n")
     print("static const uint32_t DL_MAD_Q4_UPPER[DL_NUM_SCALES] = {")
     print(rows(mad, 6, "%uu"))
+    print("};\n")
+    print("static const uint32_t DL_SCALE_Q8[DL_NUM_SCALES] = {")
+    print(rows([round(256 * s) for s in scales], 6, "%uu"))
+    print("};\n")
+    print("static const uint16_t DL_QUANTILE_IDX[DL_QUANTILE_STEPS] = {")
+    print(rows(quantiles(tail), 12, "%d"))
     print("};\n")
     print("#endif")
 
