@@ -796,12 +796,36 @@ static void test_position_nets(void)
 
 /* ---- the AR priors' shape --------------------------------------------- *
  * dense_avx2_net unrolls nets shaped as the shipped AR priors (29 or 30
- * inputs -> 16 -> ReLU -> 16 -> ReLU -> at most 8): random nets of exactly
- * that shape, within the AVX2 bounds, against the portable kernel. */
+ * inputs -> 16 -> ReLU -> 16 -> ReLU -> at most 8) whose convs requantise
+ * narrowly (mult <= 2^(shift-1)): random nets of exactly that shape,
+ * within the AVX2 bounds, half of them made narrow, against the portable
+ * kernel; the others must go to the general kernel. */
+static int narrow_layer(const nn_layer *l)
+{
+    for (uint32_t o = 0; o < l->cout; o++)
+        if (l->shift[o] == 0 || (uint64_t)l->mult[o] > (uint64_t)1 << (l->shift[o] - 1))
+            return 0;
+    return 1;
+}
+
+/* Conv li's multipliers brought to at most 2^(shift-1), the largest
+ * allowed at times (the clamp then decides most outputs). */
+static void make_narrow(owned_net *n, uint32_t li, uint64_t *rng)
+{
+    for (uint32_t o = 0; o < n->net.layer[li].cout; o++) {
+        if (n->shift[li][o] == 0)
+            n->shift[li][o] = 1 + (uint8_t)test_rand_below(rng, 30);
+        const uint64_t most = (uint64_t)1 << (n->shift[li][o] - 1);
+        if ((uint64_t)n->mult[li][o] > most)
+            n->mult[li][o] = test_rand_below(rng, 4) ? (int32_t)(n->mult[li][o] % (most + 1))
+                                                     : (int32_t)most;
+    }
+}
+
 static void test_ar_shape_nets(void)
 {
     uint64_t rng = 20261207;
-    int trials = 0;
+    int trials = 0, narrow_nets = 0;
     for (int trial = 0; trial < 400; trial++) {
         owned_net n;
         memset(&n, 0, sizeof n);
@@ -825,8 +849,13 @@ static void test_ar_shape_nets(void)
             if (li < 4 && clamp > dense_fit(16, 1))
                 clamp = (int32_t)dense_fit(16, 1);
             add_dense_conv(&n, li, 1, chans[li], chans[li + 1], bound, clamp, &rng);
+            if (trial % 2 == 0)
+                make_narrow(&n, li, &rng);
             bound = clamp;
         }
+        const int narrow = narrow_layer(&net->layer[0]) && narrow_layer(&net->layer[2]) &&
+                           narrow_layer(&net->layer[4]);
+        narrow_nets += narrow;
         int32_t in[30], want[8 + GUARD], got[8 + GUARD];
         for (uint32_t k = 0; k < cin; k++)
             in[k] = random_input(&rng, net->in_clamp);
@@ -834,8 +863,8 @@ static void test_ar_shape_nets(void)
         int32_t *storage[NN_MAX_LAYERS];
         nn_net *packed = packed_net(net, storage);
         if (nn_kernel_supported(NN_KERNEL_AVX2) && packed->dense_net) {
-            CHECK(packed->dense_net == DENSE_NET_AR_SHAPE, "AR-shaped net %d not seen as one",
-                  trial);
+            CHECK(packed->dense_net == (narrow ? DENSE_NET_AR_SHAPE : DENSE_NET_GENERAL),
+                  "AR-shaped net %d (narrow %d) served as %d", trial, narrow, packed->dense_net);
             run_nn(packed, in, 1, 1, got, &rng, NN_KERNEL_AVX2);
             CHECK(same_i32(want, got, cout), "AR-shaped net %d (cin %u, cout %u): the AVX2 "
                   "kernel differs from the reference", trial, cin, cout);
@@ -848,6 +877,7 @@ static void test_ar_shape_nets(void)
     }
     CHECK(!nn_kernel_supported(NN_KERNEL_AVX2) || trials > 300, "%d AR-shaped nets checked",
           trials);
+    CHECK(narrow_nets >= 150 && narrow_nets <= 300, "%d of 400 nets narrow", narrow_nets);
 }
 
 /* ---- floor_shift ---------------------------------------------------- */

@@ -132,15 +132,22 @@ static inline __attribute__((always_inline)) void sums8(const int32_t *dense, ui
     _mm256_storeu_si256((__m256i *)sum, _mm256_add_epi32(a0, a1));
 }
 
-/* floor((v * mult + round) / 2^shift) clamped, for the 4 int64 lanes of
- * product p with the constants at k (see pack_constants). */
+/* floor((v * mult + round) / 2^shift) for the 4 int64 lanes of product
+ * p, unclamped, with the constants at k (see pack_constants). */
 __attribute__((target("avx2")))
-static inline __attribute__((always_inline)) __m256i floor_shift_clamp(__m256i p, const int32_t *k, __m256i lo, __m256i hi)
+static inline __attribute__((always_inline)) __m256i floor_shift64(__m256i p, const int32_t *k)
 {
     const __m256i sh = _mm256_loadu_si256((const __m256i *)k);
     const __m256i rnd = _mm256_loadu_si256((const __m256i *)(k + 16));
     const __m256i sub = _mm256_loadu_si256((const __m256i *)(k + 32));
-    __m256i v = _mm256_sub_epi64(_mm256_srlv_epi64(_mm256_add_epi64(p, rnd), sh), sub);
+    return _mm256_sub_epi64(_mm256_srlv_epi64(_mm256_add_epi64(p, rnd), sh), sub);
+}
+
+/* floor_shift64 clamped to [lo, hi]. */
+__attribute__((target("avx2")))
+static inline __attribute__((always_inline)) __m256i floor_shift_clamp(__m256i p, const int32_t *k, __m256i lo, __m256i hi)
+{
+    __m256i v = floor_shift64(p, k);
     v = _mm256_blendv_epi8(v, hi, _mm256_cmpgt_epi64(v, hi));
     return _mm256_blendv_epi8(v, lo, _mm256_cmpgt_epi64(lo, v));
 }
@@ -233,30 +240,48 @@ int dense_avx2_net_serves(const nn_layer *layers, uint32_t n, uint32_t cin, int3
  * decoder runs its net once per sample and waits for it.  With the shape
  * fixed at compile time every loop unrolls, the sums stay in registers,
  * and only each layer's int16 pairs pass through memory (for the
- * broadcasts).  The same sums and requantisation as the general kernel. */
+ * broadcasts).  The same sums as the general kernel; the requantisation
+ * is the narrow one, so a net whose layers are not narrow is served by
+ * the general kernel. */
 #define AR_PAIRS_IN 15 /* 29 or 30 inputs */
 #define AR_WIDTH 16
+
+/* Whether every requantised value of conv l fits an int32 before its
+ * clamp: with mult <= 2^(shift-1), |acc| < 2^31 gives |result| <= 2^30.
+ * Then the clamp (and a ReLU after it) is a min and a max on 8 int32
+ * lanes instead of compares and blends on 4 int64 ones.  Every shipped AR
+ * prior's layers multiply by 0.26 at most (shifts 25 to 33). */
+static int narrow_requantisation(const nn_layer *l)
+{
+    for (uint32_t o = 0; o < l->cout; o++)
+        if (l->shift[o] == 0 || (uint64_t)l->mult[o] > (uint64_t)1 << (l->shift[o] - 1))
+            return 0;
+    return 1;
+}
 
 static int ar_shape(const nn_layer *l, uint32_t n, uint32_t cin)
 {
     return n == 5 && (cin + 1) / 2 == AR_PAIRS_IN && l[0].op == NN_CONV && l[0].cout == AR_WIDTH &&
            l[1].op == NN_RELU && l[2].op == NN_CONV && l[2].cin == AR_WIDTH &&
            l[2].cout == AR_WIDTH && l[3].op == NN_RELU && l[4].op == NN_CONV &&
-           l[4].cin == AR_WIDTH && l[4].cout <= LANES;
+           l[4].cin == AR_WIDTH && l[4].cout <= LANES && narrow_requantisation(&l[0]) &&
+           narrow_requantisation(&l[2]) && narrow_requantisation(&l[4]);
 }
 
-/* requantise8 on a register: the 8 sums v, the block's constants at k. */
+/* The requantisation of 8 sums v (bias included) of a layer with narrow
+ * requantisation, clamped to [lo, hi] (lo = 0 where a ReLU follows), the
+ * block's constants at k: each int64 result fits int32, so its low half
+ * is it. */
 __attribute__((target("avx2")))
-static inline __attribute__((always_inline)) __m256i requantise8_reg(__m256i v, const int32_t *k,
-                                                                     int32_t clamp)
+static inline __attribute__((always_inline)) __m256i requantise8_narrow(__m256i v, const int32_t *k,
+                                                                        __m256i lo, __m256i hi)
 {
-    const __m256i hi = _mm256_set1_epi64x(clamp), lo = _mm256_set1_epi64x(-(int64_t)clamp);
-    v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)k));
     const __m256i m = _mm256_loadu_si256((const __m256i *)(k + LANES));
-    const __m256i even = floor_shift_clamp(_mm256_mul_epi32(v, m), k + 16, lo, hi);
-    const __m256i odd = floor_shift_clamp(
-        _mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(m, 32)), k + 24, lo, hi);
-    return _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    const __m256i even = floor_shift64(_mm256_mul_epi32(v, m), k + 16);
+    const __m256i odd =
+        floor_shift64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(m, 32)), k + 24);
+    const __m256i r = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    return _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
 }
 
 /* 16 int32 (|v| <= 32767) as 8 int16 pairs in order, stored at pairs. */
@@ -266,12 +291,15 @@ static inline __attribute__((always_inline)) void store_pairs(__m256i a, __m256i
     _mm256_storeu_si256((__m256i *)pairs, _mm256_permute4x64_epi64(_mm256_packs_epi32(a, b), 0xD8));
 }
 
-/* A conv of np pairs (a constant where inlined) to 16 outputs, ReLU'd. */
+/* A conv of np pairs (a constant where inlined) to 16 outputs, ReLU'd.
+ * The first chain of each block starts from the bias. */
 __attribute__((target("avx2")))
 static inline __attribute__((always_inline)) void ar_conv16(const nn_layer *l, const int32_t *pairs,
                                                             uint32_t np, __m256i out[2])
 {
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, b0 = a0, b1 = a0;
+    const int32_t *k = l->dense + (size_t)np * AR_WIDTH;
+    __m256i a0 = _mm256_loadu_si256((const __m256i *)k), a1 = _mm256_setzero_si256(), b1 = a1;
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)(k + BLOCK_CONSTANTS));
 #pragma GCC unroll 16
     for (uint32_t p = 0; p + 1 < np; p += 2) {
         const int32_t *w = l->dense + (size_t)p * AR_WIDTH;
@@ -287,11 +315,9 @@ static inline __attribute__((always_inline)) void ar_conv16(const nn_layer *l, c
         a0 = _mm256_add_epi32(a0, MADD(x0, w));
         b0 = _mm256_add_epi32(b0, MADD(x0, w + LANES));
     }
-    const int32_t *k = l->dense + (size_t)np * AR_WIDTH;
-    const __m256i zero = _mm256_setzero_si256();
-    out[0] = _mm256_max_epi32(requantise8_reg(_mm256_add_epi32(a0, a1), k, l->clamp), zero);
-    out[1] = _mm256_max_epi32(requantise8_reg(_mm256_add_epi32(b0, b1), k + BLOCK_CONSTANTS, l->clamp),
-                              zero);
+    const __m256i zero = _mm256_setzero_si256(), hi = _mm256_set1_epi32(l->clamp);
+    out[0] = requantise8_narrow(_mm256_add_epi32(a0, a1), k, zero, hi);
+    out[1] = requantise8_narrow(_mm256_add_epi32(b0, b1), k + BLOCK_CONSTANTS, zero, hi);
 }
 
 __attribute__((target("avx2")))
@@ -314,7 +340,8 @@ static void ar_shape_net(const nn_layer *l, uint32_t cin, int32_t in_clamp, cons
     ar_conv16(&l[2], pairs, AR_WIDTH / 2, h);
     store_pairs(h[0], h[1], pairs);
     const nn_layer *last = &l[4]; /* 8 pairs to at most 8 outputs */
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0;
+    const int32_t *k = last->dense + (AR_WIDTH / 2) * LANES;
+    __m256i a0 = _mm256_loadu_si256((const __m256i *)k), a1 = _mm256_setzero_si256();
 #pragma GCC unroll 8
     for (uint32_t p = 0; p < AR_WIDTH / 2; p += 2) {
         const int32_t *w = last->dense + (size_t)p * LANES;
@@ -322,8 +349,9 @@ static void ar_shape_net(const nn_layer *l, uint32_t cin, int32_t in_clamp, cons
         a1 = _mm256_add_epi32(a1, MADD(_mm256_set1_epi32(pairs[p + 1]), w + LANES));
     }
     int32_t y[LANES];
-    _mm256_storeu_si256((__m256i *)y, requantise8_reg(_mm256_add_epi32(a0, a1),
-                                                      last->dense + (AR_WIDTH / 2) * LANES, last->clamp));
+    _mm256_storeu_si256((__m256i *)y, requantise8_narrow(_mm256_add_epi32(a0, a1), k,
+                                                         _mm256_set1_epi32(-last->clamp),
+                                                         _mm256_set1_epi32(last->clamp)));
     for (uint32_t j = 0; j < last->cout; j++)
         out[j] = y[j];
 }

@@ -57,7 +57,9 @@ void dense_avx2(const nn_layer *l, const int32_t *in, int32_t *out);
 enum { DENSE_NET_NONE = 0, DENSE_NET_GENERAL = 1, DENSE_NET_AR_SHAPE = 2 };
 /* DENSE_NET_NONE where the kernel does not serve the net, DENSE_NET_AR_SHAPE
  * for the AR priors' shape (29 or 30 -> 16 -> ReLU -> 16 -> ReLU -> at most
- * 8: unrolled), else DENSE_NET_GENERAL.  Pass the answer to dense_avx2_net. */
+ * 8: unrolled) where every conv's mult <= 2^(shift-1) (its results fit
+ * int32 before the clamp), else DENSE_NET_GENERAL.  Pass the answer to
+ * dense_avx2_net. */
 int dense_avx2_net_serves(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp);
 void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp,
                     int kind, const int32_t *in, int32_t *out);
