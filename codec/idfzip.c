@@ -79,22 +79,27 @@ static uint32_t max_sample(const idfzip_image *img)
     return m;
 }
 
-/* How many pixels equal their west or north neighbour in every sample. */
+/* How many pixels equal their west or north neighbour in every sample.
+ * Branch-free (the differences OR-ed per pixel): with a branch per sample
+ * a photo's count took 4 ms of its compress, on one thread. */
 static uint64_t repeats_of(const idfzip_image *img)
 {
     const size_t c = img->channels, row = (size_t)img->width * c;
     uint64_t n = 0;
-    for (uint32_t y = 0; y < img->height; y++)
-        for (uint32_t x = 0; x < img->width; x++) {
-            const uint16_t *p = img->samples + (size_t)y * row + (size_t)x * c;
-            const uint16_t *w = x ? p - c : p, *n_ = y ? p - row : p;
-            int west = x > 0, north = y > 0;
+    for (uint32_t y = 0; y < img->height; y++) {
+        const uint16_t *p = img->samples + (size_t)y * row;
+        const uint16_t *up = y ? p - row : p; /* row 0: no north to match */
+        const uint32_t has_north = y > 0;
+        for (uint32_t x = 0; x < img->width; x++, p += c, up += c) {
+            const uint16_t *w = x ? p - c : p;
+            uint32_t differ_w = 0, differ_n = 0;
             for (size_t k = 0; k < c; k++) {
-                west = west && p[k] == w[k];
-                north = north && p[k] == n_[k];
+                differ_w |= (uint32_t)(p[k] ^ w[k]);
+                differ_n |= (uint32_t)(p[k] ^ up[k]);
             }
-            n += west || north;
+            n += ((x > 0) & (differ_w == 0)) | (has_north & (differ_n == 0));
         }
+    }
     return n;
 }
 
