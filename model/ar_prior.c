@@ -11,6 +11,7 @@
 #include "ar_prior.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/int_math.h"
 #include "kernels/slog16_avx2.h"
@@ -213,33 +214,65 @@ static void ar_observe(const pred_tile *bt, const pred_at *at, int16_t *cache)
     cache[AR_UNFITTED + 1] = (int16_t)at->p->ctx;
 }
 
+/* The samples of a batch: their features, then what coding each needs. */
+typedef struct ar_batch {
+    int32_t f[NN_BATCH][AR_PRIOR_FEATURES + 3]; /* a stride of 32 */
+    int32_t out[AR_PRIOR_MIX_OUTPUTS * NN_BATCH];
+    int32_t mean16[NN_BATCH], value[NN_BATCH];
+    uint32_t n;
+} ar_batch;
+
+/* Runs the batch's nets at once (nn_forward8; lanes past n hold the last
+ * sample's features, harmlessly) and codes its samples in order. */
+static void ar_code_batch(const nn_net *net, const pred_tile *bt, ar_batch *b, int32_t *scratch,
+                          symbol_io *io)
+{
+    for (uint32_t s = b->n; s < NN_BATCH; s++)
+        memcpy(b->f[s], b->f[b->n - 1], sizeof b->f[s]);
+    nn_forward8(net, &b->f[0][0], sizeof b->f[0] / sizeof b->f[0][0], b->out, scratch, io->kernel);
+    for (uint32_t s = 0; s < b->n; s++) {
+        int32_t out[AR_PRIOR_MIX_OUTPUTS];
+        for (uint32_t o = 0; o < net->cout; o++)
+            out[o] = b->out[o * NN_BATCH + s];
+        pred_prior pr;
+        prior_from_net(net, bt, b->mean16[s], out, &pr);
+        pred_code_value(io, b->value[s], &pr, (int32_t)bt->t->maxval);
+    }
+    b->n = 0;
+}
+
 /* Codes every sample of the tile, in the coding pass's order, from the
  * cache the fitting pass left: the same priors as ar_sample_prior's, with
- * no prediction. */
+ * no prediction, the nets of eight samples at a time (they depend on the
+ * cache alone). */
 static int ar_encode_cached(const pred_hook *h, const pred_tile *bt, const uint32_t *order,
                             const pred_fit *fits, int32_t *scratch, symbol_io *io)
 {
     const nn_net *net = h->ctx;
     const model_tile *t = bt->t;
+    ar_batch b;
+    b.n = 0;
     for (uint32_t y = 0; y < t->height; y++) {
         for (uint32_t x = 0; x < t->width; x++) {
             const size_t at = (size_t)y * t->width + x;
             for (uint32_t j = 0; j < t->channels; j++) {
                 const uint32_t c = order[j];
                 const int16_t *cached = bt->cache + ((size_t)c * bt->plane + at) * AR_CACHE_VALUES;
-                const int32_t mean16 = cached[AR_UNFITTED];
                 const uint32_t ctx = (uint32_t)cached[AR_UNFITTED + 1];
                 if (!fits[c].used[ctx])
                     return IDFZIP_ERR_CORRUPT; /* as pred_code_samples */
-                int32_t f[AR_PRIOR_FEATURES];
+                int32_t *f = b.f[b.n];
                 for (int k = 0; k < AR_UNFITTED; k++)
                     f[k] = cached[k];
                 ar_features_fitted(&fits[c], ctx, f + AR_UNFITTED);
-                pred_prior pr;
-                net_prior(net, bt, mean16, f, scratch, io->kernel, &pr);
-                pred_code_value(io, t->samples[c * bt->plane + at], &pr, (int32_t)t->maxval);
+                b.mean16[b.n] = cached[AR_UNFITTED];
+                b.value[b.n] = t->samples[c * bt->plane + at];
+                if (++b.n == NN_BATCH)
+                    ar_code_batch(net, bt, &b, scratch, io);
             }
         }
+        if (b.n)
+            ar_code_batch(net, bt, &b, scratch, io);
         IDF_TRY(symbol_io_status(io)); /* as pred_code_samples, each row */
     }
     return IDFZIP_OK;

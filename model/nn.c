@@ -278,6 +278,21 @@ void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
     }
 }
 
+void nn_forward8(const nn_net *net, const int32_t *in, size_t stride, int32_t *out,
+                 int32_t *scratch, nn_kernel kernel)
+{
+    if (kernel != NN_KERNEL_PORTABLE && net->dense_net == DENSE_NET_AR_SHAPE) {
+        dense_avx2_net8(net->layer, net->cin, net->in_clamp, in, stride, out);
+        return;
+    }
+    int32_t one[NN_MAX_CHANNELS];
+    for (uint32_t s = 0; s < NN_BATCH; s++) {
+        nn_forward(net, in + s * stride, 1, 1, one, scratch, kernel);
+        for (uint32_t o = 0; o < net->cout; o++)
+            out[o * NN_BATCH + s] = one[o];
+    }
+}
+
 size_t nn_pack_net(nn_net *net, int dense, int32_t *dst)
 {
     size_t total = 0;

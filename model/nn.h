@@ -57,6 +57,15 @@ size_t nn_scratch_size(const nn_net *net, uint32_t h, uint32_t w);
 void nn_forward(const nn_net *net, const int32_t *in, uint32_t h, uint32_t w,
                 int32_t *out, int32_t *scratch, nn_kernel kernel);
 
+/* Eight runs of a net on a 1x1 map, as a batch (nets whose inputs are all
+ * known at once: the AR prior's encoder): run s reads in + s * stride
+ * (cin values) and writes its output o to out[o * NN_BATCH + s].  The
+ * same integers as eight nn_forward calls; where dense_avx2_net serves
+ * the AR priors' shape, one call of dense_avx2_net8 (a sample per lane). */
+#define NN_BATCH 8
+void nn_forward8(const nn_net *net, const int32_t *in, size_t stride, int32_t *out,
+                 int32_t *scratch, nn_kernel kernel);
+
 /* Packs the weights of every conv of net in the SIMD kernel's layout into
  * dst (dense: dense_avx2's, for nets run on 1x1 maps; else conv_avx2's)
  * and points the layers at them, so a loaded model packs once instead of

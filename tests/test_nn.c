@@ -822,10 +822,29 @@ static void make_narrow(owned_net *n, uint32_t li, uint64_t *rng)
     }
 }
 
+/* nn_forward8 (AVX2, packed net) on eight random inputs, a stride with
+ * room after each, against eight portable runs of the unpacked net. */
+static int batch_differs(const nn_net *packed, const nn_net *net, uint64_t *rng)
+{
+    enum { STRIDE = 33 };
+    int32_t in[NN_BATCH * STRIDE], want[8 + GUARD], got[8 * NN_BATCH], scratch[4096];
+    for (uint32_t k = 0; k < NN_BATCH * STRIDE; k++)
+        in[k] = random_input(rng, net->in_clamp);
+    CHECK(nn_scratch_size(packed, 1, 1) <= 4096, "scratch for nn_forward8");
+    nn_forward8(packed, in, STRIDE, got, scratch, NN_KERNEL_AVX2);
+    int differ = 0;
+    for (uint32_t b = 0; b < NN_BATCH; b++) {
+        run_nn(net, in + b * STRIDE, 1, 1, want, rng, NN_KERNEL_PORTABLE);
+        for (uint32_t o = 0; o < net->cout; o++)
+            differ |= want[o] != got[o * NN_BATCH + b];
+    }
+    return differ;
+}
+
 static void test_ar_shape_nets(void)
 {
     uint64_t rng = 20261207;
-    int trials = 0, narrow_nets = 0;
+    int trials = 0, narrow_nets = 0, batches_differ = 0;
     for (int trial = 0; trial < 400; trial++) {
         owned_net n;
         memset(&n, 0, sizeof n);
@@ -868,6 +887,7 @@ static void test_ar_shape_nets(void)
             run_nn(packed, in, 1, 1, got, &rng, NN_KERNEL_AVX2);
             CHECK(same_i32(want, got, cout), "AR-shaped net %d (cin %u, cout %u): the AVX2 "
                   "kernel differs from the reference", trial, cin, cout);
+            batches_differ += batch_differs(packed, net, &rng);
             trials++;
         }
         for (uint32_t i = 0; i < packed->nlayers; i++)
@@ -878,6 +898,8 @@ static void test_ar_shape_nets(void)
     CHECK(!nn_kernel_supported(NN_KERNEL_AVX2) || trials > 300, "%d AR-shaped nets checked",
           trials);
     CHECK(narrow_nets >= 150 && narrow_nets <= 300, "%d of 400 nets narrow", narrow_nets);
+    CHECK(batches_differ == 0, "%d batches of eight (nn_forward8) differ from eight runs of "
+          "the reference", batches_differ);
 }
 
 /* ---- floor_shift ---------------------------------------------------- */

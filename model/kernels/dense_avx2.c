@@ -9,6 +9,8 @@
  */
 #include "nn_kernels.h"
 
+#include <string.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #define HAVE_X86 1
 #include <immintrin.h>
@@ -356,6 +358,107 @@ static void ar_shape_net(const nn_layer *l, uint32_t cin, int32_t in_clamp, cons
         out[j] = y[j];
 }
 
+/* ---- the AR shape, eight samples at once ------------------------------- *
+ * The encoder knows every sample's features before it codes any, so its
+ * nets are independent: eight of them run side by side, a sample per
+ * 32-bit lane.  A layer's input is a vector per int16 pair of inputs (the
+ * pair of each sample in its lane), an output a vector of its eight
+ * sums: one vpmaddwd of a pair vector with the output's broadcast weight
+ * pair is 16 MACs, as in the one-sample kernel, but no sum waits for a
+ * broadcast of the last layer's outputs, and each output's constants are
+ * scalars.  The same sums and the same narrow requantisation. */
+
+/* Output o's requantisation constants (see pack_constants) as broadcasts. */
+typedef struct lane_constants {
+    __m256i bias, mult, shift, rnd, sub;
+} lane_constants;
+
+__attribute__((target("avx2")))
+static inline __attribute__((always_inline)) lane_constants constants_of(const nn_layer *l, uint32_t np,
+                                                                      uint32_t o)
+{
+    const int32_t *k = l->dense + (size_t)np * padded_out(l) + (size_t)(o / LANES) * BLOCK_CONSTANTS;
+    const uint32_t j = o % LANES;
+    const int32_t *lane = k + 16 + 2 * (j / 2) + (j % 2 ? 8 : 0);
+    int64_t sh, rnd, sub;
+    memcpy(&sh, lane, sizeof sh), memcpy(&rnd, lane + 16, sizeof rnd), memcpy(&sub, lane + 32, sizeof sub);
+    return (lane_constants){_mm256_set1_epi32(k[j]), _mm256_set1_epi64x((int64_t)(uint32_t)k[LANES + j]),
+                            _mm256_set1_epi64x(sh), _mm256_set1_epi64x(rnd), _mm256_set1_epi64x(sub)};
+}
+
+/* Output o of a conv of np pair vectors x, for eight samples, clamped to
+ * [lo, hi]: the narrow requantisation of its sums. */
+__attribute__((target("avx2")))
+static inline __attribute__((always_inline)) __m256i output8(const nn_layer *l, const __m256i *x,
+                                                             uint32_t np, uint32_t o, __m256i lo,
+                                                             __m256i hi)
+{
+    const uint32_t co = padded_out(l);
+    const lane_constants k = constants_of(l, np, o);
+    __m256i a0 = k.bias, a1 = _mm256_setzero_si256();
+    uint32_t p = 0;
+    for (; p + 1 < np; p += 2) {
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(x[p], _mm256_set1_epi32(l->dense[(size_t)p * co + o])));
+        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(x[p + 1], _mm256_set1_epi32(l->dense[(size_t)(p + 1) * co + o])));
+    }
+    if (p < np)
+        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(x[p], _mm256_set1_epi32(l->dense[(size_t)p * co + o])));
+    const __m256i v = _mm256_add_epi32(a0, a1);
+    const __m256i even = _mm256_sub_epi64(
+        _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(v, k.mult), k.rnd), k.shift), k.sub);
+    const __m256i odd = _mm256_sub_epi64(
+        _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), k.mult), k.rnd),
+                          k.shift),
+        k.sub);
+    const __m256i r = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    return _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
+}
+
+/* A ReLU'd layer of 16 outputs h as 8 pair vectors (values 0 .. 32767). */
+__attribute__((target("avx2")))
+static inline __attribute__((always_inline)) void pairs8(const __m256i h[AR_WIDTH], __m256i x[AR_WIDTH / 2])
+{
+    for (uint32_t p = 0; p < AR_WIDTH / 2; p++)
+        x[p] = _mm256_blend_epi16(h[2 * p], _mm256_slli_epi32(h[2 * p + 1], 16), 0xAA);
+}
+
+__attribute__((target("avx2")))
+void dense_avx2_net8(const nn_layer *l, uint32_t cin, int32_t in_clamp, const int32_t *in,
+                     size_t stride, int32_t *out)
+{
+    /* Each sample's inputs clamped and packed as pairs (as ar_shape_net),
+     * then transposed: pair p of the eight samples in one vector. */
+    int32_t pairs[LANES][2 * LANES];
+    const __m256i hi = _mm256_set1_epi32(in_clamp), lo = _mm256_set1_epi32(-in_clamp);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (uint32_t s = 0; s < LANES; s++) {
+        __m256i v[4];
+        for (int j = 0; j < 4; j++) {
+            const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)cin - LANES * j), lane);
+            v[j] = _mm256_max_epi32(_mm256_min_epi32(_mm256_maskload_epi32(in + s * stride + LANES * j, live), hi), lo);
+        }
+        store_pairs(v[0], v[1], pairs[s]);
+        store_pairs(v[2], v[3], pairs[s] + LANES);
+    }
+    __m256i x[2 * LANES];
+    for (uint32_t p = 0; p < AR_PAIRS_IN; p++)
+        x[p] = _mm256_setr_epi32(pairs[0][p], pairs[1][p], pairs[2][p], pairs[3][p], pairs[4][p],
+                                 pairs[5][p], pairs[6][p], pairs[7][p]);
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i h[AR_WIDTH];
+    for (uint32_t o = 0; o < AR_WIDTH; o++)
+        h[o] = output8(&l[0], x, AR_PAIRS_IN, o, zero, _mm256_set1_epi32(l[0].clamp));
+    pairs8(h, x);
+    for (uint32_t o = 0; o < AR_WIDTH; o++)
+        h[o] = output8(&l[2], x, AR_WIDTH / 2, o, zero, _mm256_set1_epi32(l[2].clamp));
+    pairs8(h, x);
+    const nn_layer *last = &l[4];
+    for (uint32_t o = 0; o < last->cout; o++)
+        _mm256_storeu_si256((__m256i *)(out + (size_t)o * LANES),
+                            output8(last, x, AR_WIDTH / 2, o, _mm256_set1_epi32(-last->clamp),
+                                    _mm256_set1_epi32(last->clamp)));
+}
+
 /* Values are int32 in y between layers, zero past the real ones up to a
  * multiple of 8 (a conv's padding outputs come out 0); a conv reads them
  * as int16 pairs (the bounds checked above make the narrowing exact). */
@@ -416,5 +519,11 @@ void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in
                     int kind, const int32_t *in, int32_t *out)
 {
     (void)layers, (void)n, (void)cin, (void)in_clamp, (void)kind, (void)in, (void)out;
+}
+
+void dense_avx2_net8(const nn_layer *l, uint32_t cin, int32_t in_clamp, const int32_t *in,
+                     size_t stride, int32_t *out)
+{
+    (void)l, (void)cin, (void)in_clamp, (void)in, (void)stride, (void)out;
 }
 #endif

@@ -63,5 +63,10 @@ enum { DENSE_NET_NONE = 0, DENSE_NET_GENERAL = 1, DENSE_NET_AR_SHAPE = 2 };
 int dense_avx2_net_serves(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp);
 void dense_avx2_net(const nn_layer *layers, uint32_t n, uint32_t cin, int32_t in_clamp,
                     int kind, const int32_t *in, int32_t *out);
+/* Eight runs of a DENSE_NET_AR_SHAPE net at once: sample s's inputs at
+ * in + s * stride, its output o at out[o * 8 + s].  The same integers as
+ * eight calls of dense_avx2_net. */
+void dense_avx2_net8(const nn_layer *layers, uint32_t cin, int32_t in_clamp, const int32_t *in,
+                     size_t stride, int32_t *out);
 
 #endif
