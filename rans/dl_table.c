@@ -25,20 +25,6 @@ struct dl_tables {
 
 enum { TABLE_UNBUILT = 0, TABLE_BUILDING = 1, TABLE_READY = 2 };
 
-uint64_t dl_logistic_cdf_q32(int64_t x32, uint32_t inv_scale_q20)
-{
-    uint64_t mag = (uint64_t)(x32 < 0 ? -x32 : x32);
-    /* t = mag/32 * inv/2^20, in units of 1/65536: mag * inv >> 9. */
-    uint64_t t16 = (mag * inv_scale_q20) >> 9;
-    uint64_t idx = t16 >> 8, frac = t16 & 255;
-    uint64_t tail = 0;
-    if (idx < DL_TAIL_STEPS) {
-        uint64_t a = DL_TAIL_Q32[idx], b = DL_TAIL_Q32[idx + 1];
-        tail = a - (((a - b) * frac) >> 8);
-    }
-    return x32 < 0 ? tail : ((uint64_t)1 << 32) - tail;
-}
-
 static uint32_t table_symbols(uint32_t scale)
 {
     return 2u * DL_HALF_WIDTH[scale] + 2u; /* buckets -R..R, then escape */

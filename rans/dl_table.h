@@ -89,8 +89,22 @@ int32_t dl_mixture_decode(rans_decoder *dec, const int32_t *mean16, const int32_
 const freq_table *dl_table_get(const dl_tables *t, uint32_t scale,
                                uint32_t frac);
 
-/* sigmoid(x32 / 32 * inv_scale_q20 / 2^20) in Q32 (0 .. 2^32). */
-uint64_t dl_logistic_cdf_q32(int64_t x32, uint32_t inv_scale_q20);
+/* sigmoid(x32 / 32 * inv_scale_q20 / 2^20) in Q32 (0 .. 2^32), from the
+ * tail table by linear interpolation.  Inline: a mixture's coder asks for
+ * six per sample, and a call each cost more than the arithmetic. */
+static inline uint64_t dl_logistic_cdf_q32(int64_t x32, uint32_t inv_scale_q20)
+{
+    uint64_t mag = (uint64_t)(x32 < 0 ? -x32 : x32);
+    /* t = mag/32 * inv/2^20, in units of 1/65536: mag * inv >> 9. */
+    uint64_t t16 = (mag * inv_scale_q20) >> 9;
+    uint64_t idx = t16 >> 8, frac = t16 & 255;
+    uint64_t tail = 0;
+    if (idx < DL_TAIL_STEPS) {
+        uint64_t a = DL_TAIL_Q32[idx], b = DL_TAIL_Q32[idx + 1];
+        tail = a - (((a - b) * frac) >> 8);
+    }
+    return x32 < 0 ? tail : ((uint64_t)1 << 32) - tail;
+}
 
 /* Best scale index for data whose mean absolute deviation from the mean is
  * mad_q4 / 16, from the checked-in thresholds (integer only). */
