@@ -77,6 +77,15 @@ static void test_slog16_avx2(void)
     for (int k = 0; k < 8; k++) /* the edge of the range */
         v[k] = (k & 1 ? -1 : 1) * (SLOG16_AVX2_LIMIT - 1 - k);
     bad += check_slog16_block(v);
+    uint64_t any = 16;
+    for (int n = 0; n < 100000; n++) { /* anywhere in range, every byte of a lane in play */
+        for (int k = 0; k < 8; k++) {
+            const int32_t m = (int32_t)test_rand_below(&any, SLOG16_AVX2_LIMIT) >>
+                              test_rand_below(&any, 27);
+            v[k] = test_rand_below(&any, 2) ? -m : m;
+        }
+        bad += check_slog16_block(v);
+    }
     CHECK(bad == 0, "slog16_avx2_features: %ld values differ from the reference", bad);
 
     int32_t out[24] = {0};

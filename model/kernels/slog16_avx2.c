@@ -2,14 +2,39 @@
  * slog16_avx2.h).
  *
  * For u = |v| + 1 (below 2^27 + 1, so u << 4 fits 31 bits), the top bit t
- * is found by a five-step binary search with per-lane shifts (AVX2 has no
- * lzcnt), then 16 t + (u << 4 >> t) - 16 as in the reference, and the sign
- * put back as (r ^ s) - s.  Integers only, exact for every lane.
+ * is found by nibble lookups (AVX2 has no lzcnt; top_bit_8), then
+ * 16 t + (u << 4 >> t) - 16 as in the reference, and the sign put back as
+ * (r ^ s) - s.  Integers only, exact for every lane.
  */
 #include "slog16_avx2.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+
+/* The index of the top bit of each lane (u >= 1): per byte, the top bit's
+ * place plus one from two nibble lookups (vpshufb), 0 for a zero byte;
+ * plus the byte's offset in its lane where not zero; then the largest of
+ * the lane's four bytes.  Fifteen instructions where a five-step binary
+ * search with per-lane shifts took twenty-five. */
+__attribute__((target("avx2")))
+static inline __attribute__((always_inline)) __m256i top_bit_8(__m256i u)
+{
+    /* place + 1 of the top bit of a nibble; for the high nibble, plus 4 */
+    const __m256i low_place = _mm256_setr_epi8(0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4,
+                                               0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4);
+    const __m256i high_place = _mm256_setr_epi8(0, 5, 6, 6, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8,
+                                                0, 5, 6, 6, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8);
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    const __m256i offset = _mm256_set1_epi32(0x18100800); /* bytes 0, 8, 16, 24 */
+    const __m256i lo = _mm256_shuffle_epi8(low_place, _mm256_and_si256(u, nibble));
+    const __m256i hi = _mm256_shuffle_epi8(high_place, _mm256_and_si256(_mm256_srli_epi16(u, 4), nibble));
+    __m256i place = _mm256_max_epu8(lo, hi); /* 0 .. 8 */
+    const __m256i zero_byte = _mm256_cmpeq_epi8(place, _mm256_setzero_si256());
+    place = _mm256_add_epi8(place, _mm256_andnot_si256(zero_byte, offset)); /* 0 .. 32 */
+    place = _mm256_max_epu8(place, _mm256_srli_epi32(place, 16));
+    place = _mm256_max_epu8(place, _mm256_srli_epi32(place, 8));
+    return _mm256_sub_epi32(_mm256_and_si256(place, _mm256_set1_epi32(0xFF)), _mm256_set1_epi32(1));
+}
 
 __attribute__((target("avx2")))
 static inline __attribute__((always_inline)) __m256i slog16_8(__m256i v)
@@ -17,12 +42,7 @@ static inline __attribute__((always_inline)) __m256i slog16_8(__m256i v)
     const __m256i zero = _mm256_setzero_si256();
     const __m256i negative = _mm256_cmpgt_epi32(zero, v); /* all ones or zero */
     const __m256i u = _mm256_add_epi32(_mm256_abs_epi32(v), _mm256_set1_epi32(1));
-    __m256i top = zero;
-    for (int step = 16; step > 0; step /= 2) {
-        const __m256i at = _mm256_add_epi32(top, _mm256_set1_epi32(step));
-        const __m256i none = _mm256_cmpeq_epi32(_mm256_srlv_epi32(u, at), zero);
-        top = _mm256_add_epi32(top, _mm256_andnot_si256(none, _mm256_set1_epi32(step)));
-    }
+    const __m256i top = top_bit_8(u);
     const __m256i r = _mm256_sub_epi32(
         _mm256_add_epi32(_mm256_slli_epi32(top, 4), _mm256_srlv_epi32(_mm256_slli_epi32(u, 4), top)),
         _mm256_set1_epi32(16));
