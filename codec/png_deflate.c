@@ -182,6 +182,8 @@ static int run_deflate_workers(deflate_job *job, int threads)
 /* The zlib wrapper around the joined pieces: the header libdeflate writes
  * at this level (32 KiB window, level hint 1, "fast"), the pieces, the
  * Adler-32 of all of data. */
+_Static_assert(PNG_DEFLATE_LEVEL >= 2 && PNG_DEFLATE_LEVEL <= 5,
+               "libdeflate gives levels 2 to 5 the zlib header's level hint 1");
 static int join_pieces(const piece *pieces, uint32_t count, const uint8_t *data, size_t n,
                        uint8_t **out, size_t *out_size)
 {
