@@ -308,13 +308,20 @@ uint32_t dl_scale_for_mad(uint64_t mad_q4)
     return s;
 }
 
+/* Value v's lower edge, v - 1/2, in dl_logistic_cdf_q32's units of 1/32
+ * (a component's mean16, in 1/16, is subtracted as 2 mean16). */
+static int64_t lower_edge_x32(int64_t v)
+{
+    return 32 * v - 16;
+}
+
 /* sum_k w_k * CDF_k(v - 1/2) in Q32 (weights sum to 2^15). */
 static uint64_t mixture_cdf(const int32_t *mean16, const int32_t *scale, const uint16_t *weight,
                             uint32_t k, int32_t v)
 {
     uint64_t sum = 0;
     for (uint32_t j = 0; j < k; j++) {
-        int64_t x32 = 32 * (int64_t)v - 16 - 2 * (int64_t)mean16[j];
+        int64_t x32 = lower_edge_x32(v) - 2 * (int64_t)mean16[j];
         sum += weight[j] * dl_logistic_cdf_q32(x32, DL_SCALE_INV_Q20[scale[j]]);
     }
     return sum >> 15;
@@ -377,7 +384,7 @@ static uint32_t mixture_cum(const mixture_coder *c, uint32_t j)
  * 2.4% faster and encoding 1.4% (a photo, -T 1). */
 static void mixture_start(mixture_coder *c, uint32_t j, uint32_t *cum_j, uint32_t *cum_next)
 {
-    const int64_t at = 32 * ((int64_t)c->lo + j) - 16, first = 32 * (int64_t)c->lo - 16;
+    const int64_t at = lower_edge_x32((int64_t)c->lo + j), first = lower_edge_x32(c->lo);
     uint64_t base = 0, here = 0, next = 0;
     for (uint32_t i = 0; i < c->k; i++) {
         const uint32_t inv = DL_SCALE_INV_Q20[c->scale[i]];

@@ -134,15 +134,33 @@ static inline __attribute__((always_inline)) void sums8(const int32_t *dense, ui
     _mm256_storeu_si256((__m256i *)sum, _mm256_add_epi32(a0, a1));
 }
 
-/* floor((v * mult + round) / 2^shift) for the 4 int64 lanes of product
- * p, unclamped, with the constants at k (see pack_constants). */
+/* floor((p + round) / 2^shift) for the 4 int64 lanes of product p,
+ * unclamped: the rounding term carries 2^62 and sub is 2^62 >> shift, so
+ * a logical shift floors (see pack_constants). */
+__attribute__((target("avx2")))
+static inline __attribute__((always_inline)) __m256i shift_round(__m256i p, __m256i shift,
+                                                                 __m256i rnd, __m256i sub)
+{
+    return _mm256_sub_epi64(_mm256_srlv_epi64(_mm256_add_epi64(p, rnd), shift), sub);
+}
+
+/* shift_round with a block's per-lane constants at k. */
 __attribute__((target("avx2")))
 static inline __attribute__((always_inline)) __m256i floor_shift64(__m256i p, const int32_t *k)
 {
-    const __m256i sh = _mm256_loadu_si256((const __m256i *)k);
-    const __m256i rnd = _mm256_loadu_si256((const __m256i *)(k + 16));
-    const __m256i sub = _mm256_loadu_si256((const __m256i *)(k + 32));
-    return _mm256_sub_epi64(_mm256_srlv_epi64(_mm256_add_epi64(p, rnd), sh), sub);
+    return shift_round(p, _mm256_loadu_si256((const __m256i *)k),
+                       _mm256_loadu_si256((const __m256i *)(k + 16)),
+                       _mm256_loadu_si256((const __m256i *)(k + 32)));
+}
+
+/* The results of the even and odd lanes, each known to fit int32, as 8
+ * int32 clamped to [lo, hi]: the narrow requantisation's last step. */
+__attribute__((target("avx2")))
+static inline __attribute__((always_inline)) __m256i narrow_clamp(__m256i even, __m256i odd, __m256i lo,
+                                                                  __m256i hi)
+{
+    const __m256i r = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    return _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
 }
 
 /* floor_shift64 clamped to [lo, hi]. */
@@ -282,8 +300,7 @@ static inline __attribute__((always_inline)) __m256i requantise8_narrow(__m256i 
     const __m256i even = floor_shift64(_mm256_mul_epi32(v, m), k + 16);
     const __m256i odd =
         floor_shift64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(m, 32)), k + 24);
-    const __m256i r = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-    return _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
+    return narrow_clamp(even, odd, lo, hi);
 }
 
 /* 16 int32 (|v| <= 32767) as 8 int16 pairs in order, stored at pairs. */
@@ -404,14 +421,10 @@ static inline __attribute__((always_inline)) __m256i output8(const nn_layer *l, 
     if (p < np)
         a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(x[p], _mm256_set1_epi32(l->dense[(size_t)p * co + o])));
     const __m256i v = _mm256_add_epi32(a0, a1);
-    const __m256i even = _mm256_sub_epi64(
-        _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(v, k.mult), k.rnd), k.shift), k.sub);
-    const __m256i odd = _mm256_sub_epi64(
-        _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), k.mult), k.rnd),
-                          k.shift),
-        k.sub);
-    const __m256i r = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-    return _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
+    const __m256i even = shift_round(_mm256_mul_epi32(v, k.mult), k.shift, k.rnd, k.sub);
+    const __m256i odd =
+        shift_round(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), k.mult), k.shift, k.rnd, k.sub);
+    return narrow_clamp(even, odd, lo, hi);
 }
 
 /* A ReLU'd layer of 16 outputs h as 8 pair vectors (values 0 .. 32767). */
